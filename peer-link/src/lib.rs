@@ -1,0 +1,18 @@
+//! The thin Tokio shell around `wire-format`: an authenticated, framed TCP
+//! connection with a timeout on every wait. Every role uses it to talk to
+//! every other, so authentication and error handling happen in one place.
+//!
+//! * [`Connection::connect`]: dial, then run the client side of the handshake.
+//! * [`Connection::accept`]: run the server side on an accepted socket; a peer
+//!   that fails it gets an `AuthFailed` error frame and is dropped before any
+//!   other frame is read.
+//! * [`Connection::request`]: send a request and wait for the frame with its
+//!   request id; unsolicited frames (request id 0) that arrive meanwhile are
+//!   kept for [`Connection::take_unsolicited`].
+
+mod connection;
+mod keyring;
+
+pub use connection::{Connection, LinkError, PeerIdentity, Timeouts};
+pub use keyring::Keyring;
+pub use wire_format;

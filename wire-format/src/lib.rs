@@ -1,0 +1,23 @@
+//! Every byte on the wire of the mail network, and nothing else: no sockets,
+//! no clocks, no randomness. See `docs/PROTOCOL.md` for the specification.
+//!
+//! * [`frame`]: the 16-byte header and [`decode_frame`] / [`encode_frame`];
+//! * [`message`]: every message, each with a `nom` decoder and an encoder;
+//! * [`entry`]: names, addresses and directory entries;
+//! * [`auth`]: the challenge-response handshake proofs;
+//! * [`codec`]: the `tokio_util::codec` adapter.
+
+pub mod auth;
+pub mod codec;
+pub mod entry;
+mod wire_error;
+pub mod frame;
+pub mod limits;
+pub mod message;
+mod primitives;
+
+pub use codec::FrameCodec;
+pub use entry::{Address, Attribute, Entry, EntryVersion, Name, NameError};
+pub use wire_error::WireError;
+pub use frame::{Frame, decode_frame, encode_frame, frame_to_bytes};
+pub use message::*;

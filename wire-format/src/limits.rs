@@ -1,0 +1,28 @@
+//! Hard bounds on every variable-length field. Decoders check them before they
+//! allocate, so a hostile length field costs nothing.
+
+/// Default maximum frame body: large enough for a 1,000-entry dirsync chunk or
+/// a big mail, small enough that one connection cannot exhaust memory.
+pub const DEFAULT_MAX_FRAME_BODY: usize = 4 * 1024 * 1024;
+/// Names: network, post office, mailbox, node and folder names.
+pub const MAX_NAME_LEN: usize = 32;
+/// Free text in directory entries: display names and attribute values.
+pub const MAX_TEXT_LEN: usize = 256;
+/// Attributes per directory entry.
+pub const MAX_ATTRIBUTES: usize = 16;
+/// Human-readable detail in error frames and admin replies.
+pub const MAX_DETAIL_LEN: usize = 4096;
+/// Passwords carried by admin user messages.
+pub const MAX_PASSWORD_LEN: usize = 256;
+/// Host:port strings.
+pub const MAX_ENDPOINT_LEN: usize = 255;
+/// Entries in one dirsync, replication or GAL chunk.
+pub const MAX_CHUNK_ITEMS: usize = 65_536;
+/// Servers in an up-to-dateness vector.
+pub const MAX_VECTOR_LEN: usize = 1024;
+/// Recipients of one mail.
+pub const MAX_RECIPIENTS: usize = 1000;
+/// Items in a status report.
+pub const MAX_STATUS_ITEMS: usize = 4096;
+/// Status keys and text values.
+pub const MAX_STATUS_TEXT_LEN: usize = 1024;
