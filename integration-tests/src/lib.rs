@@ -78,7 +78,10 @@ impl RoleProcess {
             .expect("open log file");
         let mut child = Command::new(binary(bin))
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -101,14 +104,18 @@ impl RoleProcess {
                 Ok(line) => {
                     let parts: Vec<&str> = line.split_whitespace().collect();
                     if let ["listening", service, addr] = parts[..] {
-                        let addr = addr.parse().unwrap_or_else(|e| panic!("{label}: bad address {addr}: {e}"));
+                        let addr = addr
+                            .parse()
+                            .unwrap_or_else(|e| panic!("{label}: bad address {addr}: {e}"));
                         endpoints.insert(service.to_owned(), addr);
                     }
                 }
                 Err(_) => {
                     let _ = child.kill();
                     let log_text = std::fs::read_to_string(log).unwrap_or_default();
-                    panic!("{label} ({bin}) did not become ready within {ready_within:?}; log:\n{log_text}");
+                    panic!(
+                        "{label} ({bin}) did not become ready within {ready_within:?}; log:\n{log_text}"
+                    );
                 }
             }
         }
@@ -122,10 +129,12 @@ impl RoleProcess {
 
     /// The address a listener announced, e.g. `endpoint("dirsync")`.
     pub fn endpoint(&self, service: &str) -> SocketAddr {
-        *self
-            .endpoints
-            .get(service)
-            .unwrap_or_else(|| panic!("{} announced no {service} listener: {:?}", self.label, self.endpoints))
+        *self.endpoints.get(service).unwrap_or_else(|| {
+            panic!(
+                "{} announced no {service} listener: {:?}",
+                self.label, self.endpoints
+            )
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -145,7 +154,9 @@ impl RoleProcess {
         let Some(mut child) = self.child.take() else {
             return true;
         };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {

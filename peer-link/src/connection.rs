@@ -52,7 +52,9 @@ pub enum LinkError {
     Wire(#[from] WireError),
     #[error("authentication failed: {0}")]
     Handshake(#[from] HandshakeError),
-    #[error("authentication failed: peer {peer} is unknown, not allowed as {role:?}, or used the wrong key")]
+    #[error(
+        "authentication failed: peer {peer} is unknown, not allowed as {role:?}, or used the wrong key"
+    )]
     PeerRefused { peer: Name, role: Role },
     #[error("the peer answered with error {code:?}: {text}")]
     Remote { code: ErrorCode, text: String },
@@ -130,29 +132,62 @@ impl Connection {
         key: &[u8],
         timeouts: Timeouts,
     ) -> Result<Connection, LinkError> {
-        let stream = within(timeouts.connect, "TCP connect", TcpStream::connect(endpoint))
-            .await?
-            .map_err(|source| LinkError::Connect {
-                endpoint: endpoint.to_owned(),
-                source,
-            })?;
+        let stream = within(
+            timeouts.connect,
+            "TCP connect",
+            TcpStream::connect(endpoint),
+        )
+        .await?
+        .map_err(|source| LinkError::Connect {
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
         let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, FrameCodec::default());
-        let hello = auth::client_hello(role, me.clone(), random_nonce());
-        within(timeouts.handshake, "sending Hello", framed.send(Frame::new(1, hello.clone()))).await??;
-        let challenge = match next_frame(&mut framed, timeouts.handshake, "Challenge").await?.message {
+        let hello = auth::client_hello(role, *me, random_nonce());
+        within(
+            timeouts.handshake,
+            "sending Hello",
+            framed.send(Frame::new(1, hello.clone())),
+        )
+        .await??;
+        let challenge = match next_frame(&mut framed, timeouts.handshake, "Challenge")
+            .await?
+            .message
+        {
             Message::Challenge(c) => c,
-            Message::ErrorReply(e) => return Err(LinkError::Remote { code: e.code, text: e.text }),
+            Message::ErrorReply(e) => {
+                return Err(LinkError::Remote {
+                    code: e.code,
+                    text: e.text,
+                });
+            }
             other => return Err(LinkError::unexpected("Challenge", &other)),
         };
         let proof = auth::client_authenticate(&hello, &challenge, key)?;
-        within(timeouts.handshake, "sending Authenticate", framed.send(Frame::new(2, proof))).await??;
-        let session = match next_frame(&mut framed, timeouts.handshake, "Welcome").await?.message {
+        within(
+            timeouts.handshake,
+            "sending Authenticate",
+            framed.send(Frame::new(2, proof)),
+        )
+        .await??;
+        let session = match next_frame(&mut framed, timeouts.handshake, "Welcome")
+            .await?
+            .message
+        {
             Message::Welcome(w) => w.session,
             Message::ErrorReply(e) if e.code == ErrorCode::AuthFailed => {
-                return Err(LinkError::PeerRefused { peer: me.clone(), role });
+                return Err(LinkError::PeerRefused {
+                    peer: *me,
+                    role,
+                });
             }
-            Message::ErrorReply(e) => return Err(LinkError::Remote { code: e.code, text: e.text }),
+            Message::ErrorReply(e) => {
+                return Err(LinkError::Remote {
+                    code: e.code,
+                    text: e.text,
+                });
+            }
             other => return Err(LinkError::unexpected("Welcome", &other)),
         };
         Ok(Connection {
@@ -181,7 +216,8 @@ impl Connection {
     ) -> Result<Connection, LinkError> {
         let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, FrameCodec::default());
-        let result = Self::server_handshake(&mut framed, me, role, keyring, session, timeouts).await;
+        let result =
+            Self::server_handshake(&mut framed, me, role, keyring, session, timeouts).await;
         match result {
             Ok(peer) => Ok(Connection {
                 framed,
@@ -193,13 +229,20 @@ impl Connection {
             Err(e) => {
                 let code = match &e {
                     LinkError::Wire(w) => w.code(),
-                    LinkError::Handshake(HandshakeError::NoCommonVersion { .. }) => ErrorCode::UnsupportedVersion,
+                    LinkError::Handshake(HandshakeError::NoCommonVersion { .. }) => {
+                        ErrorCode::UnsupportedVersion
+                    }
                     LinkError::Unexpected { .. } => ErrorCode::NotAuthenticated,
                     _ => ErrorCode::AuthFailed,
                 };
                 if !matches!(e, LinkError::Closed | LinkError::Timeout { .. }) {
                     let reply = ErrorReply::new(code, e.to_string());
-                    let _ = within(timeouts.write, "sending error", framed.send(Frame::new(0, reply))).await;
+                    let _ = within(
+                        timeouts.write,
+                        "sending error",
+                        framed.send(Frame::new(0, reply)),
+                    )
+                    .await;
                 }
                 Err(e)
             }
@@ -222,9 +265,12 @@ impl Connection {
         // An unknown peer still gets a challenge (under a throw-away key), so
         // the answer does not tell which peer names exist.
         let known_key = keyring.key_for(&hello.node, hello.role);
+        if known_key.is_none() {
+            warn!(peer = %hello.node, role = ?hello.role, "refusing a peer: unknown name or role not allowed");
+        }
         let decoy = random_nonce();
         let key = known_key.unwrap_or(&decoy);
-        let challenge = auth::server_challenge(&hello, role, me.clone(), random_nonce(), key)?;
+        let challenge = auth::server_challenge(&hello, role, *me, random_nonce(), key)?;
         within(
             timeouts.handshake,
             "sending Challenge",
@@ -267,12 +313,21 @@ impl Connection {
     }
 
     pub async fn send(&mut self, frame: Frame) -> Result<(), LinkError> {
-        within(self.timeouts.write, "sending a frame", self.framed.send(frame)).await??;
+        within(
+            self.timeouts.write,
+            "sending a frame",
+            self.framed.send(frame),
+        )
+        .await??;
         Ok(())
     }
 
     /// Sends `message` as the answer to `request_id`.
-    pub async fn reply(&mut self, request_id: u32, message: impl Into<Message>) -> Result<(), LinkError> {
+    pub async fn reply(
+        &mut self,
+        request_id: u32,
+        message: impl Into<Message>,
+    ) -> Result<(), LinkError> {
         self.send(Frame::new(request_id, message)).await
     }
 
@@ -282,7 +337,8 @@ impl Connection {
         code: ErrorCode,
         text: impl Into<String>,
     ) -> Result<(), LinkError> {
-        self.send(Frame::new(request_id, ErrorReply::new(code, text))).await
+        self.send(Frame::new(request_id, ErrorReply::new(code, text)))
+            .await
     }
 
     /// The next frame, whatever it is, waiting at most `after`.
@@ -321,18 +377,37 @@ impl Connection {
         loop {
             let frame = next_frame(&mut self.framed, self.timeouts.reply, "a reply").await?;
             match frame {
-                Frame { request_id: 0, message: Message::ErrorReply(e) } => {
-                    return Err(LinkError::Remote { code: e.code, text: e.text });
+                Frame {
+                    request_id: 0,
+                    message: Message::ErrorReply(e),
+                } => {
+                    return Err(LinkError::Remote {
+                        code: e.code,
+                        text: e.text,
+                    });
                 }
                 Frame { request_id: 0, .. } => self.unsolicited.push_back(frame),
-                Frame { request_id: id, message } if id == request_id => {
+                Frame {
+                    request_id: id,
+                    message,
+                } if id == request_id => {
                     return match message {
-                        Message::ErrorReply(e) => Err(LinkError::Remote { code: e.code, text: e.text }),
+                        Message::ErrorReply(e) => Err(LinkError::Remote {
+                            code: e.code,
+                            text: e.text,
+                        }),
                         other => Ok(other),
                     };
                 }
-                Frame { request_id: stale, message } => {
-                    debug!(stale, kind = message.message_type().name(), "dropping a reply to an abandoned request");
+                Frame {
+                    request_id: stale,
+                    message,
+                } => {
+                    debug!(
+                        stale,
+                        kind = message.message_type().name(),
+                        "dropping a reply to an abandoned request"
+                    );
                 }
             }
         }

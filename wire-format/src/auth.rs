@@ -25,7 +25,9 @@ pub const PROTOCOL_VERSION_MAX: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HandshakeError {
-    #[error("no common protocol version: peer speaks {peer_min}..={peer_max}, we speak {PROTOCOL_VERSION_MIN}..={PROTOCOL_VERSION_MAX}")]
+    #[error(
+        "no common protocol version: peer speaks {peer_min}..={peer_max}, we speak {PROTOCOL_VERSION_MIN}..={PROTOCOL_VERSION_MAX}"
+    )]
     NoCommonVersion { peer_min: u8, peer_max: u8 },
     #[error("the server's proof is wrong: it does not hold our shared key")]
     BadServerProof,
@@ -151,7 +153,8 @@ mod tests {
             client_authenticate(&hello, &ch, b"client"),
             Err(HandshakeError::BadServerProof)
         );
-        let honest = server_challenge(&hello, Role::DsServer, name("H"), [2; 32], b"client").unwrap();
+        let honest =
+            server_challenge(&hello, Role::DsServer, name("H"), [2; 32], b"client").unwrap();
         let auth = client_authenticate(&hello, &honest, b"client").unwrap();
         assert_eq!(
             server_verify(&hello, &honest, &auth, b"server"),
@@ -172,7 +175,10 @@ mod tests {
         let hello = client_hello(Role::Requestor, name("POA"), [1; 32]);
         let ch = server_challenge(&hello, Role::DsServer, name("H"), [2; 32], b"k").unwrap();
         let auth = client_authenticate(&hello, &ch, b"k").unwrap();
-        let renamed = Hello { node: name("POB"), ..hello };
+        let renamed = Hello {
+            node: name("POB"),
+            ..hello
+        };
         assert!(server_verify(&renamed, &ch, &auth, b"k").is_err());
     }
 

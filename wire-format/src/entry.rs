@@ -3,34 +3,55 @@
 use std::fmt;
 use std::str::FromStr;
 
+use arrayvec::ArrayString;
 use bytes::{BufMut, BytesMut};
 
 use crate::WireError;
 use crate::limits::{MAX_ATTRIBUTES, MAX_NAME_LEN, MAX_TEXT_LEN};
-use crate::primitives::{PResult, bool_, fail, list, option, put_bool, put_list, put_string, string, u64_};
+use crate::primitives::{
+    PResult, bool_, fail, list, option, put_bool, put_list, put_string, string, u16_, u64_,
+};
+
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// A validated name: a network, post office, mailbox, node or folder name.
 /// 1 to 32 characters from `A-Z`, `0-9`, `-` and `_`; lower case input is
 /// upper-cased by [`Name::new`], as MS Mail names are case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name(String);
+///
+/// Stored inline (no heap allocation), so names are cheap to copy and to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(ArrayString<MAX_NAME_LEN>);
 
 impl Name {
     pub fn new(raw: &str) -> Result<Name, NameError> {
         let upper = raw.to_ascii_uppercase();
         Self::check(&upper)?;
-        Ok(Name(upper))
+        ArrayString::from(&upper)
+            .map(Name)
+            .map_err(|_| NameError::Length(upper.len()))
     }
 
     fn check(s: &str) -> Result<(), NameError> {
-        if s.is_empty() || s.len() > MAX_NAME_LEN {
-            return Err(NameError::Length(s.len()));
+        Self::check_bytes(s.as_bytes())
+    }
+
+    /// Valid name bytes are ASCII, so passing this check also proves UTF-8.
+    fn check_bytes(raw: &[u8]) -> Result<(), NameError> {
+        if raw.is_empty() || raw.len() > MAX_NAME_LEN {
+            return Err(NameError::Length(raw.len()));
         }
-        match s
-            .chars()
-            .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-        {
-            Some(bad) => Err(NameError::Character(bad)),
+        match raw.iter().find(|b| !NAME_BYTES[usize::from(**b)]) {
+            Some(&bad) if bad.is_ascii() => Err(NameError::Character(char::from(bad))),
+            Some(_) => Err(NameError::Character(char::REPLACEMENT_CHARACTER)),
             None => Ok(()),
         }
     }
@@ -41,12 +62,22 @@ impl Name {
 
     pub(crate) fn decode<'a>(field: &'static str) -> impl Fn(&'a [u8]) -> PResult<'a, Name> {
         move |i| {
-            let (i, raw) = string(field, MAX_NAME_LEN)(i)?;
+            let (i, len) = u16_(i)?;
+            let len = usize::from(len);
+            if len > MAX_NAME_LEN {
+                return fail(format!(
+                    "{field}: {len} bytes, at most {MAX_NAME_LEN} allowed"
+                ));
+            }
+            let (i, raw) = nom::bytes::complete::take(len)(i)?;
             // On the wire names are already canonical: lower case is refused,
             // so every name has exactly one encoding.
-            match Self::check(&raw) {
-                Ok(()) => Ok((i, Name(raw))),
-                Err(e) => fail(format!("{field}: {e}")),
+            if let Err(e) = Self::check_bytes(raw) {
+                return fail(format!("{field}: {e}"));
+            }
+            match std::str::from_utf8(raw).map(ArrayString::from) {
+                Ok(Ok(name)) => Ok((i, Name(name))),
+                _ => fail(format!("{field}: not a valid name")),
             }
         }
     }
@@ -204,10 +235,16 @@ impl Entry {
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), WireError> {
         self.address.encode(out)?;
         put_string(out, "entry.display_name", &self.display_name, MAX_TEXT_LEN)?;
-        put_list(out, "entry.attributes", &self.attributes, MAX_ATTRIBUTES, |out, a| {
-            a.key.encode(out, "attribute.key")?;
-            put_string(out, "attribute.value", &a.value, MAX_TEXT_LEN)
-        })?;
+        put_list(
+            out,
+            "entry.attributes",
+            &self.attributes,
+            MAX_ATTRIBUTES,
+            |out, a| {
+                a.key.encode(out, "attribute.key")?;
+                put_string(out, "attribute.value", &a.value, MAX_TEXT_LEN)
+            },
+        )?;
         self.owner.encode(out, "entry.owner")?;
         crate::primitives::put_option(out, self.folder.as_ref(), |out, f| {
             f.encode(out, "entry.folder")

@@ -56,8 +56,8 @@ pub fn decode_header(buf: &[u8], max_body: usize) -> Result<Option<Header>, Wire
     if buf.len() < HEADER_LEN {
         return Ok(None);
     }
-    let (_, (format, code, flags, request_id, body_len)) = header_fields(&buf[4..HEADER_LEN])
-        .map_err(|_| WireError::TruncatedFrame(buf.len()))?;
+    let (_, (format, code, flags, request_id, body_len)) =
+        header_fields(&buf[4..HEADER_LEN]).map_err(|_| WireError::TruncatedFrame(buf.len()))?;
     if format != FRAME_FORMAT_VERSION {
         return Err(WireError::UnsupportedFrameVersion {
             found: format,

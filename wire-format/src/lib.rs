@@ -10,14 +10,14 @@
 pub mod auth;
 pub mod codec;
 pub mod entry;
-mod wire_error;
 pub mod frame;
 pub mod limits;
 pub mod message;
 mod primitives;
+mod wire_error;
 
 pub use codec::FrameCodec;
 pub use entry::{Address, Attribute, Entry, EntryVersion, Name, NameError};
-pub use wire_error::WireError;
 pub use frame::{Frame, decode_frame, encode_frame, frame_to_bytes};
 pub use message::*;
+pub use wire_error::WireError;

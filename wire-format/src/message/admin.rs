@@ -124,24 +124,30 @@ impl Body for StatusReport {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
         self.node.encode(out, "status.node")?;
         out.put_u8(self.role as u8);
-        put_list(out, "status.items", &self.items, MAX_STATUS_ITEMS, |o, item| {
-            put_string(o, "status.key", &item.key, MAX_STATUS_TEXT_LEN)?;
-            match &item.value {
-                StatusValue::Count(n) => {
-                    o.put_u8(1);
-                    o.put_u64(*n);
+        put_list(
+            out,
+            "status.items",
+            &self.items,
+            MAX_STATUS_ITEMS,
+            |o, item| {
+                put_string(o, "status.key", &item.key, MAX_STATUS_TEXT_LEN)?;
+                match &item.value {
+                    StatusValue::Count(n) => {
+                        o.put_u8(1);
+                        o.put_u64(*n);
+                    }
+                    StatusValue::Text(t) => {
+                        o.put_u8(2);
+                        put_string(o, "status.text", t, MAX_STATUS_TEXT_LEN)?;
+                    }
+                    StatusValue::Flag(b) => {
+                        o.put_u8(3);
+                        put_bool(o, *b);
+                    }
                 }
-                StatusValue::Text(t) => {
-                    o.put_u8(2);
-                    put_string(o, "status.text", t, MAX_STATUS_TEXT_LEN)?;
-                }
-                StatusValue::Flag(b) => {
-                    o.put_u8(3);
-                    put_bool(o, *b);
-                }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, node) = Name::decode("status.node")(i)?;
@@ -173,10 +179,16 @@ impl Body for UserUpsert {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
         self.address.encode(out)?;
         put_string(out, "user.display_name", &self.display_name, MAX_TEXT_LEN)?;
-        put_list(out, "user.attributes", &self.attributes, MAX_ATTRIBUTES, |o, a| {
-            a.key.encode(o, "attribute.key")?;
-            put_string(o, "attribute.value", &a.value, MAX_TEXT_LEN)
-        })?;
+        put_list(
+            out,
+            "user.attributes",
+            &self.attributes,
+            MAX_ATTRIBUTES,
+            |o, a| {
+                a.key.encode(o, "attribute.key")?;
+                put_string(o, "attribute.value", &a.value, MAX_TEXT_LEN)
+            },
+        )?;
         put_option(out, self.password.as_ref(), |o, p| {
             put_string(o, "user.password", p, MAX_PASSWORD_LEN)
         })
@@ -254,9 +266,13 @@ impl Body for ListGal {
 
 impl Body for GalPage {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
-        put_list(out, "gal_page.entries", &self.entries, MAX_CHUNK_ITEMS, |o, e| {
-            e.encode(o)
-        })?;
+        put_list(
+            out,
+            "gal_page.entries",
+            &self.entries,
+            MAX_CHUNK_ITEMS,
+            |o, e| e.encode(o),
+        )?;
         put_option(out, self.next.as_ref(), |o, a| a.encode(o))
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {

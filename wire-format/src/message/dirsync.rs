@@ -77,9 +77,13 @@ pub struct DirNotify {
 
 impl Body for DirUpload {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
-        put_list(out, "dir_upload.changes", &self.changes, MAX_CHUNK_ITEMS, |o, e| {
-            e.encode(o)
-        })
+        put_list(
+            out,
+            "dir_upload.changes",
+            &self.changes,
+            MAX_CHUNK_ITEMS,
+            |o, e| e.encode(o),
+        )
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, changes) = list("dir_upload.changes", MAX_CHUNK_ITEMS, Entry::decode)(i)?;
@@ -144,10 +148,16 @@ impl Body for DirPullStart {
 
 impl Body for DirUpdates {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
-        put_list(out, "dir_updates.updates", &self.updates, MAX_CHUNK_ITEMS, |o, u| {
-            o.put_u64(u.update_no);
-            u.entry.encode(o)
-        })
+        put_list(
+            out,
+            "dir_updates.updates",
+            &self.updates,
+            MAX_CHUNK_ITEMS,
+            |o, u| {
+                o.put_u64(u.update_no);
+                u.entry.encode(o)
+            },
+        )
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, updates) = list("dir_updates.updates", MAX_CHUNK_ITEMS, |i| {

@@ -6,7 +6,9 @@ use super::Body;
 use crate::WireError;
 use crate::entry::Address;
 use crate::limits::MAX_RECIPIENTS;
-use crate::primitives::{PResult, array16, blob, bool_, fail, list, put_blob, put_bool, put_list, u8_, u64_};
+use crate::primitives::{
+    PResult, array16, blob, bool_, fail, list, put_blob, put_bool, put_list, u8_, u64_,
+};
 
 /// Ordinary mail, or a non-delivery report (never answered by another report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,9 +46,13 @@ impl Body for MailTransfer {
         out.put_slice(&self.message_id);
         out.put_u8(self.kind as u8);
         self.from.encode(out)?;
-        put_list(out, "mail.recipients", &self.recipients, MAX_RECIPIENTS, |o, a| {
-            a.encode(o)
-        })?;
+        put_list(
+            out,
+            "mail.recipients",
+            &self.recipients,
+            MAX_RECIPIENTS,
+            |o, a| a.encode(o),
+        )?;
         out.put_u8(self.hop_count);
         out.put_u64(self.submitted_at_ms);
         put_blob(out, "mail.body", &self.body)

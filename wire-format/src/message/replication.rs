@@ -61,11 +61,17 @@ impl Body for RepPull {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
         out.put_u64(self.epoch);
         out.put_u64(self.after_usn);
-        put_list(out, "rep_pull.vector", &self.vector, MAX_VECTOR_LEN, |o, v| {
-            v.server.encode(o, "vector.server")?;
-            o.put_u64(v.seq);
-            Ok(())
-        })?;
+        put_list(
+            out,
+            "rep_pull.vector",
+            &self.vector,
+            MAX_VECTOR_LEN,
+            |o, v| {
+                v.server.encode(o, "vector.server")?;
+                o.put_u64(v.seq);
+                Ok(())
+            },
+        )?;
         out.put_u32(self.max_changes);
         Ok(())
     }
@@ -92,10 +98,16 @@ impl Body for RepPull {
 
 impl Body for RepChanges {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
-        put_list(out, "rep_changes.changes", &self.changes, MAX_CHUNK_ITEMS, |o, c| {
-            o.put_u64(c.usn);
-            c.entry.encode(o)
-        })
+        put_list(
+            out,
+            "rep_changes.changes",
+            &self.changes,
+            MAX_CHUNK_ITEMS,
+            |o, c| {
+                o.put_u64(c.usn);
+                c.entry.encode(o)
+            },
+        )
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, changes) = list("rep_changes.changes", MAX_CHUNK_ITEMS, |i| {
