@@ -125,6 +125,14 @@ fn samples() -> Vec<Message> {
             high_water_usn: 12,
         }
         .into(),
+        SiteWrite {
+            changes: vec![Entry {
+                folder: Some(name("FS1")),
+                ..entry()
+            }],
+        }
+        .into(),
+        SiteWriteAck { high_water_usn: 13 }.into(),
         MailTransfer {
             message_id: [0xab; 16],
             kind: MailKind::Normal,

@@ -124,6 +124,8 @@ messages! {
     0x21 => RepChanges,
     0x22 => RepPullEnd,
     0x23 => RepNotify,
+    0x24 => SiteWrite,
+    0x25 => SiteWriteAck,
 
     0x30 => MailTransfer,
     0x31 => MailAck,

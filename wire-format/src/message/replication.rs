@@ -57,6 +57,49 @@ pub struct RepNotify {
     pub high_water_usn: u64,
 }
 
+/// Local client (a DS role of the same server) -> replicator: write these
+/// entries into their folders. The replicator stamps each as its own change
+/// (origin, next origin sequence, next version, time) and replicates it; a
+/// tombstone deletes. Every entry must name a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteWrite {
+    pub changes: Vec<Entry>,
+}
+
+/// Replicator -> client: the writes are committed; the replicator's log now
+/// ends at `high_water_usn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteWriteAck {
+    pub high_water_usn: u64,
+}
+
+impl Body for SiteWrite {
+    fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        put_list(
+            out,
+            "site_write.changes",
+            &self.changes,
+            MAX_CHUNK_ITEMS,
+            |o, e| e.encode(o),
+        )
+    }
+    fn decode_body(i: &[u8]) -> PResult<'_, Self> {
+        let (i, changes) = list("site_write.changes", MAX_CHUNK_ITEMS, Entry::decode)(i)?;
+        Ok((i, SiteWrite { changes }))
+    }
+}
+
+impl Body for SiteWriteAck {
+    fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        out.put_u64(self.high_water_usn);
+        Ok(())
+    }
+    fn decode_body(i: &[u8]) -> PResult<'_, Self> {
+        let (i, high_water_usn) = u64_(i)?;
+        Ok((i, SiteWriteAck { high_water_usn }))
+    }
+}
+
 impl Body for RepPull {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
         out.put_u64(self.epoch);

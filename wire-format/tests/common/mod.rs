@@ -185,6 +185,8 @@ fn replication() -> BoxedStrategy<Message> {
             }
             .into()
         }),
+        vec(entry(), 0..6).prop_map(|changes| SiteWrite { changes }.into()),
+        any::<u64>().prop_map(|high_water_usn| SiteWriteAck { high_water_usn }.into()),
         (any::<u64>(), any::<u64>()).prop_map(|(epoch, high_water_usn)| RepNotify {
             epoch,
             high_water_usn
