@@ -6,6 +6,9 @@
 //! per listener on stdout, then a line `ready` once its state is loaded and it
 //! serves. Logs go to stderr. So tests can bind port 0 and never race for ports.
 
+pub mod operator;
+pub mod site;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,354 @@
+//! The wire listener: serves pulls (peers and local clients), local writes
+//! (clients, only to their folders) and administration (the operator).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use peer_link::{Connection, LinkError};
+use tokio::net::TcpListener;
+use tracing::{Instrument, debug, info, info_span, warn};
+use wire_format::{
+    AdminOk, ErrorCode, Frame, GalPage, ListGal, Message, RepChanges, RepNotify, RepPull,
+    RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck,
+};
+
+use super::{Shared, now_ms, status};
+use crate::config::folder_allowed;
+use crate::resolve::Vector;
+use crate::store::key_after_address;
+
+/// Entries per RepChanges frame: the largest possible entry is about 5 KiB,
+/// so a frame stays far below the 4 MiB limit.
+const FRAME_ENTRIES: usize = 256;
+/// A connection with no request and nothing to notify for this long is closed.
+const IDLE: Duration = Duration::from_secs(300);
+const GAL_PAGE_MAX: usize = 5000;
+
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let sessions = AtomicU64::new(1);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let session = sessions.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::clone(&shared);
+        let span = info_span!("connection", session, %remote, peer = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let me = shared.settings.node;
+                match Connection::accept(
+                    stream,
+                    &me,
+                    Role::SiteReplicator,
+                    &shared.keyring,
+                    session,
+                    shared.timeouts,
+                )
+                .await
+                {
+                    Ok(conn) => {
+                        tracing::Span::current()
+                            .record("peer", tracing::field::display(conn.peer().name));
+                        serve(shared, conn).await;
+                    }
+                    Err(e) => info!(error = %e, "handshake failed"),
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn serve(shared: Arc<Shared>, mut conn: Connection) {
+    let mut high_water = shared.high_water.subscribe();
+    let mut notify = false;
+    let mut last_notified = 0;
+    loop {
+        tokio::select! {
+            frame = conn.next() => match frame {
+                Ok(Some(frame)) => {
+                    let id = frame.request_id;
+                    match handle(&shared, &mut conn, frame, &mut notify).await {
+                        Ok(()) => {}
+                        Err(e @ (LinkError::Closed | LinkError::Timeout { .. })) => {
+                            debug!(error = %e, "connection ended");
+                            return;
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "request failed");
+                            let _ = conn.reply_error(id, ErrorCode::Internal, e.to_string()).await;
+                        }
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    // A bad frame: the stream is out of step. Say why, close,
+                    // and leave every other connection alone.
+                    warn!(error = %e, "bad frame; closing the connection");
+                    conn.close_with_error(0, &e).await;
+                    return;
+                }
+            },
+            changed = high_water.changed(), if notify => {
+                if changed.is_err() {
+                    return;
+                }
+                let usn = *high_water.borrow_and_update();
+                if usn > last_notified {
+                    last_notified = usn;
+                    let note = RepNotify { epoch: shared.store.epoch(), high_water_usn: usn };
+                    if conn.send(Frame::new(0, note)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            () = tokio::time::sleep(IDLE) => {
+                debug!("idle connection closed");
+                return;
+            }
+        }
+    }
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    frame: Frame,
+    notify: &mut bool,
+) -> Result<(), LinkError> {
+    let id = frame.request_id;
+    let role = conn.peer().role;
+    let operator = role == Role::Operator;
+    match frame.message {
+        Message::Ping(p) => conn.reply(id, wire_format::Pong { token: p.token }).await,
+        Message::RepPull(pull) if !operator => {
+            serve_pull(shared, conn, id, pull).await?;
+            *notify = true;
+            Ok(())
+        }
+        Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
+            site_write(shared, conn, id, write).await
+        }
+        Message::StatusRequest(_) if operator => {
+            let report = status::report(shared).await;
+            match report {
+                Ok(report) => conn.reply(id, report).await,
+                Err(e) => {
+                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                        .await
+                }
+            }
+        }
+        Message::ListGal(list) if operator => list_gal(shared, conn, id, list).await,
+        Message::Repoint(repoint) if operator => self::repoint(shared, conn, id, repoint).await,
+        Message::SyncNow(_) if operator => sync_now(shared, conn, id).await,
+        other => {
+            let kind = other.message_type().name();
+            conn.reply_error(
+                id,
+                ErrorCode::UnexpectedMessage,
+                format!("a site replicator does not take {kind} from a {role:?}"),
+            )
+            .await
+        }
+    }
+}
+
+async fn serve_pull(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    pull: RepPull,
+) -> Result<(), LinkError> {
+    let epoch = shared.store.epoch();
+    // A pull against another epoch (or none) is a pull from the start.
+    let after = if pull.epoch == epoch {
+        pull.after_usn
+    } else {
+        0
+    };
+    let vector = Vector::from_wire(&pull.vector);
+    let max = pull.max_changes.clamp(1, shared.settings.max_chunk) as usize;
+    let page = match shared
+        .with_store(move |s| s.changes_after(after, &vector, max))
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => {
+            return conn
+                .reply_error(id, ErrorCode::Internal, e.to_string())
+                .await;
+        }
+    };
+    let sent = page.changes.len();
+    let mut changes = page.changes;
+    while !changes.is_empty() {
+        let rest = changes.split_off(changes.len().min(FRAME_ENTRIES));
+        conn.reply(id, RepChanges { changes }).await?;
+        changes = rest;
+    }
+    let end = RepPullEnd {
+        epoch,
+        high_water_usn: page.scanned_to,
+        more: page.more,
+    };
+    debug!(
+        after,
+        sent,
+        scanned_to = page.scanned_to,
+        more = page.more,
+        "served a pull"
+    );
+    conn.reply(id, end).await
+}
+
+async fn site_write(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    write: SiteWrite,
+) -> Result<(), LinkError> {
+    let client = conn.peer().name;
+    let patterns = shared
+        .settings
+        .clients
+        .iter()
+        .find(|(name, _)| *name == client)
+        .map(|(_, c)| c.folders.clone())
+        .unwrap_or_default();
+    for change in &write.changes {
+        let allowed = change.folder.is_some_and(|f| folder_allowed(&patterns, &f));
+        if !allowed {
+            let folder = change.folder.map_or("(none)".to_owned(), |f| f.to_string());
+            warn!(%client, %folder, address = %change.address, "refused a write outside the client's folders");
+            return conn
+                .reply_error(
+                    id,
+                    ErrorCode::Forbidden,
+                    format!("{client} may not write folder {folder}"),
+                )
+                .await;
+        }
+    }
+    let count = write.changes.len();
+    match shared
+        .with_store(move |s| s.local_write(&write.changes, now_ms()))
+        .await
+    {
+        Ok(high_water_usn) => {
+            shared.high_water.send_replace(high_water_usn);
+            debug!(%client, count, high_water_usn, "local write committed");
+            conn.reply(id, SiteWriteAck { high_water_usn }).await
+        }
+        Err(e) => {
+            conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                .await
+        }
+    }
+}
+
+async fn list_gal(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    list: ListGal,
+) -> Result<(), LinkError> {
+    let limit = (list.limit as usize).clamp(1, GAL_PAGE_MAX);
+    let from = list.after.as_ref().map(key_after_address);
+    match shared
+        .with_store(move |s| s.page(from.as_deref(), limit))
+        .await
+    {
+        Ok((entries, more)) => {
+            let next = if more {
+                entries.last().map(|e| e.address.clone())
+            } else {
+                None
+            };
+            conn.reply(id, GalPage { entries, next }).await
+        }
+        Err(e) => {
+            conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                .await
+        }
+    }
+}
+
+async fn repoint(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    repoint: Repoint,
+) -> Result<(), LinkError> {
+    let Some(endpoint_tx) = shared.endpoints.get(&repoint.server) else {
+        return conn
+            .reply_error(
+                id,
+                ErrorCode::NotFound,
+                format!("{} is not a peer of this server", repoint.server),
+            )
+            .await;
+    };
+    let (peer, endpoint) = (repoint.server, repoint.endpoint.clone());
+    if let Err(e) = shared
+        .with_store(move |s| s.set_endpoint_override(&peer, &endpoint))
+        .await
+    {
+        return conn
+            .reply_error(id, ErrorCode::Internal, e.to_string())
+            .await;
+    }
+    endpoint_tx.send_replace(Some(repoint.endpoint.clone()));
+    shared.peer_state(&repoint.server, |p| {
+        p.endpoint = Some(repoint.endpoint.clone())
+    });
+    info!(peer = %repoint.server, endpoint = %repoint.endpoint, "peer endpoint set");
+    conn.reply(
+        id,
+        AdminOk {
+            detail: format!("{} is now reached at {}", repoint.server, repoint.endpoint),
+        },
+    )
+    .await
+}
+
+async fn sync_now(shared: &Arc<Shared>, conn: &mut Connection, id: u32) -> Result<(), LinkError> {
+    let mut waits = Vec::new();
+    for (peer, tx) in &shared.sync_now {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if tx.send(done_tx).await.is_ok() {
+            waits.push((*peer, done_rx));
+        }
+    }
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for (peer, done) in waits {
+        match tokio::time::timeout(shared.timeouts.reply, done).await {
+            Ok(Ok(Ok(applied))) => lines.push(format!("{peer}: {applied} applied")),
+            Ok(Ok(Err(e))) => {
+                failed = true;
+                lines.push(format!("{peer}: {e}"));
+            }
+            _ => {
+                failed = true;
+                lines.push(format!("{peer}: no answer"));
+            }
+        }
+    }
+    let detail = if lines.is_empty() {
+        "no peers".to_owned()
+    } else {
+        lines.join("; ")
+    };
+    if failed {
+        conn.reply_error(id, ErrorCode::Unavailable, detail).await
+    } else {
+        conn.reply(id, AdminOk { detail }).await
+    }
+}
