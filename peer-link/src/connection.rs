@@ -177,10 +177,7 @@ impl Connection {
         {
             Message::Welcome(w) => w.session,
             Message::ErrorReply(e) if e.code == ErrorCode::AuthFailed => {
-                return Err(LinkError::PeerRefused {
-                    peer: *me,
-                    role,
-                });
+                return Err(LinkError::PeerRefused { peer: *me, role });
             }
             Message::ErrorReply(e) => {
                 return Err(LinkError::Remote {
