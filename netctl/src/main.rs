@@ -1,20 +1,85 @@
-//! `netctl`: Operator CLI: start a network from a topology file and migrate post offices
-//!
-//! Not implemented yet (issue #6). The binary exists so the workspace has
-//! its final shape; it refuses to run rather than pretend to work.
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use netctl::commands;
 
-/// Operator CLI: start a network from a topology file and migrate post offices
+/// Operator CLI for the mail network of patent US 6,298,375: start every role
+/// of a topology as its own background process on this machine, inspect it,
+/// and stop it.
 ///
-/// NOT IMPLEMENTED YET: this role arrives with issue #6. Running it
-/// prints this notice and exits with status 2.
+/// The migration commands (migrate, rollback, gal, user, demo) arrive with
+/// issue #6 once the directory and mail roles exist.
 #[derive(Parser)]
 #[command(version, about, long_about)]
-struct Cli {}
+struct Cli {
+    /// Where the network's processes keep their data, logs and configs, and
+    /// where later commands find the network that `up` started.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "./netctl-data"
+    )]
+    data_dir: PathBuf,
+    /// Machine-readable output (documented in each command's help).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> std::process::ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("netctl: not implemented yet (issue #6); see --help");
-    std::process::ExitCode::from(2)
+#[derive(Subcommand)]
+enum Command {
+    /// Start every process of TOPOLOGY in the background; returns when all are
+    /// ready and prints where each listens (SMTP and POP3 included).
+    Up {
+        /// The topology file.
+        #[arg(default_value = "examples/patent.toml")]
+        topology: PathBuf,
+    },
+    /// Every process: alive or not, and its status report (directory counts,
+    /// replication lag, queues). --json: {"network", "processes": [{"id",
+    /// "node", "role", "pid", "alive", "endpoints", "smtp", "pop3", "status",
+    /// "error"}]}.
+    Status,
+    /// Stop every process of the network (SIGTERM, then SIGKILL after 10 s).
+    Down,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Up { topology } => {
+            commands::up::run(&topology, &cli.data_dir).map(|s| commands::up::print(&s, cli.json))
+        }
+        Command::Status => commands::status::collect(&cli.data_dir).map(|(state, reports)| {
+            if cli.json {
+                println!(
+                    "{}",
+                    commands::status::processes_json(&state, Some(&reports))
+                );
+            } else {
+                commands::status::print(&state, &reports);
+            }
+        }),
+        Command::Down => commands::down::run(&cli.data_dir).map(|stopped| {
+            for (id, graceful) in stopped {
+                println!("stopped {id}{}", if graceful { "" } else { " (killed)" });
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,52 @@
+//! The operator's connection to a process: the wire protocol as `OPERATOR`.
+
+use std::time::Duration;
+
+use peer_link::{Connection, LinkError, Timeouts};
+use wire_format::{Message, Name, Role, StatusValue};
+
+pub struct Operator {
+    runtime: tokio::runtime::Runtime,
+    conn: Connection,
+}
+
+fn timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(3),
+        handshake: Duration::from_secs(3),
+        reply: Duration::from_secs(30),
+        write: Duration::from_secs(5),
+    }
+}
+
+impl Operator {
+    pub fn connect(endpoint: &str, secret: &str) -> Result<Operator, LinkError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LinkError::Connect {
+                endpoint: endpoint.to_owned(),
+                source: e,
+            })?;
+        let me = Name::new("OPERATOR").unwrap_or_else(|_| unreachable!("a valid constant name"));
+        let conn = runtime.block_on(Connection::connect(
+            endpoint,
+            &me,
+            Role::Operator,
+            secret.as_bytes(),
+            timeouts(),
+        ))?;
+        Ok(Operator { runtime, conn })
+    }
+
+    pub fn request(&mut self, message: impl Into<Message>) -> Result<Message, LinkError> {
+        self.runtime.block_on(self.conn.request(message))
+    }
+
+    pub fn status(&mut self) -> Result<Vec<(String, StatusValue)>, LinkError> {
+        match self.request(wire_format::StatusRequest)? {
+            Message::StatusReport(r) => Ok(r.items.into_iter().map(|i| (i.key, i.value)).collect()),
+            other => Err(LinkError::unexpected("StatusReport", &other)),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+pub mod down;
+pub mod status;
+pub mod up;

@@ -1,0 +1,115 @@
+//! Writes each role process's TOML config from the topology, the port plan
+//! and the secrets. One module per role, in that role's own config format.
+
+mod site;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::NetctlError;
+use crate::state::Secrets;
+use crate::topology::{Node, RoleKind, Topology};
+
+/// Every listener's port, decided before anything starts, so every config can
+/// name every endpoint and a restarted process gets its port back.
+#[derive(Debug, Clone, Default)]
+pub struct PortPlan {
+    pub host: String,
+    pub ports: BTreeMap<(String, RoleKind, String), u16>,
+}
+
+impl PortPlan {
+    pub fn new(topology: &Topology) -> Result<PortPlan, NetctlError> {
+        let mut plan = PortPlan {
+            host: topology.host.clone(),
+            ports: BTreeMap::new(),
+        };
+        let mut next = topology.base_port;
+        for node in &topology.nodes {
+            for role in node.roles() {
+                for service in role.services() {
+                    let port = if topology.base_port == 0 {
+                        crate::supervisor::free_port(&topology.host)?
+                    } else {
+                        let p = next;
+                        next = next.checked_add(1).ok_or_else(|| NetctlError::NoPort {
+                            host: topology.host.clone(),
+                            source: std::io::Error::other("base_port leaves too few ports"),
+                        })?;
+                        p
+                    };
+                    plan.ports
+                        .insert((node.name.to_string(), *role, (*service).to_owned()), port);
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn endpoint(&self, node: &str, role: RoleKind, service: &str) -> String {
+        let port = self
+            .ports
+            .get(&(node.to_owned(), role, service.to_owned()))
+            .copied()
+            .unwrap_or(0);
+        format!("{}:{port}", self.host)
+    }
+}
+
+/// Everything a config writer may need.
+pub struct Context<'a> {
+    pub topology: &'a Topology,
+    pub plan: &'a PortPlan,
+    pub secrets: &'a mut Secrets,
+    pub data_dir: &'a Path,
+}
+
+/// Writes the config of `role` on `node` into its data directory.
+pub fn write(ctx: &mut Context<'_>, node: &Node, role: RoleKind) -> Result<PathBuf, NetctlError> {
+    let dir = process_dir(ctx.data_dir, &node.name.to_string(), role);
+    let text = match role {
+        RoleKind::SiteReplicator => site::config(ctx, node, &dir),
+        RoleKind::DsServer | RoleKind::DsRequestor => {
+            return Err(NetctlError::RoleUnavailable {
+                node: node.name.to_string(),
+                role: role.to_string(),
+                why: "the directory synchronization roles arrive with issue #3",
+            });
+        }
+        RoleKind::MailRouter => {
+            return Err(NetctlError::RoleUnavailable {
+                node: node.name.to_string(),
+                role: role.to_string(),
+                why: "the mail router arrives with issue #5",
+            });
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| NetctlError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).map_err(|source| NetctlError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    // Configs hold keys.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        NetctlError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(path)
+}
+
+/// `DATA_DIR/NODE/ROLE`: the data directory of one process.
+pub fn process_dir(data_dir: &Path, node: &str, role: RoleKind) -> PathBuf {
+    data_dir.join(node).join(role.binary())
+}
+
+/// TOML string literal.
+pub fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}

@@ -1,0 +1,47 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum NetctlError {
+    #[error("cannot read topology {path}: {source}")]
+    TopologyRead {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("topology {path} is not valid: {reason}")]
+    TopologyInvalid { path: String, reason: String },
+    #[error("no network in {0}: run `netctl up` first (or pass the --data-dir it used)")]
+    NoNetwork(String),
+    #[error("a network is already running from {0}; run `netctl down` first")]
+    AlreadyUp(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is damaged: {reason}")]
+    BadState { path: String, reason: String },
+    #[error("cannot start {process}: {reason}")]
+    Start { process: String, reason: String },
+    #[error("{process} did not become ready within {seconds} s; its log is {log}")]
+    NotReady {
+        process: String,
+        seconds: u64,
+        log: String,
+    },
+    #[error("no free port on {host}: {source}")]
+    NoPort {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("role {role} of {node} is not available yet: {why}")]
+    RoleUnavailable {
+        node: String,
+        role: String,
+        why: &'static str,
+    },
+    #[error("{process}: {source}")]
+    Link {
+        process: String,
+        source: peer_link::LinkError,
+    },
+}

@@ -1,0 +1,18 @@
+//! `netctl`: start the patent's network from one topology file, inspect it,
+//! and (as the roles land) migrate post offices through steps A-G.
+//!
+//! * [`topology`]: the topology file, checked;
+//! * [`configs`]: each role's config, written from the topology;
+//! * [`supervisor`]: background processes and their `ready` lines;
+//! * [`state`]: what `up` leaves in the data directory for later commands;
+//! * [`commands`]: one module per subcommand.
+
+pub mod client;
+pub mod commands;
+pub mod configs;
+mod error;
+pub mod state;
+pub mod supervisor;
+pub mod topology;
+
+pub use error::NetctlError;

@@ -1,0 +1,200 @@
+//! What `up` leaves in the data directory for the later commands: the
+//! processes (pid, listeners, files) in `network.toml`, and the keys in
+//! `secrets.toml` (mode 0600, never printed).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::NetctlError;
+use crate::topology::RoleKind;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkState {
+    pub topology: PathBuf,
+    pub network: String,
+    pub processes: Vec<ProcessState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessState {
+    /// `NODE.role`, e.g. `H2.site-replicator`.
+    pub id: String,
+    pub node: String,
+    pub role: RoleKind,
+    pub pid: u32,
+    /// Service name (`wire`, `smtp`, `pop3`) to `host:port`.
+    pub endpoints: BTreeMap<String, String>,
+    pub config: PathBuf,
+    pub data_dir: PathBuf,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl ProcessState {
+    pub fn wire(&self) -> Option<&str> {
+        self.endpoints.get("wire").map(String::as_str)
+    }
+}
+
+const STATE_FILE: &str = "network.toml";
+const SECRETS_FILE: &str = "secrets.toml";
+
+pub fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(STATE_FILE)
+}
+
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError> {
+    let werr = |source| NetctlError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(werr)?;
+    }
+    // Write then rename, so a killed netctl never leaves half a file.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(werr)?;
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(werr)?;
+    }
+    std::fs::rename(&tmp, path).map_err(werr)
+}
+
+impl NetworkState {
+    pub fn load(data_dir: &Path) -> Result<NetworkState, NetctlError> {
+        let path = state_path(data_dir);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| NetctlError::NoNetwork(data_dir.display().to_string()))?;
+        toml::from_str(&text).map_err(|e| NetctlError::BadState {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
+        let text = toml::to_string_pretty(self).map_err(|e| NetctlError::BadState {
+            path: state_path(data_dir).display().to_string(),
+            reason: e.to_string(),
+        })?;
+        write_file(&state_path(data_dir), &text, false)
+    }
+
+    pub fn process(&self, node: &str, role: RoleKind) -> Option<&ProcessState> {
+        self.processes
+            .iter()
+            .find(|p| p.node == node && p.role == role)
+    }
+}
+
+/// The pre-shared keys of the network: one per pair of nodes that talk, and
+/// the operator's.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Secrets {
+    pub operator: String,
+    pub pairs: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("pairs", &self.pairs.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    // The OS random source failing is not recoverable here.
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("OS random source failed: {e}"));
+    hex::encode(bytes)
+}
+
+/// `A@B` with the two names in order, so either side finds the same key.
+pub fn pair_key(a: &str, b: &str) -> String {
+    if a <= b {
+        format!("{a}@{b}")
+    } else {
+        format!("{b}@{a}")
+    }
+}
+
+impl Secrets {
+    /// Keys from the topology where it gives them, new random ones otherwise.
+    pub fn new(given: &BTreeMap<String, String>) -> Secrets {
+        let mut pairs = BTreeMap::new();
+        for (key, secret) in given {
+            if let Some((a, b)) = key.split_once('@') {
+                pairs.insert(
+                    pair_key(&a.to_ascii_uppercase(), &b.to_ascii_uppercase()),
+                    secret.clone(),
+                );
+            }
+        }
+        Secrets {
+            operator: random_secret(),
+            pairs,
+        }
+    }
+
+    /// The key shared by `a` and `b`, made on first use.
+    pub fn pair(&mut self, a: &str, b: &str) -> String {
+        self.pairs
+            .entry(pair_key(a, b))
+            .or_insert_with(random_secret)
+            .clone()
+    }
+
+    pub fn load(data_dir: &Path) -> Result<Secrets, NetctlError> {
+        let path = data_dir.join(SECRETS_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| NetctlError::NoNetwork(data_dir.display().to_string()))?;
+        toml::from_str(&text).map_err(|e| NetctlError::BadState {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
+        let path = data_dir.join(SECRETS_FILE);
+        let text = toml::to_string_pretty(self).map_err(|e| NetctlError::BadState {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        write_file(&path, &text, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_has_one_key_whichever_side_asks() {
+        let mut s = Secrets::new(&BTreeMap::new());
+        assert_eq!(s.pair("H", "POA"), s.pair("POA", "H"));
+        assert_ne!(s.pair("H", "POA"), s.pair("H", "POB"));
+    }
+
+    #[test]
+    fn given_keys_are_used_and_never_debug_printed() {
+        let given = BTreeMap::from([("poa@h".to_owned(), "hunter2".to_owned())]);
+        let mut s = Secrets::new(&given);
+        assert_eq!(s.pair("H", "POA"), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secrets_are_saved_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        Secrets::new(&BTreeMap::new()).save(dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join(SECRETS_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
