@@ -30,7 +30,7 @@ pub struct Started {
 /// Starts `binary --config CONFIG` in its own process group and waits for `ready`.
 pub fn start(
     id: &str,
-    binary: &str,
+    binary: &Path,
     config: &Path,
     stdout: &Path,
     stderr: &Path,
@@ -41,7 +41,7 @@ pub fn start(
         process: id.to_owned(),
         reason,
     };
-    let path = bin_dir().join(binary);
+    let path = binary;
     if !path.exists() {
         return Err(start_err(format!(
             "{} does not exist (build with `cargo build --release`)",
@@ -55,7 +55,7 @@ pub fn start(
         .append(true)
         .open(stderr)
         .map_err(|e| start_err(format!("{}: {e}", stderr.display())))?;
-    let mut child = Command::new(&path)
+    let mut child = Command::new(path)
         .arg("--config")
         .arg(config)
         .stdin(Stdio::null())

@@ -57,7 +57,14 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
         let id = format!("{node}.{role}");
         let dir = configs::process_dir(data_dir, &node, role);
         let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
-        match supervisor::start(&id, role.binary(), &config, &stdout, &stderr, READY_WITHIN) {
+        match supervisor::start(
+            &id,
+            &supervisor::bin_dir().join(role.binary()),
+            &config,
+            &stdout,
+            &stderr,
+            READY_WITHIN,
+        ) {
             Ok(started) => {
                 state.processes.push(ProcessState {
                     id,
