@@ -63,23 +63,34 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError>
     std::fs::rename(&tmp, path).map_err(werr)
 }
 
+/// Reads a TOML file written by [`save_toml`]; a missing file means no network.
+fn load_toml<T: serde::de::DeserializeOwned>(
+    data_dir: &Path,
+    path: &Path,
+) -> Result<T, NetctlError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|_| NetctlError::NoNetwork(data_dir.display().to_string()))?;
+    toml::from_str(&text).map_err(|e| NetctlError::BadState {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn save_toml<T: Serialize>(value: &T, path: &Path, private: bool) -> Result<(), NetctlError> {
+    let text = toml::to_string_pretty(value).map_err(|e| NetctlError::BadState {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    write_file(path, &text, private)
+}
+
 impl NetworkState {
     pub fn load(data_dir: &Path) -> Result<NetworkState, NetctlError> {
-        let path = state_path(data_dir);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|_| NetctlError::NoNetwork(data_dir.display().to_string()))?;
-        toml::from_str(&text).map_err(|e| NetctlError::BadState {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        load_toml(data_dir, &state_path(data_dir))
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
-        let text = toml::to_string_pretty(self).map_err(|e| NetctlError::BadState {
-            path: state_path(data_dir).display().to_string(),
-            reason: e.to_string(),
-        })?;
-        write_file(&state_path(data_dir), &text, false)
+        save_toml(self, &state_path(data_dir), false)
     }
 
     pub fn process(&self, node: &str, role: RoleKind) -> Option<&ProcessState> {
@@ -148,22 +159,11 @@ impl Secrets {
     }
 
     pub fn load(data_dir: &Path) -> Result<Secrets, NetctlError> {
-        let path = data_dir.join(SECRETS_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|_| NetctlError::NoNetwork(data_dir.display().to_string()))?;
-        toml::from_str(&text).map_err(|e| NetctlError::BadState {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        load_toml(data_dir, &data_dir.join(SECRETS_FILE))
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
-        let path = data_dir.join(SECRETS_FILE);
-        let text = toml::to_string_pretty(self).map_err(|e| NetctlError::BadState {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        write_file(&path, &text, true)
+        save_toml(self, &data_dir.join(SECRETS_FILE), true)
     }
 }
 

@@ -167,6 +167,19 @@ pub struct Attribute {
     pub value: String,
 }
 
+impl Attribute {
+    pub(crate) fn decode(i: &[u8]) -> PResult<'_, Attribute> {
+        let (i, key) = Name::decode("attribute.key")(i)?;
+        let (i, value) = string("attribute.value", MAX_TEXT_LEN)(i)?;
+        Ok((i, Attribute { key, value }))
+    }
+
+    pub(crate) fn encode(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        self.key.encode(out, "attribute.key")?;
+        put_string(out, "attribute.value", &self.value, MAX_TEXT_LEN)
+    }
+}
+
 /// Replication metadata of an entry: which version this is and where and when
 /// it was made, so every server orders changes of one entry the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -201,11 +214,7 @@ impl Entry {
     pub fn decode(i: &[u8]) -> PResult<'_, Entry> {
         let (i, address) = Address::decode(i)?;
         let (i, display_name) = string("entry.display_name", MAX_TEXT_LEN)(i)?;
-        let (i, attributes) = list("entry.attributes", MAX_ATTRIBUTES, |i| {
-            let (i, key) = Name::decode("attribute.key")(i)?;
-            let (i, value) = string("attribute.value", MAX_TEXT_LEN)(i)?;
-            Ok((i, Attribute { key, value }))
-        })(i)?;
+        let (i, attributes) = list("entry.attributes", MAX_ATTRIBUTES, Attribute::decode)(i)?;
         let (i, owner) = Name::decode("entry.owner")(i)?;
         let (i, folder) = option("entry.folder", Name::decode("entry.folder"))(i)?;
         let (i, origin) = Name::decode("entry.origin")(i)?;
@@ -240,10 +249,7 @@ impl Entry {
             "entry.attributes",
             &self.attributes,
             MAX_ATTRIBUTES,
-            |out, a| {
-                a.key.encode(out, "attribute.key")?;
-                put_string(out, "attribute.value", &a.value, MAX_TEXT_LEN)
-            },
+            |o, a| a.encode(o),
         )?;
         self.owner.encode(out, "entry.owner")?;
         crate::primitives::put_option(out, self.folder.as_ref(), |out, f| {

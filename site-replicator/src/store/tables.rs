@@ -50,6 +50,32 @@ fn decode_stored(key: &str, raw: &[u8]) -> Result<(u64, Entry), SiteError> {
     }
 }
 
+/// A scalar from META, 0 when absent; works inside read and write transactions.
+fn meta_value(
+    meta: &impl ReadableTable<&'static str, u64>,
+    key: &str,
+    path: &Path,
+) -> Result<u64, SiteError> {
+    Ok(meta
+        .get(key)
+        .map_err(|e| SiteError::store(path, e))?
+        .map_or(0, |v| v.value()))
+}
+
+fn vector_of(
+    table: &impl ReadableTable<&'static str, u64>,
+    path: &Path,
+) -> Result<Vector, SiteError> {
+    let mut v = Vector::default();
+    for row in table.iter().map_err(|e| SiteError::store(path, e))? {
+        let (origin, seq) = row.map_err(|e| SiteError::store(path, e))?;
+        if let Ok(name) = Name::new(origin.value()) {
+            v.0.insert(name, seq.value());
+        }
+    }
+    Ok(v)
+}
+
 fn live_delta(entry: Option<&Entry>) -> i64 {
     i64::from(entry.is_some_and(|e| !e.tombstone))
 }
@@ -85,11 +111,7 @@ impl<'t> WriteTables<'t> {
     }
 
     pub fn meta_get(&self, key: &str) -> Result<u64, SiteError> {
-        Ok(self
-            .meta
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .map_or(0, |v| v.value()))
+        meta_value(&self.meta, key, &self.path)
     }
 
     pub fn meta_set(&mut self, key: &str, value: u64) -> Result<(), SiteError> {
@@ -167,14 +189,7 @@ impl<'t> WriteTables<'t> {
     }
 
     pub fn vector(&self) -> Result<Vector, SiteError> {
-        let mut v = Vector::default();
-        for row in self.vector.iter().map_err(|e| self.err(e))? {
-            let (origin, seq) = row.map_err(|e| self.err(e))?;
-            if let Ok(name) = Name::new(origin.value()) {
-                v.0.insert(name, seq.value());
-            }
-        }
-        Ok(v)
+        vector_of(&self.vector, &self.path)
     }
 
     pub fn vector_record(&mut self, entry: &Entry) -> Result<(), SiteError> {
@@ -238,11 +253,7 @@ impl ReadTables {
     }
 
     pub fn meta_get(&self, key: &str) -> Result<u64, SiteError> {
-        Ok(self
-            .meta
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .map_or(0, |v| v.value()))
+        meta_value(&self.meta, key, &self.path)
     }
 
     pub fn peer_mark(&self, peer: &Name) -> Result<(u64, u64), SiteError> {
@@ -262,14 +273,7 @@ impl ReadTables {
     }
 
     pub fn vector(&self) -> Result<Vector, SiteError> {
-        let mut v = Vector::default();
-        for row in self.vector.iter().map_err(|e| self.err(e))? {
-            let (origin, seq) = row.map_err(|e| self.err(e))?;
-            if let Ok(name) = Name::new(origin.value()) {
-                v.0.insert(name, seq.value());
-            }
-        }
-        Ok(v)
+        vector_of(&self.vector, &self.path)
     }
 
     pub fn changes_after(

@@ -184,10 +184,7 @@ impl Body for UserUpsert {
             "user.attributes",
             &self.attributes,
             MAX_ATTRIBUTES,
-            |o, a| {
-                a.key.encode(o, "attribute.key")?;
-                put_string(o, "attribute.value", &a.value, MAX_TEXT_LEN)
-            },
+            |o, a| a.encode(o),
         )?;
         put_option(out, self.password.as_ref(), |o, p| {
             put_string(o, "user.password", p, MAX_PASSWORD_LEN)
@@ -196,11 +193,7 @@ impl Body for UserUpsert {
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, address) = Address::decode(i)?;
         let (i, display_name) = string("user.display_name", MAX_TEXT_LEN)(i)?;
-        let (i, attributes) = list("user.attributes", MAX_ATTRIBUTES, |i| {
-            let (i, key) = Name::decode("attribute.key")(i)?;
-            let (i, value) = string("attribute.value", MAX_TEXT_LEN)(i)?;
-            Ok((i, Attribute { key, value }))
-        })(i)?;
+        let (i, attributes) = list("user.attributes", MAX_ATTRIBUTES, Attribute::decode)(i)?;
         let (i, password) = option("user.password", string("user.password", MAX_PASSWORD_LEN))(i)?;
         Ok((
             i,
