@@ -7,6 +7,7 @@
 //! * [`net`]: the Tokio shell: the wire listener (peers, local DS clients,
 //!   the operator) and one puller per peer.
 
+pub mod client;
 pub mod config;
 mod error;
 pub mod net;
