@@ -3,13 +3,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use netctl::commands;
+use wire_format::{Address, Name};
 
 /// Operator CLI for the mail network of patent US 6,298,375: start every role
 /// of a topology as its own background process on this machine, inspect it,
 /// and stop it.
 ///
-/// The migration commands (migrate, rollback, gal, user, demo) arrive with
-/// issue #6 once the directory and mail roles exist.
+/// The migration commands (migrate, rollback, demo) arrive with issue #6,
+/// once the directory and mail roles exist.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -45,6 +46,51 @@ enum Command {
     Status,
     /// Stop every process of the network (SIGTERM, then SIGKILL after 10 s).
     Down,
+    /// The global address list as post office PO sees it. --json: an array of
+    /// {"address", "display_name", "owner", "folder"}.
+    Gal {
+        /// The post office, e.g. POA.
+        po: Name,
+    },
+    /// Add, change or delete a user of a post office.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add (or change) MAILBOX at post office PO.
+    Add {
+        /// The post office, e.g. POA.
+        po: Name,
+        /// The mailbox name, e.g. JSMITH (ACME/POA/JSMITH; jsmith@poa.acme).
+        mailbox: Name,
+        /// As shown in every GAL, e.g. "John Smith".
+        display_name: String,
+        /// The user's POP3 password (kept only by the post office's mail router).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Delete MAILBOX from post office PO.
+    Del {
+        /// The post office, e.g. POA.
+        po: Name,
+        /// The mailbox name, e.g. JSMITH.
+        mailbox: Name,
+    },
+}
+
+fn address(
+    data_dir: &std::path::Path,
+    po: Name,
+    mailbox: Name,
+) -> Result<Address, netctl::NetctlError> {
+    let state = netctl::state::NetworkState::load(data_dir)?;
+    let network = Name::new(&state.network).map_err(|e| netctl::NetctlError::BadState {
+        path: data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(Address::new(network, po, mailbox))
 }
 
 fn main() -> ExitCode {
@@ -74,6 +120,22 @@ fn main() -> ExitCode {
                 println!("stopped {id}{}", if graceful { "" } else { " (killed)" });
             }
         }),
+        Command::Gal { po } => commands::users::gal(&cli.data_dir, &po)
+            .map(|e| commands::users::print_gal(&e, cli.json)),
+        Command::User(UserCommand::Add {
+            po,
+            mailbox,
+            display_name,
+            password,
+        }) => address(&cli.data_dir, po, mailbox)
+            .and_then(|a| {
+                commands::users::add(&cli.data_dir, &a, &display_name, password.as_deref())
+                    .map(|()| a)
+            })
+            .map(|a| println!("added {a}")),
+        Command::User(UserCommand::Del { po, mailbox }) => address(&cli.data_dir, po, mailbox)
+            .and_then(|a| commands::users::delete(&cli.data_dir, &a).map(|()| a))
+            .map(|a| println!("deleted {a}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
