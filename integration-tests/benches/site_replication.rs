@@ -2,13 +2,20 @@
 //! N entries written at H3 (as the bridge's DS requestor would write F1)
 //! until all are committed at H2, with each process's peak memory.
 //!
+//! Then the latency of single changes: 200 writes at H3, each timed from the
+//! write's acknowledgement until a client reading H2's log is notified and
+//! has read it (p50, p99, max).
+//!
 //! `cargo bench -p integration-tests --bench site_replication [-- ENTRIES]`
 //! (default 100,000). Runs the release binaries.
 
 use std::time::{Duration, Instant};
 
-use integration_tests::site::{SiteNode, user, write};
+use integration_tests::site::{CLIENT, CLIENT_SECRET, SiteNode, user, write};
 use integration_tests::{peak_rss_kib, test_dir, wait_until};
+use peer_link::Timeouts;
+use site_replicator::client::{ReadCursor, SiteClient};
+use wire_format::{Name, Role};
 
 fn main() {
     let total: usize = std::env::args()
@@ -59,4 +66,71 @@ fn main() {
             rss as f64 / 1024.0
         );
     }
+    single_change_latency(&h2, &h3);
+}
+
+fn single_change_latency(h2: &SiteNode, h3: &SiteNode) {
+    const SAMPLES: usize = 200;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let me = Name::new(CLIENT).expect("client name");
+    let mut latencies = runtime.block_on(async {
+        let (h3_wire, h2_wire) = (h3.addr().to_string(), h2.addr().to_string());
+        let key = CLIENT_SECRET.as_bytes();
+        let mut writer =
+            SiteClient::connect(&h3_wire, &me, Role::DsServer, key, Timeouts::default())
+                .await
+                .expect("writer");
+        let mut reader =
+            SiteClient::connect(&h2_wire, &me, Role::DsServer, key, Timeouts::default())
+                .await
+                .expect("reader");
+        // Catch up with everything so far; this also subscribes to notifications.
+        let mut cursor = ReadCursor::default();
+        loop {
+            let read = reader.read(cursor, 5000).await.expect("read");
+            cursor = read.next;
+            if !read.more {
+                break;
+            }
+        }
+        let mut out = Vec::with_capacity(SAMPLES);
+        for i in 0..SAMPLES {
+            let probe = format!("L{i:04}");
+            writer
+                .write(vec![user("F1", "POB", &probe, "latency probe")])
+                .await
+                .expect("write");
+            let acked = Instant::now();
+            loop {
+                reader
+                    .wait_for_change(Duration::from_secs(10))
+                    .await
+                    .expect("notify")
+                    .expect("a notification");
+                let read = reader.read(cursor, 5000).await.expect("read");
+                cursor = read.next;
+                if read
+                    .changes
+                    .iter()
+                    .any(|c| c.entry.address.mailbox.as_str() == probe)
+                {
+                    break;
+                }
+            }
+            out.push(acked.elapsed());
+        }
+        out
+    });
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!("single change H3 -> H2, {SAMPLES} samples (write acked at H3 -> read at H2):");
+    println!(
+        "  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        latencies[latencies.len() - 1].as_secs_f64() * 1e3
+    );
 }

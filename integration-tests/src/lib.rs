@@ -9,12 +9,12 @@
 pub mod operator;
 pub mod site;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Once, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// The directory holding the workspace's binaries for the profile the tests
@@ -28,21 +28,26 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-static BUILD: Once = Once::new();
+static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
-/// The path of a workspace binary, building all of them first (once per test
-/// process): `cargo test` alone does not build other packages' binaries.
+/// The path of a workspace binary, building its package first (once per test
+/// process): `cargo test` alone does not build other packages' binaries. Each
+/// role's package is named after its binary.
 pub fn binary(name: &str) -> PathBuf {
-    BUILD.call_once(|| {
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !built.contains(name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--workspace", "--bins", "--quiet"]);
+        cmd.args(["build", "--quiet", "-p", name, "--bin", name]);
         if bin_dir().ends_with("release") {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "building the workspace binaries failed");
-    });
+        assert!(status.success(), "building {name} failed");
+        built.insert(name.to_owned());
+    }
     let path = bin_dir().join(name);
     assert!(path.exists(), "binary {} was not built", path.display());
     path
