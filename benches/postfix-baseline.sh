@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The baseline for issue #5's mail benchmark: Debian's Postfix relaying N
+# messages of 2 KiB, received over SMTP and queued durably (Postfix fsyncs a
+# queue file before it answers 250), then relayed to smtp-sink, all on
+# loopback. Prints messages per second from the first connection until
+# Postfix's queue is empty.
+#
+#   sudo benches/postfix-baseline.sh [MESSAGES] [SESSIONS]    (default 10000 20)
+#
+# It reconfigures the machine's Postfix (/etc/postfix) for the run: use it on
+# a throwaway machine, as CI and the developers' machines are. smtp-sink
+# discards what it receives, so Postfix stores each message once (its own
+# queue); compare with a router chain that stores at every hop accordingly.
+set -euo pipefail
+
+messages=${1:-10000}
+sessions=${2:-20}
+in_port=10025
+sink_port=10026
+
+if ! command -v smtp-source >/dev/null; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+
+postfix stop >/dev/null 2>&1 || true
+pkill -x smtp-sink 2>/dev/null || true
+touch /etc/postfix/main.cf
+postconf -e \
+  "compatibility_level = 3.6" \
+  "myhostname = bench.localdomain" \
+  "mydestination =" \
+  "inet_interfaces = loopback-only" \
+  "inet_protocols = ipv4" \
+  "mynetworks = 127.0.0.0/8" \
+  "relayhost = [127.0.0.1]:${sink_port}" \
+  "smtpd_relay_restrictions = permit_mynetworks, reject" \
+  "default_process_limit = 100" \
+  "alias_maps =" \
+  "alias_database =" \
+  "local_recipient_maps =" \
+  "maillog_file = /var/log/postfix-bench.log"
+# Listen on a loopback port of our own instead of 25.
+postconf -MX smtp/inet 2>/dev/null || true
+postconf -M "127.0.0.1:${in_port}/inet=127.0.0.1:${in_port} inet n - n - - smtpd"
+postfix check
+postfix start >/dev/null 2>&1
+
+smtp-sink -u postfix "127.0.0.1:${sink_port}" 256 &
+sink=$!
+trap 'kill $sink 2>/dev/null || true; postfix stop >/dev/null 2>&1 || true' EXIT
+sleep 1
+
+start=$(date +%s.%N)
+smtp-source -s "$sessions" -m "$messages" -l 2048 \
+  -f bench@sender.example -t sink@receiver.example "127.0.0.1:${in_port}"
+accepted=$(date +%s.%N)
+# Relayed: the queue is empty again.
+until postqueue -j 2>/dev/null | grep -q . ; [ -z "$(postqueue -j 2>/dev/null)" ]; do sleep 0.05; done
+done_at=$(date +%s.%N)
+
+awk -v n="$messages" -v s="$start" -v a="$accepted" -v d="$done_at" 'BEGIN {
+  printf "postfix: %d messages of 2 KiB, accepted in %.2f s, relayed in %.2f s: %.0f messages/s\n",
+         n, a - s, d - s, n / (d - s)
+}'
