@@ -6,6 +6,7 @@
 //! per listener on stdout, then a line `ready` once its state is loaded and it
 //! serves. Logs go to stderr. So tests can bind port 0 and never race for ports.
 
+pub mod dirsync;
 pub mod operator;
 pub mod site;
 

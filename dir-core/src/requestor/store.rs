@@ -1,0 +1,435 @@
+//! A post office's directory on redb. Tables:
+//!
+//! * `gal`: address -> (number, tag, entry). Tag `LOCAL`: a user of this post
+//!   office (number = its last origin sequence number); tag `IMPORTED`: a
+//!   user from the server (number = the full-resync generation that brought
+//!   it, so a finished resync can drop what the server no longer has);
+//! * `outbox`: origin sequence number -> local change not yet acknowledged;
+//! * `meta`: outbound sequence, acknowledged sequence, the server's epoch and
+//!   update-number mark, resync generation and flag, counters;
+//! * `text`: the server this requestor syncs with (set by Repoint).
+
+use std::ops::Bound;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use wire_format::{Address, DirUpdate, Entry, Name};
+
+use crate::{DirError, stored};
+
+const GAL: TableDefinition<&str, &[u8]> = TableDefinition::new("gal");
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const TEXT: TableDefinition<&str, &str> = TableDefinition::new("text");
+
+const LOCAL: u8 = 0;
+const IMPORTED: u8 = 1;
+const QUEUED: u8 = 2;
+
+const OUT_SEQ: &str = "out_seq";
+const ACKED: &str = "acked";
+const EPOCH: &str = "server_epoch";
+const MARK: &str = "server_mark";
+const GEN: &str = "resync_gen";
+const RESYNC_ACTIVE: &str = "resync_active";
+const N_LOCAL: &str = "local_entries";
+const N_IMPORTED: &str = "imported_entries";
+
+/// Where this requestor stands with its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncState {
+    /// The server's epoch the mark belongs to (0: none yet).
+    pub epoch: u64,
+    /// The server's highest update number committed here.
+    pub mark: u64,
+    /// Own changes the server has acknowledged, by origin sequence number.
+    pub acked: u64,
+    /// The last origin sequence number given to a local change.
+    pub out_seq: u64,
+    /// A full resync was begun and not finished (a crash interrupted it).
+    pub resync_active: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub local: u64,
+    pub imported: u64,
+    pub pending: u64,
+}
+
+pub struct RequestorStore {
+    db: Database,
+}
+
+fn get(t: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, DirError> {
+    Ok(t.get(key)
+        .map_err(DirError::store)?
+        .map_or(0, |v| v.value()))
+}
+
+fn add(t: &mut redb::Table<'_, &'static str, u64>, key: &str, delta: i64) -> Result<(), DirError> {
+    let now = get(t, key)? as i64;
+    t.insert(key, (now + delta).max(0) as u64)
+        .map_err(DirError::store)?;
+    Ok(())
+}
+
+fn set(t: &mut redb::Table<'_, &'static str, u64>, key: &str, v: u64) -> Result<(), DirError> {
+    t.insert(key, v).map_err(DirError::store)?;
+    Ok(())
+}
+
+impl RequestorStore {
+    pub fn open(dir: &Path) -> Result<RequestorStore, DirError> {
+        std::fs::create_dir_all(dir).map_err(DirError::store)?;
+        let db = Database::create(dir.join("ds-requestor.redb")).map_err(DirError::store)?;
+        let store = RequestorStore { db };
+        store.write(|txn| {
+            txn.open_table(GAL).map_err(DirError::store)?;
+            txn.open_table(OUTBOX).map_err(DirError::store)?;
+            txn.open_table(META).map_err(DirError::store)?;
+            txn.open_table(TEXT).map_err(DirError::store)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    fn write<T>(
+        &self,
+        body: impl FnOnce(&WriteTransaction) -> Result<T, DirError>,
+    ) -> Result<T, DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        let out = body(&txn)?;
+        txn.commit().map_err(DirError::store)?;
+        Ok(out)
+    }
+
+    pub fn state(&self) -> Result<SyncState, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let m = txn.open_table(META).map_err(DirError::store)?;
+        Ok(SyncState {
+            epoch: get(&m, EPOCH)?,
+            mark: get(&m, MARK)?,
+            acked: get(&m, ACKED)?,
+            out_seq: get(&m, OUT_SEQ)?,
+            resync_active: get(&m, RESYNC_ACTIVE)? != 0,
+        })
+    }
+
+    pub fn counts(&self) -> Result<Counts, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let m = txn.open_table(META).map_err(DirError::store)?;
+        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+        let acked = get(&m, ACKED)?;
+        let pending = outbox
+            .range((Bound::Excluded(acked), Bound::Unbounded))
+            .map_err(DirError::store)?
+            .count() as u64;
+        Ok(Counts {
+            local: get(&m, N_LOCAL)?,
+            imported: get(&m, N_IMPORTED)?,
+            pending,
+        })
+    }
+
+    /// Adds or changes a local user: the GAL row and its outbound change are
+    /// one transaction, so an acknowledged admin request is never lost.
+    /// Returns the change's origin sequence number.
+    pub fn upsert_local(&self, mut entry: Entry) -> Result<u64, DirError> {
+        self.write(|txn| {
+            let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let key = entry.address.to_string();
+            let previous = match gal.get(key.as_str()).map_err(DirError::store)? {
+                Some(v) => Some(stored::decode(&key, v.value())?),
+                None => None,
+            };
+            let seq = get(&m, OUT_SEQ)? + 1;
+            entry.version.version = previous.as_ref().map_or(0, |(_, _, e)| e.version.version) + 1;
+            entry.version.origin_seq = seq;
+            entry.tombstone = false;
+            match previous.as_ref().map(|(_, tag, _)| *tag) {
+                Some(LOCAL) => {}
+                Some(_) => {
+                    add(&mut m, N_IMPORTED, -1)?;
+                    add(&mut m, N_LOCAL, 1)?;
+                }
+                None => add(&mut m, N_LOCAL, 1)?,
+            }
+            gal.insert(key.as_str(), stored::encode(seq, LOCAL, &entry)?.as_slice())
+                .map_err(DirError::store)?;
+            enqueue(txn, seq, &entry)?;
+            set(&mut m, OUT_SEQ, seq)?;
+            Ok(seq)
+        })
+    }
+
+    /// Deletes a local user: the GAL row goes, a tombstone is queued.
+    pub fn delete_local(&self, address: &Address, changed_at_ms: u64) -> Result<u64, DirError> {
+        self.write(|txn| {
+            let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let key = address.to_string();
+            let found = match gal.get(key.as_str()).map_err(DirError::store)? {
+                Some(v) => stored::decode(&key, v.value())?,
+                None => return Err(DirError::NotFound(key)),
+            };
+            let (_, tag, mut entry) = found;
+            if tag != LOCAL {
+                return Err(DirError::NotFound(key));
+            }
+            gal.remove(key.as_str()).map_err(DirError::store)?;
+            add(&mut m, N_LOCAL, -1)?;
+            let seq = get(&m, OUT_SEQ)? + 1;
+            entry.tombstone = true;
+            entry.version.version += 1;
+            entry.version.origin_seq = seq;
+            entry.version.changed_at_ms = changed_at_ms;
+            enqueue(txn, seq, &entry)?;
+            set(&mut m, OUT_SEQ, seq)?;
+            Ok(seq)
+        })
+    }
+
+    /// Local changes not yet acknowledged, oldest first, at most `max`.
+    pub fn pending(&self, max: usize) -> Result<Vec<Entry>, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
+        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+        let mut out = Vec::new();
+        for row in outbox
+            .range((Bound::Excluded(acked), Bound::Unbounded))
+            .map_err(DirError::store)?
+            .take(max)
+        {
+            let (seq, v) = row.map_err(DirError::store)?;
+            out.push(stored::decode(&format!("outbox {}", seq.value()), v.value())?.2);
+        }
+        Ok(out)
+    }
+
+    /// Records the server's acknowledgement. If the server acknowledges less
+    /// than it did before, it has lost our changes (rebuilt, restored or a
+    /// different server): every local user is queued again with fresh
+    /// sequence numbers, above anything the server may remember.
+    pub fn record_ack(&self, applied_through: u64) -> Result<(), DirError> {
+        self.write(|txn| {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let acked = get(&m, ACKED)?;
+            if applied_through >= acked {
+                let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+                outbox
+                    .retain_in(..=applied_through, |_, _| false)
+                    .map_err(DirError::store)?;
+                let out_seq = get(&m, OUT_SEQ)?;
+                set(&mut m, ACKED, applied_through.min(out_seq))?;
+                return Ok(());
+            }
+            drop(m);
+            requeue_all(txn, applied_through)
+        })
+    }
+
+    /// Begins a full resync: a new generation, remembered as unfinished until
+    /// [`RequestorStore::finish_pull`] commits.
+    pub fn begin_full(&self) -> Result<u64, DirError> {
+        self.write(|txn| {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let generation = get(&m, GEN)? + 1;
+            set(&mut m, GEN, generation)?;
+            set(&mut m, RESYNC_ACTIVE, 1)?;
+            Ok(generation)
+        })
+    }
+
+    /// Applies one chunk in one transaction. Incremental (`full_gen` None):
+    /// the mark moves to the chunk's last update number in the same
+    /// transaction. Full: entries are stamped with the generation and the
+    /// mark waits for [`RequestorStore::finish_pull`]. Entries of this post
+    /// office are never imported over local ones.
+    pub fn apply_chunk(
+        &self,
+        own: &[Name],
+        full_gen: Option<u64>,
+        updates: &[DirUpdate],
+    ) -> Result<u64, DirError> {
+        self.write(|txn| {
+            let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let mut imported = 0i64;
+            let mut applied = 0;
+            for u in updates {
+                let entry = &u.entry;
+                if own.contains(&entry.address.post_office) {
+                    continue;
+                }
+                let key = entry.address.to_string();
+                let tag = match gal.get(key.as_str()).map_err(DirError::store)? {
+                    Some(v) => Some(stored::header(&key, v.value())?.1),
+                    None => None,
+                };
+                if tag == Some(LOCAL) {
+                    continue;
+                }
+                if entry.tombstone {
+                    if tag.is_some() {
+                        gal.remove(key.as_str()).map_err(DirError::store)?;
+                        imported -= 1;
+                    }
+                } else {
+                    let value = stored::encode(full_gen.unwrap_or(0), IMPORTED, entry)?;
+                    gal.insert(key.as_str(), value.as_slice())
+                        .map_err(DirError::store)?;
+                    if tag.is_none() {
+                        imported += 1;
+                    }
+                }
+                applied += 1;
+            }
+            add(&mut m, N_IMPORTED, imported)?;
+            if full_gen.is_none()
+                && let Some(last) = updates.last()
+            {
+                set(&mut m, MARK, last.update_no)?;
+            }
+            Ok(applied)
+        })
+    }
+
+    /// Ends a pull: records the server's epoch and high water. After a full
+    /// resync, in the same transaction, drops every imported entry that the
+    /// resync did not bring: the GAL is then exactly the server's set.
+    pub fn finish_pull(
+        &self,
+        epoch: u64,
+        high_water: u64,
+        full_gen: Option<u64>,
+    ) -> Result<u64, DirError> {
+        self.write(|txn| {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let mut dropped = 0u64;
+            if let Some(generation) = full_gen {
+                let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+                gal.retain(|_, v| {
+                    let keep = match v.split_first_chunk::<8>() {
+                        Some((n, [tag, ..])) => {
+                            *tag == LOCAL || u64::from_be_bytes(*n) == generation
+                        }
+                        _ => false,
+                    };
+                    dropped += u64::from(!keep);
+                    keep
+                })
+                .map_err(DirError::store)?;
+                add(&mut m, N_IMPORTED, -(dropped as i64))?;
+                set(&mut m, RESYNC_ACTIVE, 0)?;
+            }
+            set(&mut m, EPOCH, epoch)?;
+            set(&mut m, MARK, high_water)?;
+            Ok(dropped)
+        })
+    }
+
+    /// Patent step E: syncs with `server` at `endpoint` from now on. The
+    /// mark is forgotten (the next pull is a full resync, which replaces the
+    /// old server's entries rather than merging with them) and every local
+    /// user is queued again for the new server.
+    pub fn repoint(&self, server: &Name, endpoint: &str) -> Result<(), DirError> {
+        self.write(|txn| {
+            {
+                let mut text = txn.open_table(TEXT).map_err(DirError::store)?;
+                text.insert("server", server.as_str())
+                    .map_err(DirError::store)?;
+                text.insert("endpoint", endpoint).map_err(DirError::store)?;
+                let mut m = txn.open_table(META).map_err(DirError::store)?;
+                set(&mut m, EPOCH, 0)?;
+                set(&mut m, MARK, 0)?;
+            }
+            requeue_all(txn, 0)
+        })
+    }
+
+    /// The server set by the last Repoint, if any: (name, endpoint).
+    pub fn current_server(&self) -> Result<Option<(String, String)>, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let text = txn.open_table(TEXT).map_err(DirError::store)?;
+        let server = text.get("server").map_err(DirError::store)?;
+        let endpoint = text.get("endpoint").map_err(DirError::store)?;
+        Ok(match (server, endpoint) {
+            (Some(s), Some(e)) => Some((s.value().to_owned(), e.value().to_owned())),
+            _ => None,
+        })
+    }
+
+    /// GAL entries (local and imported) in address order after `after`.
+    pub fn page(
+        &self,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let gal = txn.open_table(GAL).map_err(DirError::store)?;
+        let from = after.map(ToString::to_string);
+        let lower = match &from {
+            Some(k) => Bound::Excluded(k.as_str()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for row in gal
+            .range::<&str>((lower, Bound::Unbounded))
+            .map_err(DirError::store)?
+        {
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let (k, v) = row.map_err(DirError::store)?;
+            out.push(stored::decode(k.value(), v.value())?.2);
+        }
+        Ok((out, false))
+    }
+}
+
+fn enqueue(txn: &WriteTransaction, seq: u64, entry: &Entry) -> Result<(), DirError> {
+    let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+    outbox
+        .insert(seq, stored::encode(seq, QUEUED, entry)?.as_slice())
+        .map_err(DirError::store)?;
+    Ok(())
+}
+
+/// Clears the outbox and queues every live local user again with fresh
+/// sequence numbers; the acknowledged mark becomes `acked`.
+fn requeue_all(txn: &WriteTransaction, acked: u64) -> Result<(), DirError> {
+    let mut local = Vec::new();
+    {
+        let gal = txn.open_table(GAL).map_err(DirError::store)?;
+        for row in gal.iter().map_err(DirError::store)? {
+            let (k, v) = row.map_err(DirError::store)?;
+            let (_, tag, entry) = stored::decode(k.value(), v.value())?;
+            if tag == LOCAL {
+                local.push(entry);
+            }
+        }
+    }
+    let mut m = txn.open_table(META).map_err(DirError::store)?;
+    let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+    outbox.retain(|_, _| false).map_err(DirError::store)?;
+    drop(outbox);
+    // Fresh numbers start above both our own sequence and whatever the
+    // server acknowledged, so none of them looks like a replay to it.
+    let mut seq = get(&m, OUT_SEQ)?.max(acked);
+    let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+    for mut entry in local {
+        seq += 1;
+        entry.version.origin_seq = seq;
+        gal.insert(
+            entry.address.to_string().as_str(),
+            stored::encode(seq, LOCAL, &entry)?.as_slice(),
+        )
+        .map_err(DirError::store)?;
+        enqueue(txn, seq, &entry)?;
+    }
+    set(&mut m, OUT_SEQ, seq)?;
+    set(&mut m, ACKED, acked)?;
+    Ok(())
+}

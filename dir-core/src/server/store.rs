@@ -1,0 +1,373 @@
+//! The master list on redb. Tables:
+//!
+//! * `entries`: address -> (update number, entry); deleted users stay as
+//!   tombstones so incremental pulls carry the delete;
+//! * `log`: update number -> address; an entry appears once, at its latest
+//!   update number, so the log never holds more rows than the directory;
+//! * `upload_marks`: requestor -> highest origin sequence number applied
+//!   (what makes an upload replay-safe);
+//! * `removed`: requestors removed by the operator (patent step B);
+//! * `meta`: epoch, last update number, log floor, live entry count.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use wire_format::{Address, DirUpdate, Entry, Name};
+
+use super::rules::PullPlan;
+use crate::{DirError, stored};
+
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
+const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
+const UPLOAD_MARKS: TableDefinition<&str, u64> = TableDefinition::new("upload_marks");
+const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+const META_EPOCH: &str = "epoch";
+const META_LAST: &str = "last_update_no";
+const META_FLOOR: &str = "log_floor";
+const META_LIVE: &str = "live_entries";
+
+/// What one upload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UploadOutcome {
+    /// The requestor's highest sequence number now applied (the ack).
+    pub applied_through: u64,
+    pub applied: u64,
+    /// Changes at or below the mark: replays of an upload already applied.
+    pub skipped: u64,
+    pub high_water: u64,
+}
+
+/// What a pull streams, in order: one `Start`, then chunks.
+#[derive(Debug)]
+pub enum PullEvent {
+    Start { high_water: u64 },
+    Updates(Vec<DirUpdate>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullSummary {
+    pub high_water: u64,
+    pub sent: u64,
+}
+
+pub struct ServerStore {
+    db: Database,
+    epoch: u64,
+}
+
+fn meta(t: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, DirError> {
+    Ok(t.get(key)
+        .map_err(DirError::store)?
+        .map_or(0, |v| v.value()))
+}
+
+fn key_of(address: &Address) -> String {
+    address.to_string()
+}
+
+impl ServerStore {
+    /// Opens or creates the store in `dir`. A new store draws a random
+    /// epoch: requestors holding marks of an earlier life resync in full.
+    pub fn open(dir: &Path) -> Result<ServerStore, DirError> {
+        std::fs::create_dir_all(dir).map_err(DirError::store)?;
+        let db = Database::create(dir.join("ds-server.redb")).map_err(DirError::store)?;
+        let txn = db.begin_write().map_err(DirError::store)?;
+        let epoch = {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            // Create every table so readers never meet a missing one.
+            txn.open_table(ENTRIES).map_err(DirError::store)?;
+            txn.open_table(LOG).map_err(DirError::store)?;
+            txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
+            txn.open_table(REMOVED).map_err(DirError::store)?;
+            match meta(&m, META_EPOCH)? {
+                0 => {
+                    let mut bytes = [0u8; 8];
+                    getrandom::fill(&mut bytes).map_err(DirError::store)?;
+                    let epoch = u64::from_be_bytes(bytes).max(1);
+                    m.insert(META_EPOCH, epoch).map_err(DirError::store)?;
+                    epoch
+                }
+                e => e,
+            }
+        };
+        txn.commit().map_err(DirError::store)?;
+        Ok(ServerStore { db, epoch })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn read_meta(&self, key: &str) -> Result<u64, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        meta(&txn.open_table(META).map_err(DirError::store)?, key)
+    }
+
+    pub fn high_water(&self) -> Result<u64, DirError> {
+        self.read_meta(META_LAST)
+    }
+
+    pub fn floor(&self) -> Result<u64, DirError> {
+        self.read_meta(META_FLOOR)
+    }
+
+    pub fn live_entries(&self) -> Result<u64, DirError> {
+        self.read_meta(META_LIVE)
+    }
+
+    pub fn upload_mark(&self, requestor: &Name) -> Result<u64, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let t = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
+        Ok(t.get(requestor.as_str())
+            .map_err(DirError::store)?
+            .map_or(0, |v| v.value()))
+    }
+
+    pub fn is_removed(&self, requestor: &Name) -> Result<bool, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let t = txn.open_table(REMOVED).map_err(DirError::store)?;
+        Ok(t.get(requestor.as_str())
+            .map_err(DirError::store)?
+            .is_some())
+    }
+
+    /// Merges one upload of `requestor` (already checked against its policy)
+    /// in one transaction: changes at or below its mark are replays and are
+    /// skipped; each other change gets the next update number. The returned
+    /// ack is durable when this returns.
+    pub fn apply_upload(
+        &self,
+        requestor: &Name,
+        changes: &[Entry],
+    ) -> Result<UploadOutcome, DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        let outcome = {
+            let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
+            let mut w = Writer::open(&txn)?;
+            let mut out = UploadOutcome {
+                applied_through: marks
+                    .get(requestor.as_str())
+                    .map_err(DirError::store)?
+                    .map_or(0, |v| v.value()),
+                ..UploadOutcome::default()
+            };
+            for change in changes {
+                if change.version.origin_seq <= out.applied_through {
+                    out.skipped += 1;
+                    continue;
+                }
+                let mut entry = change.clone();
+                // The server, not the uploader, says where a change came
+                // from: that is what keeps it from being echoed back.
+                entry.origin = *requestor;
+                w.put(&entry)?;
+                out.applied_through = change.version.origin_seq;
+                out.applied += 1;
+            }
+            marks
+                .insert(requestor.as_str(), out.applied_through)
+                .map_err(DirError::store)?;
+            out.high_water = w.finish()?;
+            out
+        };
+        txn.commit().map_err(DirError::store)?;
+        Ok(outcome)
+    }
+
+    /// Patent step B: the requestor may no longer sync; its upload mark is
+    /// dropped so a later re-registration starts clean.
+    pub fn remove_requestor(&self, requestor: &Name) -> Result<(), DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        {
+            let mut removed = txn.open_table(REMOVED).map_err(DirError::store)?;
+            removed
+                .insert(requestor.as_str(), 1)
+                .map_err(DirError::store)?;
+            let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
+            marks.remove(requestor.as_str()).map_err(DirError::store)?;
+        }
+        txn.commit().map_err(DirError::store)
+    }
+
+    /// Patent step C: every live entry of `post_office` becomes a tombstone
+    /// with a new update number, so every requestor drops it on its next
+    /// pull. Returns (entries deleted, new high water).
+    pub fn purge_post_office(&self, post_office: &Name, by: &Name) -> Result<(u64, u64), DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        let result = {
+            let mut w = Writer::open(&txn)?;
+            let mut victims = Vec::new();
+            for row in w.entries.iter().map_err(DirError::store)? {
+                let (k, v) = row.map_err(DirError::store)?;
+                let (_, _, entry) = stored::decode(k.value(), v.value())?;
+                if entry.address.post_office == *post_office && !entry.tombstone {
+                    victims.push(entry);
+                }
+            }
+            for mut entry in victims.iter().cloned() {
+                entry.tombstone = true;
+                entry.origin = *by;
+                entry.version.version += 1;
+                w.put(&entry)?;
+            }
+            (victims.len() as u64, w.finish()?)
+        };
+        txn.commit().map_err(DirError::store)?;
+        Ok(result)
+    }
+
+    /// Streams a pull from one consistent snapshot: `Start` with the high
+    /// water of that snapshot, then chunks of at most `chunk` updates that
+    /// `receives` lets through. A full pull carries every live entry (the
+    /// complete present set); an incremental one every change after the
+    /// mark, deletes included. Changes committed after the snapshot are
+    /// above its high water, so the next pull gets them: nothing falls
+    /// between a full refresh and the log.
+    pub fn pull(
+        &self,
+        plan: PullPlan,
+        chunk: usize,
+        receives: impl Fn(&Entry) -> bool,
+        mut sink: impl FnMut(PullEvent) -> Result<(), DirError>,
+    ) -> Result<PullSummary, DirError> {
+        let chunk = chunk.max(1);
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let entries = txn.open_table(ENTRIES).map_err(DirError::store)?;
+        let high_water = meta(&txn.open_table(META).map_err(DirError::store)?, META_LAST)?;
+        sink(PullEvent::Start { high_water })?;
+        let mut sent = 0u64;
+        let mut batch = Vec::with_capacity(chunk);
+        let mut emit = |update: DirUpdate, batch: &mut Vec<DirUpdate>| {
+            batch.push(update);
+            sent += 1;
+            if batch.len() >= chunk {
+                sink(PullEvent::Updates(std::mem::take(batch)))
+            } else {
+                Ok(())
+            }
+        };
+        if plan.full {
+            for row in entries.iter().map_err(DirError::store)? {
+                let (k, v) = row.map_err(DirError::store)?;
+                let (update_no, _, entry) = stored::decode(k.value(), v.value())?;
+                if !entry.tombstone && receives(&entry) {
+                    emit(DirUpdate { update_no, entry }, &mut batch)?;
+                }
+            }
+        } else {
+            let log = txn.open_table(LOG).map_err(DirError::store)?;
+            let range = (Bound::Excluded(plan.after), Bound::Included(high_water));
+            for row in log.range::<u64>(range).map_err(DirError::store)? {
+                let (_, k) = row.map_err(DirError::store)?;
+                let key = k.value();
+                let Some(v) = entries.get(key).map_err(DirError::store)? else {
+                    return Err(DirError::Corrupt {
+                        key: key.to_owned(),
+                        reason: "in the log but not in the directory".into(),
+                    });
+                };
+                let (update_no, _, entry) = stored::decode(key, v.value())?;
+                if receives(&entry) {
+                    emit(DirUpdate { update_no, entry }, &mut batch)?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            sink(PullEvent::Updates(batch))?;
+        }
+        Ok(PullSummary { high_water, sent })
+    }
+
+    /// Live entries in address order after `after`, at most `limit`, and
+    /// whether more follow.
+    pub fn page(
+        &self,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let entries = txn.open_table(ENTRIES).map_err(DirError::store)?;
+        let from = after.map(key_of);
+        let lower = match &from {
+            Some(k) => Bound::Excluded(k.as_str()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for row in entries
+            .range::<&str>((lower, Bound::Unbounded))
+            .map_err(DirError::store)?
+        {
+            let (k, v) = row.map_err(DirError::store)?;
+            let (_, _, entry) = stored::decode(k.value(), v.value())?;
+            if entry.tombstone {
+                continue;
+            }
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            out.push(entry);
+        }
+        Ok((out, false))
+    }
+}
+
+/// The tables one writing transaction touches to record a change.
+struct Writer<'t> {
+    entries: redb::Table<'t, &'static str, &'static [u8]>,
+    log: redb::Table<'t, u64, &'static str>,
+    meta: redb::Table<'t, &'static str, u64>,
+    last: u64,
+    live: i64,
+}
+
+impl<'t> Writer<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Writer<'t>, DirError> {
+        let meta_t = txn.open_table(META).map_err(DirError::store)?;
+        let last = meta(&meta_t, META_LAST)?;
+        let live = meta(&meta_t, META_LIVE)? as i64;
+        Ok(Writer {
+            entries: txn.open_table(ENTRIES).map_err(DirError::store)?,
+            log: txn.open_table(LOG).map_err(DirError::store)?,
+            meta: meta_t,
+            last,
+            live,
+        })
+    }
+
+    /// Stores `entry` at the next update number, moving its log row.
+    fn put(&mut self, entry: &Entry) -> Result<(), DirError> {
+        let key = key_of(&entry.address);
+        let was_live = match self.entries.get(key.as_str()).map_err(DirError::store)? {
+            Some(old) => {
+                let (old_no, _, old_entry) = stored::decode(&key, old.value())?;
+                drop(old);
+                self.log.remove(old_no).map_err(DirError::store)?;
+                !old_entry.tombstone
+            }
+            None => false,
+        };
+        self.last += 1;
+        let value = stored::encode(self.last, 0, entry)?;
+        self.entries
+            .insert(key.as_str(), value.as_slice())
+            .map_err(DirError::store)?;
+        self.log
+            .insert(self.last, key.as_str())
+            .map_err(DirError::store)?;
+        self.live += i64::from(!entry.tombstone) - i64::from(was_live);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64, DirError> {
+        self.meta
+            .insert(META_LAST, self.last)
+            .map_err(DirError::store)?;
+        self.meta
+            .insert(META_LIVE, self.live.max(0) as u64)
+            .map_err(DirError::store)?;
+        Ok(self.last)
+    }
+}

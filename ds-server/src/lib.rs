@@ -1,0 +1,13 @@
+//! The DS server of a hub (H, H2): keeps the master list, merges requestors'
+//! uploads with increasing update numbers and gives each requestor what it
+//! has not seen, filtered by its export configuration.
+//!
+//! * [`config`]: the TOML configuration;
+//! * [`net`]: the Tokio shell (one wire listener for requestors and the
+//!   operator). The rules and the store live in `dir-core`.
+
+pub mod config;
+pub mod net;
+
+pub use config::Settings;
+pub use dir_core::DirError;

@@ -1,0 +1,121 @@
+//! What the operator may ask of a DS server.
+
+use std::sync::Arc;
+
+use peer_link::{Connection, LinkError};
+use tracing::info;
+use wire_format::{AdminOk, ErrorCode, GalPage, Message};
+
+use super::{Shared, status};
+
+const PAGE_MAX: usize = 5000;
+
+pub async fn handle(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    message: Message,
+) -> Result<(), LinkError> {
+    match message {
+        Message::StatusRequest(_) => match status::report(shared).await {
+            Ok(report) => conn.reply(id, report).await,
+            Err(e) => {
+                conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                    .await
+            }
+        },
+        Message::ListGal(list) => {
+            let limit = (list.limit as usize).clamp(1, PAGE_MAX);
+            let after = list.after;
+            match shared
+                .with_store(move |s| s.page(after.as_ref(), limit))
+                .await
+            {
+                Ok((entries, more)) => {
+                    let next = if more {
+                        entries.last().map(|e| e.address.clone())
+                    } else {
+                        None
+                    };
+                    conn.reply(id, GalPage { entries, next }).await
+                }
+                Err(e) => {
+                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                        .await
+                }
+            }
+        }
+        Message::RemoveRequestor(r) => {
+            let Some(registered) = shared.settings.requestors.iter().find(|x| {
+                x.policy.post_offices.contains(&r.post_office) || x.policy.name == r.post_office
+            }) else {
+                return conn
+                    .reply_error(
+                        id,
+                        ErrorCode::NotFound,
+                        format!("no requestor for {}", r.post_office),
+                    )
+                    .await;
+            };
+            let name = registered.policy.name;
+            if let Err(e) = shared.with_store(move |s| s.remove_requestor(&name)).await {
+                return conn
+                    .reply_error(id, ErrorCode::Internal, e.to_string())
+                    .await;
+            }
+            if let Ok(mut removed) = shared.removed.lock() {
+                removed.insert(name);
+            }
+            info!(requestor = %name, "requestor removed (step B)");
+            conn.reply(
+                id,
+                AdminOk {
+                    detail: format!("requestor {name} removed"),
+                },
+            )
+            .await
+        }
+        Message::PurgePostOffice(p) => {
+            let (po, by) = (p.post_office, shared.settings.node);
+            match shared
+                .with_store(move |s| s.purge_post_office(&po, &by))
+                .await
+            {
+                Ok((deleted, high_water)) => {
+                    shared.high_water.send_replace(high_water);
+                    info!(post_office = %po, deleted, "post office purged (step C)");
+                    conn.reply(
+                        id,
+                        AdminOk {
+                            detail: format!("{deleted} entries of {po} deleted"),
+                        },
+                    )
+                    .await
+                }
+                Err(e) => {
+                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                        .await
+                }
+            }
+        }
+        Message::SyncNow(_) => {
+            // The server has no cycle of its own: requestors pull from it.
+            conn.reply(
+                id,
+                AdminOk {
+                    detail: "a DS server serves requestors' cycles; nothing to run".into(),
+                },
+            )
+            .await
+        }
+        other => {
+            let kind = other.message_type().name();
+            conn.reply_error(
+                id,
+                ErrorCode::UnexpectedMessage,
+                format!("a DS server does not take {kind}"),
+            )
+            .await
+        }
+    }
+}

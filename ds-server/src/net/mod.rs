@@ -1,0 +1,135 @@
+//! The Tokio shell of the DS server: one wire listener for requestors and the
+//! operator. Store calls run on the blocking pool (redb commits fsync).
+
+mod admin;
+mod pull;
+mod serve;
+mod status;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dir_core::DirError;
+use dir_core::server::ServerStore;
+use peer_link::{Keyring, Timeouts};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+use wire_format::{Name, Role};
+
+use crate::Settings;
+
+/// The operator (netctl) connects under this name.
+pub const OPERATOR: &str = "OPERATOR";
+
+/// What the server last saw of one requestor, for status.
+#[derive(Debug, Clone, Default)]
+pub struct RequestorSeen {
+    pub connections: u64,
+    /// The mark it pulled after, and the high water it was given.
+    pub pulled_after: u64,
+    pub served_high_water: u64,
+    pub last_pull_ms: u64,
+    pub refused_writes: u64,
+}
+
+pub struct Shared {
+    pub settings: Settings,
+    pub store: ServerStore,
+    pub keyring: Keyring,
+    pub timeouts: Timeouts,
+    /// The last update number; connections of requestors watch it to notify.
+    pub high_water: watch::Sender<u64>,
+    pub removed: Mutex<HashSet<Name>>,
+    pub seen: Mutex<BTreeMap<Name, RequestorSeen>>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Shared {
+    pub async fn with_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        op: impl FnOnce(&ServerStore) -> Result<T, DirError> + Send + 'static,
+    ) -> Result<T, DirError> {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || op(&shared.store))
+            .await
+            .map_err(|e| DirError::Task(e.to_string()))?
+    }
+
+    pub fn is_removed(&self, name: &Name) -> bool {
+        self.removed
+            .lock()
+            .map(|r| r.contains(name))
+            .unwrap_or(true)
+    }
+
+    pub fn seen(&self, name: &Name, update: impl FnOnce(&mut RequestorSeen)) {
+        if let Ok(mut seen) = self.seen.lock() {
+            update(seen.entry(*name).or_default());
+        }
+    }
+}
+
+fn keyring(settings: &Settings) -> Keyring {
+    let mut keyring = Keyring::new();
+    for r in &settings.requestors {
+        keyring.insert(
+            r.policy.name,
+            &[Role::Requestor],
+            r.secret.as_bytes().to_vec(),
+        );
+    }
+    if let Ok(operator) = Name::new(OPERATOR) {
+        keyring.insert(
+            operator,
+            &[Role::Operator],
+            settings.operator_secret.as_bytes().to_vec(),
+        );
+    }
+    keyring
+}
+
+/// Opens the store, listens, prints the process contract lines and serves
+/// until `shutdown` resolves.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
+    let store = ServerStore::open(&settings.data_dir)?;
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| DirError::Listen {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| DirError::Listen {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    let mut removed = HashSet::new();
+    for r in &settings.requestors {
+        if store.is_removed(&r.policy.name)? {
+            removed.insert(r.policy.name);
+        }
+    }
+    let shared = Arc::new(Shared {
+        keyring: keyring(&settings),
+        timeouts: Timeouts::default(),
+        high_water: watch::Sender::new(store.high_water()?),
+        store,
+        removed: Mutex::new(removed),
+        seen: Mutex::new(BTreeMap::new()),
+        settings,
+    });
+    info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "DS server serving");
+    println!("listening wire {local}");
+    println!("ready");
+    tokio::select! {
+        () = serve::accept_loop(Arc::clone(&shared), listener) => {}
+        () = shutdown => info!("shutting down"),
+    }
+    Ok(())
+}

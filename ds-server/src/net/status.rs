@@ -1,0 +1,72 @@
+//! The status report. Keys (counts unless marked): `epoch`, `high_water`,
+//! `entries` (live), `log_floor`; per configured requestor R:
+//! `requestor.R.upload_mark` (its changes applied here, by its sequence),
+//! `requestor.R.pulled_after` / `requestor.R.served_high_water` (its
+//! high-water mark as of its last pull, and what it was given),
+//! `requestor.R.lag_updates` (update numbers it has not pulled yet),
+//! `requestor.R.in_sync` (flag), `requestor.R.connected` (flag),
+//! `requestor.R.removed` (flag), `requestor.R.last_pull_ms`,
+//! `requestor.R.refused_writes`.
+
+use std::sync::Arc;
+
+use dir_core::DirError;
+use wire_format::{Role, StatusItem, StatusReport, StatusValue};
+
+use super::Shared;
+
+fn item(key: String, value: StatusValue) -> StatusItem {
+    StatusItem { key, value }
+}
+
+pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
+    let names: Vec<_> = shared
+        .settings
+        .requestors
+        .iter()
+        .map(|r| r.policy.name)
+        .collect();
+    let (high_water, live, floor, marks) = shared
+        .with_store(move |s| {
+            let marks = names
+                .iter()
+                .map(|n| s.upload_mark(n).map(|m| (*n, m)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((s.high_water()?, s.live_entries()?, s.floor()?, marks))
+        })
+        .await?;
+    let mut items = vec![
+        item("epoch".into(), StatusValue::Count(shared.store.epoch())),
+        item("high_water".into(), StatusValue::Count(high_water)),
+        item("entries".into(), StatusValue::Count(live)),
+        item("log_floor".into(), StatusValue::Count(floor)),
+    ];
+    let seen = shared.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    for (name, mark) in marks {
+        let s = seen.get(&name).cloned().unwrap_or_default();
+        let k = |f: &str| format!("requestor.{name}.{f}");
+        let lag = high_water.saturating_sub(s.served_high_water);
+        items.extend([
+            item(k("upload_mark"), StatusValue::Count(mark)),
+            item(k("pulled_after"), StatusValue::Count(s.pulled_after)),
+            item(
+                k("served_high_water"),
+                StatusValue::Count(s.served_high_water),
+            ),
+            item(k("lag_updates"), StatusValue::Count(lag)),
+            item(
+                k("in_sync"),
+                StatusValue::Flag(lag == 0 && s.last_pull_ms > 0),
+            ),
+            item(k("connected"), StatusValue::Flag(s.connections > 0)),
+            item(k("removed"), StatusValue::Flag(shared.is_removed(&name))),
+            item(k("last_pull_ms"), StatusValue::Count(s.last_pull_ms)),
+            item(k("refused_writes"), StatusValue::Count(s.refused_writes)),
+        ]);
+    }
+    Ok(StatusReport {
+        node: shared.settings.node,
+        role: Role::DsServer,
+        items,
+    })
+}
