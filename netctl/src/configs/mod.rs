@@ -1,6 +1,7 @@
 //! Writes each role process's TOML config from the topology, the port plan
 //! and the secrets. One module per role, in that role's own config format.
 
+mod dirsync;
 mod site;
 
 use std::collections::BTreeMap;
@@ -69,13 +70,8 @@ pub fn write(ctx: &mut Context<'_>, node: &Node, role: RoleKind) -> Result<PathB
     let dir = process_dir(ctx.data_dir, &node.name.to_string(), role);
     let text = match role {
         RoleKind::SiteReplicator => site::config(ctx, node, &dir),
-        RoleKind::DsServer | RoleKind::DsRequestor => {
-            return Err(NetctlError::RoleUnavailable {
-                node: node.name.to_string(),
-                role: role.to_string(),
-                why: "the directory synchronization roles arrive with issue #3",
-            });
-        }
+        RoleKind::DsServer => dirsync::server(ctx, node, &dir),
+        RoleKind::DsRequestor => dirsync::requestor(ctx, node, &dir),
         RoleKind::MailRouter => {
             return Err(NetctlError::RoleUnavailable {
                 node: node.name.to_string(),
