@@ -1,1 +1,236 @@
+use wire_format::{DirPull, DirUpdate, Entry, EntryVersion, Name};
 
+use super::*;
+
+fn n(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn entry(po: &str, mailbox: &str, seq: u64, tombstone: bool) -> Entry {
+    Entry {
+        address: format!("ACME/{po}/{mailbox}").parse().unwrap(),
+        display_name: format!("{mailbox} of {po}"),
+        attributes: Vec::new(),
+        owner: n(po),
+        folder: None,
+        origin: n(po),
+        version: EntryVersion {
+            version: seq,
+            changed_at_ms: 1,
+            origin_seq: seq,
+        },
+        tombstone,
+    }
+}
+
+fn policy(name: &str, export: &[&str]) -> RequestorPolicy {
+    RequestorPolicy {
+        name: n(name),
+        post_offices: vec![n(name)],
+        export: export.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn pull_all(store: &ServerStore, plan: PullPlan, who: &RequestorPolicy) -> (u64, Vec<DirUpdate>) {
+    let mut got = Vec::new();
+    let mut hw = None;
+    let summary = store
+        .pull(
+            plan,
+            2,
+            |e| who.receives(e),
+            |ev| {
+                match ev {
+                    PullEvent::Start { high_water } => hw = Some(high_water),
+                    PullEvent::Updates(u) => got.extend(u),
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(hw, Some(summary.high_water));
+    assert_eq!(summary.sent, got.len() as u64);
+    (summary.high_water, got)
+}
+
+#[test]
+fn a_replayed_upload_applies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    let changes = vec![entry("POA", "A", 1, false), entry("POA", "B", 2, false)];
+    let first = store.apply_upload(&n("POA"), &changes).unwrap();
+    assert_eq!(
+        (first.applied, first.applied_through, first.high_water),
+        (2, 2, 2)
+    );
+    let mut more = changes.clone();
+    more.push(entry("POA", "C", 3, false));
+    let replay = store.apply_upload(&n("POA"), &more).unwrap();
+    assert_eq!(
+        (
+            replay.applied,
+            replay.skipped,
+            replay.applied_through,
+            replay.high_water
+        ),
+        (1, 2, 3, 3)
+    );
+    // An empty upload just asks for the ack.
+    assert_eq!(
+        store.apply_upload(&n("POA"), &[]).unwrap().applied_through,
+        3
+    );
+    assert_eq!(store.live_entries().unwrap(), 3);
+}
+
+#[test]
+fn the_mark_survives_reopening_and_the_epoch_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = {
+        let store = ServerStore::open(dir.path()).unwrap();
+        store
+            .apply_upload(&n("POA"), &[entry("POA", "A", 7, false)])
+            .unwrap();
+        store.epoch()
+    };
+    let store = ServerStore::open(dir.path()).unwrap();
+    assert_eq!(store.epoch(), epoch);
+    assert_eq!(store.upload_mark(&n("POA")).unwrap(), 7);
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(
+        ServerStore::open(other.path()).unwrap().epoch(),
+        epoch,
+        "a rebuilt server has a new epoch"
+    );
+}
+
+#[test]
+fn pulls_never_echo_and_follow_the_export_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    store
+        .apply_upload(&n("POA"), &[entry("POA", "A", 1, false)])
+        .unwrap();
+    store
+        .apply_upload(&n("POB"), &[entry("POB", "B", 1, false)])
+        .unwrap();
+    store
+        .apply_upload(&n("POC"), &[entry("POC", "C", 1, false)])
+        .unwrap();
+    let full = PullPlan {
+        full: true,
+        after: 0,
+    };
+    let (_, to_a) = pull_all(&store, full, &policy("POA", &["*"]));
+    let got: Vec<_> = to_a
+        .iter()
+        .map(|u| u.entry.address.post_office.to_string())
+        .collect();
+    assert_eq!(got, ["POB", "POC"]);
+    let (_, to_b) = pull_all(&store, full, &policy("POB", &["POC"]));
+    assert_eq!(to_b.len(), 1);
+    assert_eq!(to_b[0].entry.address.post_office, n("POC"));
+}
+
+#[test]
+fn incremental_pulls_carry_deletes_and_full_pulls_only_the_present_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    store
+        .apply_upload(
+            &n("POA"),
+            &[entry("POA", "A", 1, false), entry("POA", "B", 2, false)],
+        )
+        .unwrap();
+    let reader = policy("POB", &["*"]);
+    let (hw, _) = pull_all(
+        &store,
+        PullPlan {
+            full: true,
+            after: 0,
+        },
+        &reader,
+    );
+    store
+        .apply_upload(&n("POA"), &[entry("POA", "A", 3, true)])
+        .unwrap();
+    let (hw2, incr) = pull_all(
+        &store,
+        PullPlan {
+            full: false,
+            after: hw,
+        },
+        &reader,
+    );
+    assert_eq!(hw2, hw + 1);
+    assert_eq!(incr.len(), 1);
+    assert!(incr[0].entry.tombstone);
+    let (_, full) = pull_all(
+        &store,
+        PullPlan {
+            full: true,
+            after: 0,
+        },
+        &reader,
+    );
+    assert_eq!(full.len(), 1);
+    assert_eq!(full[0].entry.address.mailbox, n("B"));
+}
+
+#[test]
+fn purge_turns_a_post_offices_entries_into_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    store
+        .apply_upload(
+            &n("POC"),
+            &[entry("POC", "A", 1, false), entry("POC", "B", 2, false)],
+        )
+        .unwrap();
+    store
+        .apply_upload(&n("POA"), &[entry("POA", "Z", 1, false)])
+        .unwrap();
+    let (deleted, hw) = store.purge_post_office(&n("POC"), &n("H")).unwrap();
+    assert_eq!((deleted, hw), (2, 5));
+    assert_eq!(store.live_entries().unwrap(), 1);
+    let (_, incr) = pull_all(
+        &store,
+        PullPlan {
+            full: false,
+            after: 3,
+        },
+        &policy("POB", &["*"]),
+    );
+    assert!(incr.iter().all(|u| u.entry.tombstone) && incr.len() == 2);
+}
+
+#[test]
+fn a_forbidden_upload_is_refused_whole() {
+    let poa = policy("POA", &["*"]);
+    assert!(poa.check_upload(&[entry("POA", "A", 1, false)]).is_ok());
+    assert!(
+        poa.check_upload(&[entry("POA", "A", 1, false), entry("POB", "X", 2, false)])
+            .is_err()
+    );
+}
+
+#[test]
+fn pull_plans_fall_back_to_a_full_resync_when_the_mark_is_unusable() {
+    let pull = |epoch, after, force_full| DirPull {
+        epoch,
+        after,
+        force_full,
+    };
+    assert_eq!(
+        plan_pull(&pull(9, 5, false), 9, 0, 10),
+        PullPlan {
+            full: false,
+            after: 5
+        }
+    );
+    // Another epoch (a rebuilt server), forced, trimmed past, or beyond the end.
+    assert!(plan_pull(&pull(8, 5, false), 9, 0, 10).full);
+    assert!(plan_pull(&pull(9, 5, true), 9, 0, 10).full);
+    assert!(plan_pull(&pull(9, 5, false), 9, 6, 10).full);
+    assert!(plan_pull(&pull(9, 11, false), 9, 0, 10).full);
+}
