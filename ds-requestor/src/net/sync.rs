@@ -267,12 +267,6 @@ async fn pull(shared: &Arc<Shared>, c: &mut Connection) -> Result<(u64, bool), D
                 }
                 Message::DirPullEnd(end) => {
                     session.end(&end)?;
-                    if !buffer.is_empty() {
-                        let batch = std::mem::take(&mut buffer);
-                        tx.send((full_gen, batch))
-                            .await
-                            .map_err(|_| DirError::Task("the applier stopped".into()))?;
-                    }
                     return Ok((end.epoch, end.high_water));
                 }
                 other => {
@@ -287,13 +281,24 @@ async fn pull(shared: &Arc<Shared>, c: &mut Connection) -> Result<(u64, bool), D
     .await;
     drop(tx);
     let applied = applier.await.map_err(|e| DirError::Task(e.to_string()))??;
-    // The mark moves only after every chunk before it is committed.
+    // The mark moves only after every chunk before it is committed; the
+    // last chunk and the end share one transaction.
     let (epoch, high_water) = outcome?;
-    let dropped = shared
-        .with_store(move |s| s.finish_pull(epoch, high_water, full_gen))
+    let quiet =
+        full_gen.is_none() && buffer.is_empty() && epoch == state.epoch && high_water == state.mark;
+    if quiet {
+        return Ok((applied, false));
+    }
+    let last = std::mem::take(&mut buffer);
+    let own = shared.settings.post_offices.clone();
+    let (last_applied, dropped) = shared
+        .with_store(move |s| s.apply_and_finish(&own, full_gen, &last, epoch, high_water))
         .await?;
     if full_gen.is_some() {
-        info!(applied, dropped, high_water, "full resync finished");
+        info!(
+            applied = applied + last_applied,
+            dropped, high_water, "full resync finished"
+        );
     }
-    Ok((applied + dropped, full_gen.is_some()))
+    Ok((applied + last_applied + dropped, full_gen.is_some()))
 }
