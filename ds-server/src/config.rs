@@ -7,6 +7,9 @@
 //! listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
 //! operator_secret = "..."      # key of the operator connecting as OPERATOR
 //! chunk = 500                  # updates per DirUpdates frame (1..=700)
+//! tombstone_lifetime_ms = 604800000  # deletes are kept this long (7 days),
+//!                              # then collected; a requestor that has not
+//!                              # pulled since then gets a full resync
 //!
 //! [[requestors]]
 //! name = "POA"                 # the node name it authenticates as
@@ -36,6 +39,8 @@ struct Config {
     operator_secret: String,
     #[serde(default = "default_chunk")]
     chunk: usize,
+    #[serde(default = "default_tombstone_lifetime_ms")]
+    tombstone_lifetime_ms: u64,
     #[serde(default)]
     requestors: Vec<RequestorConfig>,
 }
@@ -51,6 +56,10 @@ struct RequestorConfig {
 
 fn default_chunk() -> usize {
     500
+}
+
+fn default_tombstone_lifetime_ms() -> u64 {
+    7 * 24 * 3600 * 1000
 }
 
 /// A registered requestor: its policy and its key. `Debug` hides the key.
@@ -76,6 +85,7 @@ pub struct Settings {
     pub listen: String,
     pub operator_secret: String,
     pub chunk: usize,
+    pub tombstone_lifetime: std::time::Duration,
     pub requestors: Vec<Registered>,
 }
 
@@ -143,6 +153,7 @@ impl Settings {
             listen: config.listen,
             operator_secret: config.operator_secret,
             chunk: config.chunk,
+            tombstone_lifetime: std::time::Duration::from_millis(config.tombstone_lifetime_ms),
             requestors,
         })
     }

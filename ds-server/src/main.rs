@@ -23,7 +23,8 @@ use ds_server::Settings;
 struct Cli {
     /// The TOML configuration: node, network, data_dir (the redb store),
     /// listen (host:port, port 0 for any), operator_secret, chunk (updates
-    /// per frame, default 500), and one [[requestors]] table per post office
+    /// per frame, default 500), tombstone_lifetime_ms (how long deletes are
+    /// kept for incremental pulls, default 7 days), and one [[requestors]] table per post office
     /// with name, secret, post_offices (whose users it may write, default
     /// its name) and export (post office patterns it receives, default
     /// ["*"]). See the documentation of `ds_server::config`.

@@ -85,11 +85,18 @@ impl Role {
 /// Starts a DS server `node` whose requestors are `post_offices` (each
 /// owning itself and receiving everything).
 pub fn start_server(root: &Path, node: &str, post_offices: &[&str]) -> Role {
+    start_server_with(root, node, post_offices, "")
+}
+
+/// Like [`start_server`], with `extra` TOML lines (top-level settings).
+pub fn start_server_with(root: &Path, node: &str, post_offices: &[&str], extra: &str) -> Role {
     let dir = root.join(node);
     let mut text = format!(
         "node = \"{node}\"\nnetwork = \"{NETWORK}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"{OPERATOR_SECRET}\"\n",
         dir.join("data").display()
     );
+    text.push_str(extra);
+    text.push('\n');
     for po in post_offices {
         text.push_str(&format!(
             "\n[[requestors]]\nname = \"{po}\"\nsecret = \"{}\"\n",

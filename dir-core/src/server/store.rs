@@ -7,7 +7,10 @@
 //! * `upload_marks`: requestor -> highest origin sequence number applied
 //!   (what makes an upload replay-safe);
 //! * `removed`: requestors removed by the operator (patent step B);
-//! * `meta`: epoch, last update number, log floor, live entry count.
+//! * `tombstones`: update number of each tombstone -> when it was recorded;
+//! * `meta`: epoch, last update number, log floor (the highest update
+//!   number whose tombstone was collected: a requestor behind it must
+//!   resync in full), live entry count.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -23,6 +26,9 @@ const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
 const UPLOAD_MARKS: TableDefinition<&str, u64> = TableDefinition::new("upload_marks");
 const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Update number of a tombstone -> when this server recorded it (ms), for
+/// collecting tombstones past their lifetime.
+const TOMBS: TableDefinition<u64, u64> = TableDefinition::new("tombstones");
 
 const META_EPOCH: &str = "epoch";
 const META_LAST: &str = "last_update_no";
@@ -82,6 +88,7 @@ impl ServerStore {
             txn.open_table(LOG).map_err(DirError::store)?;
             txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
             txn.open_table(REMOVED).map_err(DirError::store)?;
+            txn.open_table(TOMBS).map_err(DirError::store)?;
             match meta(&m, META_EPOCH)? {
                 0 => {
                     let mut bytes = [0u8; 8];
@@ -142,11 +149,12 @@ impl ServerStore {
         &self,
         requestor: &Name,
         changes: &[Entry],
+        now_ms: u64,
     ) -> Result<UploadOutcome, DirError> {
         let txn = self.db.begin_write().map_err(DirError::store)?;
         let outcome = {
             let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
-            let mut w = Writer::open(&txn)?;
+            let mut w = Writer::open(&txn, now_ms)?;
             let mut out = UploadOutcome {
                 applied_through: marks
                     .get(requestor.as_str())
@@ -195,10 +203,15 @@ impl ServerStore {
     /// Patent step C: every live entry of `post_office` becomes a tombstone
     /// with a new update number, so every requestor drops it on its next
     /// pull. Returns (entries deleted, new high water).
-    pub fn purge_post_office(&self, post_office: &Name, by: &Name) -> Result<(u64, u64), DirError> {
+    pub fn purge_post_office(
+        &self,
+        post_office: &Name,
+        by: &Name,
+        now_ms: u64,
+    ) -> Result<(u64, u64), DirError> {
         let txn = self.db.begin_write().map_err(DirError::store)?;
         let result = {
-            let mut w = Writer::open(&txn)?;
+            let mut w = Writer::open(&txn, now_ms)?;
             let mut victims = Vec::new();
             for row in w.entries.iter().map_err(DirError::store)? {
                 let (k, v) = row.map_err(DirError::store)?;
@@ -217,6 +230,46 @@ impl ServerStore {
         };
         txn.commit().map_err(DirError::store)?;
         Ok(result)
+    }
+
+    /// Removes tombstones recorded before `before_ms`, with their log rows,
+    /// and raises the log floor past them: a requestor whose mark is below
+    /// the floor might have missed one of those deletes, so it is answered
+    /// with a full resync instead. Returns how many were collected.
+    pub fn collect_tombstones(&self, before_ms: u64) -> Result<u64, DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        let collected = {
+            let mut tombs = txn.open_table(TOMBS).map_err(DirError::store)?;
+            let mut stale = Vec::new();
+            for row in tombs.iter().map_err(DirError::store)? {
+                let (no, at) = row.map_err(DirError::store)?;
+                // In update-number order; stop at the first young one so
+                // the floor never passes a tombstone still kept.
+                if at.value() >= before_ms {
+                    break;
+                }
+                stale.push(no.value());
+            }
+            let mut log = txn.open_table(LOG).map_err(DirError::store)?;
+            let mut entries = txn.open_table(ENTRIES).map_err(DirError::store)?;
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let mut floor = meta(&m, META_FLOOR)?;
+            for no in &stale {
+                tombs.remove(*no).map_err(DirError::store)?;
+                let key = log
+                    .remove(*no)
+                    .map_err(DirError::store)?
+                    .map(|k| k.value().to_owned());
+                if let Some(key) = key {
+                    entries.remove(key.as_str()).map_err(DirError::store)?;
+                }
+                floor = floor.max(*no);
+            }
+            m.insert(META_FLOOR, floor).map_err(DirError::store)?;
+            stale.len() as u64
+        };
+        txn.commit().map_err(DirError::store)?;
+        Ok(collected)
     }
 
     /// Streams a pull from one consistent snapshot: `Start` with the high
@@ -319,12 +372,14 @@ struct Writer<'t> {
     entries: redb::Table<'t, &'static str, &'static [u8]>,
     log: redb::Table<'t, u64, &'static str>,
     meta: redb::Table<'t, &'static str, u64>,
+    tombs: redb::Table<'t, u64, u64>,
+    now_ms: u64,
     last: u64,
     live: i64,
 }
 
 impl<'t> Writer<'t> {
-    fn open(txn: &'t redb::WriteTransaction) -> Result<Writer<'t>, DirError> {
+    fn open(txn: &'t redb::WriteTransaction, now_ms: u64) -> Result<Writer<'t>, DirError> {
         let meta_t = txn.open_table(META).map_err(DirError::store)?;
         let last = meta(&meta_t, META_LAST)?;
         let live = meta(&meta_t, META_LIVE)? as i64;
@@ -332,6 +387,8 @@ impl<'t> Writer<'t> {
             entries: txn.open_table(ENTRIES).map_err(DirError::store)?,
             log: txn.open_table(LOG).map_err(DirError::store)?,
             meta: meta_t,
+            tombs: txn.open_table(TOMBS).map_err(DirError::store)?,
+            now_ms,
             last,
             live,
         })
@@ -345,6 +402,9 @@ impl<'t> Writer<'t> {
                 let (old_no, _, old_entry) = stored::decode(&key, old.value())?;
                 drop(old);
                 self.log.remove(old_no).map_err(DirError::store)?;
+                if old_entry.tombstone {
+                    self.tombs.remove(old_no).map_err(DirError::store)?;
+                }
                 !old_entry.tombstone
             }
             None => false,
@@ -357,6 +417,11 @@ impl<'t> Writer<'t> {
         self.log
             .insert(self.last, key.as_str())
             .map_err(DirError::store)?;
+        if entry.tombstone {
+            self.tombs
+                .insert(self.last, self.now_ms)
+                .map_err(DirError::store)?;
+        }
         self.live += i64::from(!entry.tombstone) - i64::from(was_live);
         Ok(())
     }

@@ -58,14 +58,14 @@ fn a_replayed_upload_applies_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = ServerStore::open(dir.path()).unwrap();
     let changes = vec![entry("POA", "A", 1, false), entry("POA", "B", 2, false)];
-    let first = store.apply_upload(&n("POA"), &changes).unwrap();
+    let first = store.apply_upload(&n("POA"), &changes, 1).unwrap();
     assert_eq!(
         (first.applied, first.applied_through, first.high_water),
         (2, 2, 2)
     );
     let mut more = changes.clone();
     more.push(entry("POA", "C", 3, false));
-    let replay = store.apply_upload(&n("POA"), &more).unwrap();
+    let replay = store.apply_upload(&n("POA"), &more, 1).unwrap();
     assert_eq!(
         (
             replay.applied,
@@ -77,7 +77,10 @@ fn a_replayed_upload_applies_nothing_twice() {
     );
     // An empty upload just asks for the ack.
     assert_eq!(
-        store.apply_upload(&n("POA"), &[]).unwrap().applied_through,
+        store
+            .apply_upload(&n("POA"), &[], 1)
+            .unwrap()
+            .applied_through,
         3
     );
     assert_eq!(store.live_entries().unwrap(), 3);
@@ -89,7 +92,7 @@ fn the_mark_survives_reopening_and_the_epoch_too() {
     let epoch = {
         let store = ServerStore::open(dir.path()).unwrap();
         store
-            .apply_upload(&n("POA"), &[entry("POA", "A", 7, false)])
+            .apply_upload(&n("POA"), &[entry("POA", "A", 7, false)], 1)
             .unwrap();
         store.epoch()
     };
@@ -109,13 +112,13 @@ fn pulls_never_echo_and_follow_the_export_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let store = ServerStore::open(dir.path()).unwrap();
     store
-        .apply_upload(&n("POA"), &[entry("POA", "A", 1, false)])
+        .apply_upload(&n("POA"), &[entry("POA", "A", 1, false)], 1)
         .unwrap();
     store
-        .apply_upload(&n("POB"), &[entry("POB", "B", 1, false)])
+        .apply_upload(&n("POB"), &[entry("POB", "B", 1, false)], 1)
         .unwrap();
     store
-        .apply_upload(&n("POC"), &[entry("POC", "C", 1, false)])
+        .apply_upload(&n("POC"), &[entry("POC", "C", 1, false)], 1)
         .unwrap();
     let full = PullPlan {
         full: true,
@@ -140,6 +143,7 @@ fn incremental_pulls_carry_deletes_and_full_pulls_only_the_present_set() {
         .apply_upload(
             &n("POA"),
             &[entry("POA", "A", 1, false), entry("POA", "B", 2, false)],
+            1,
         )
         .unwrap();
     let reader = policy("POB", &["*"]);
@@ -152,7 +156,7 @@ fn incremental_pulls_carry_deletes_and_full_pulls_only_the_present_set() {
         &reader,
     );
     store
-        .apply_upload(&n("POA"), &[entry("POA", "A", 3, true)])
+        .apply_upload(&n("POA"), &[entry("POA", "A", 3, true)], 1)
         .unwrap();
     let (hw2, incr) = pull_all(
         &store,
@@ -185,12 +189,13 @@ fn purge_turns_a_post_offices_entries_into_tombstones() {
         .apply_upload(
             &n("POC"),
             &[entry("POC", "A", 1, false), entry("POC", "B", 2, false)],
+            1,
         )
         .unwrap();
     store
-        .apply_upload(&n("POA"), &[entry("POA", "Z", 1, false)])
+        .apply_upload(&n("POA"), &[entry("POA", "Z", 1, false)], 1)
         .unwrap();
-    let (deleted, hw) = store.purge_post_office(&n("POC"), &n("H")).unwrap();
+    let (deleted, hw) = store.purge_post_office(&n("POC"), &n("H"), 1).unwrap();
     assert_eq!((deleted, hw), (2, 5));
     assert_eq!(store.live_entries().unwrap(), 1);
     let (_, incr) = pull_all(
@@ -233,4 +238,67 @@ fn pull_plans_fall_back_to_a_full_resync_when_the_mark_is_unusable() {
     assert!(plan_pull(&pull(9, 5, true), 9, 0, 10).full);
     assert!(plan_pull(&pull(9, 5, false), 9, 6, 10).full);
     assert!(plan_pull(&pull(9, 11, false), 9, 0, 10).full);
+}
+
+#[test]
+fn collected_tombstones_raise_the_floor_so_laggards_resync_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    let a = n("POA");
+    store
+        .apply_upload(
+            &a,
+            &[entry("POA", "A", 1, false), entry("POA", "B", 2, false)],
+            10,
+        )
+        .unwrap();
+    store
+        .apply_upload(&a, &[entry("POA", "A", 3, true)], 20)
+        .unwrap();
+    store
+        .apply_upload(&a, &[entry("POA", "B", 4, true)], 40)
+        .unwrap();
+    assert_eq!(store.collect_tombstones(30).unwrap(), 1);
+    assert_eq!(store.floor().unwrap(), 3);
+    // A requestor that pulled up to 2 may have missed A's delete: full resync.
+    let hw = store.high_water().unwrap();
+    assert!(
+        plan_pull(
+            &DirPull {
+                epoch: store.epoch(),
+                after: 2,
+                force_full: false
+            },
+            store.epoch(),
+            3,
+            hw
+        )
+        .full
+    );
+    assert!(
+        !plan_pull(
+            &DirPull {
+                epoch: store.epoch(),
+                after: 3,
+                force_full: false
+            },
+            store.epoch(),
+            3,
+            hw
+        )
+        .full
+    );
+    // The young tombstone is still there for incremental pulls.
+    let (_, incr) = pull_all(
+        &store,
+        PullPlan {
+            full: false,
+            after: 3,
+        },
+        &policy("POB", &["*"]),
+    );
+    assert_eq!(incr.len(), 1);
+    assert!(incr[0].entry.tombstone);
+    assert_eq!(store.collect_tombstones(50).unwrap(), 1);
+    assert_eq!(store.floor().unwrap(), 4);
 }

@@ -78,7 +78,7 @@ pub async fn handle(
         Message::PurgePostOffice(p) => {
             let (po, by) = (p.post_office, shared.settings.node);
             match shared
-                .with_store(move |s| s.purge_post_office(&po, &by))
+                .with_store(move |s| s.purge_post_office(&po, &by, super::now_ms()))
                 .await
             {
                 Ok((deleted, high_water)) => {

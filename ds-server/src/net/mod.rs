@@ -125,6 +125,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         settings,
     });
     info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "DS server serving");
+    tokio::spawn(collect_tombstones(Arc::clone(&shared)));
     println!("listening wire {local}");
     println!("ready");
     tokio::select! {
@@ -132,4 +133,25 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         () = shutdown => info!("shutting down"),
     }
     Ok(())
+}
+
+/// Collects tombstones past their lifetime, a tenth of the lifetime apart.
+async fn collect_tombstones(shared: Arc<Shared>) {
+    let lifetime = shared.settings.tombstone_lifetime;
+    let every = (lifetime / 10).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    );
+    loop {
+        tokio::time::sleep(every).await;
+        let before = now_ms().saturating_sub(lifetime.as_millis() as u64);
+        match shared
+            .with_store(move |s| s.collect_tombstones(before))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => info!(collected = n, "tombstones past their lifetime removed"),
+            Err(e) => tracing::warn!(error = %e, "tombstone collection failed"),
+        }
+    }
 }

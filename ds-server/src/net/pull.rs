@@ -35,7 +35,7 @@ pub async fn upload(
     }
     let count = upload.changes.len();
     let result = shared
-        .with_store(move |s| s.apply_upload(&peer, &upload.changes))
+        .with_store(move |s| s.apply_upload(&peer, &upload.changes, now_ms()))
         .await;
     match result {
         Ok(outcome) => {
