@@ -302,3 +302,54 @@ fn collected_tombstones_raise_the_floor_so_laggards_resync_in_full() {
     assert_eq!(store.collect_tombstones(50).unwrap(), 1);
     assert_eq!(store.floor().unwrap(), 4);
 }
+
+#[test]
+fn a_delete_committed_during_a_full_refresh_reaches_the_next_pull() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    let a = n("POA");
+    let changes: Vec<_> = (1..=10)
+        .map(|i| entry("POA", &format!("U{i}"), i, false))
+        .collect();
+    store.apply_upload(&a, &changes, 1).unwrap();
+    let reader = policy("POB", &["*"]);
+    let mut deleted = false;
+    let mut got = Vec::new();
+    // The delete commits while the full refresh is half streamed.
+    let summary = store
+        .pull(
+            PullPlan {
+                full: true,
+                after: 0,
+            },
+            3,
+            |e| reader.receives(e),
+            |ev| {
+                if let PullEvent::Updates(u) = ev {
+                    got.extend(u);
+                    if !deleted {
+                        deleted = true;
+                        store
+                            .apply_upload(&a, &[entry("POA", "U9", 11, true)], 1)
+                            .unwrap();
+                    }
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    // The refresh is the snapshot from before the delete...
+    assert_eq!(summary.high_water, 10);
+    assert_eq!(got.len(), 10);
+    // ...and the delete is above its high water, so the next pull has it.
+    let (_, next) = pull_all(
+        &store,
+        PullPlan {
+            full: false,
+            after: summary.high_water,
+        },
+        &reader,
+    );
+    assert_eq!(next.len(), 1);
+    assert!(next[0].entry.tombstone && next[0].entry.address.mailbox == n("U9"));
+}

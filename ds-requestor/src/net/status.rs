@@ -4,7 +4,8 @@
 //! yet acknowledged), `entries.local`, `entries.imported`, `entries` (the
 //! whole GAL), `resync_active` (flag), `connected` (flag), `cycles`,
 //! `failures`, `last_cycle_ms`, `last_success_ms`, `last_duration_ms`,
-//! `last_applied`, `last_error` (text, empty when none).
+//! `last_applied`, `last_full` (flag: the last cycle was a full resync),
+//! `last_error` (text, empty when none).
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
         item("last_success_ms", Count(info.last_success_ms)),
         item("last_duration_ms", Count(info.last_duration_ms)),
         item("last_applied", Count(info.last_applied)),
+        item("last_full", Flag(info.last_full)),
         item("last_error", Text(info.last_error)),
     ];
     Ok(StatusReport {
