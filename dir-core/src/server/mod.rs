@@ -1,10 +1,13 @@
-//! The DS server side: the master list ([`ServerStore`]) and the rules a
-//! server applies to uploads and pulls ([`rules`]).
+//! The DS server side: the master list ([`MasterList`], kept on redb by
+//! [`ServerStore`]) and the rules a server applies to uploads and pulls
+//! ([`rules`]).
 
+mod master;
 pub mod rules;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use master::MasterList;
 pub use rules::{PullPlan, RequestorPolicy, plan_pull};
 pub use store::{PullEvent, PullSummary, ServerStore, UploadOutcome};

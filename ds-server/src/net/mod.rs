@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dir_core::DirError;
-use dir_core::server::ServerStore;
+use dir_core::server::{MasterList, ServerStore};
 use peer_link::{Keyring, Timeouts};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -36,7 +36,9 @@ pub struct RequestorSeen {
 
 pub struct Shared {
     pub settings: Settings,
-    pub store: ServerStore,
+    /// Where the directory lives; a private redb store today (issue #4 adds
+    /// the site directory behind the same trait).
+    pub store: Box<dyn MasterList>,
     pub keyring: Keyring,
     pub timeouts: Timeouts,
     /// The last update number; connections of requestors watch it to notify.
@@ -54,10 +56,10 @@ pub fn now_ms() -> u64 {
 impl Shared {
     pub async fn with_store<T: Send + 'static>(
         self: &Arc<Self>,
-        op: impl FnOnce(&ServerStore) -> Result<T, DirError> + Send + 'static,
+        op: impl FnOnce(&dyn MasterList) -> Result<T, DirError> + Send + 'static,
     ) -> Result<T, DirError> {
         let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || op(&shared.store))
+        tokio::task::spawn_blocking(move || op(shared.store.as_ref()))
             .await
             .map_err(|e| DirError::Task(e.to_string()))?
     }
@@ -119,7 +121,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         keyring: keyring(&settings),
         timeouts: Timeouts::default(),
         high_water: watch::Sender::new(store.high_water()?),
-        store,
+        store: Box::new(store),
         removed: Mutex::new(removed),
         seen: Mutex::new(BTreeMap::new()),
         settings,

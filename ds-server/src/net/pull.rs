@@ -92,15 +92,12 @@ pub async fn serve_pull(
     let (tx, mut rx) = mpsc::channel::<PullEvent>(4);
     let store_shared = Arc::clone(shared);
     let producer = tokio::task::spawn_blocking(move || {
-        store_shared.store.pull(
-            plan,
-            chunk,
-            |e| policy.receives(e),
-            |event| {
+        store_shared
+            .store
+            .pull(plan, chunk, &|e| policy.receives(e), &mut |event| {
                 tx.blocking_send(event)
                     .map_err(|_| DirError::Task("the connection went away".into()))
-            },
-        )
+            })
     });
     while let Some(event) = rx.recv().await {
         let sent = match event {
