@@ -1,0 +1,218 @@
+//! The mail router's TOML configuration (`--config FILE`).
+//!
+//! ```toml
+//! node = "POA"                 # this node's name (a post office, a hub or the gateway)
+//! network = "ACME"
+//! mode = "post-office"         # "post-office", "hub" or "gateway"
+//! data_dir = "/var/lib/mhub/poa-mail"
+//! listen = "127.0.0.1:0"       # the wire listener: peers hand over mail, the operator administers
+//! smtp_listen = "127.0.0.1:0"  # post office only: users submit mail
+//! pop3_listen = "127.0.0.1:0"  # post office only: users collect mail
+//! operator_secret = "..."
+//! hub = "H"                    # post office: where all other mail goes
+//! max_hops = 16                # a message that passed this many routers is returned
+//! expiry_secs = 86400          # undeliverable for this long: returned to the sender
+//! max_message_bytes = 10485760 # SMTP SIZE limit
+//!
+//! [[peers]]                    # routers this one hands mail to or takes mail from
+//! name = "H"
+//! secret = "..."               # the same on both ends
+//! endpoint = "127.0.0.1:7100"  # optional; may be set at run time (Repoint)
+//!
+//! [routes]                     # hub and gateway: post office -> next hop
+//! POA = "POA"
+//! POD = "H3"
+//!
+//! [[users]]                    # post office: seed users (more with UserUpsert)
+//! mailbox = "JSMITH"
+//! password = "..."
+//! ```
+//!
+//! Who dials whom: the sender always dials the next hop's `listen` endpoint,
+//! so each router needs the endpoints of the routers it sends to. With port 0
+//! they are told at run time with `Repoint{server, endpoint}`; `netctl`
+//! chooses every port before it starts anything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use wire_format::Name;
+
+use crate::MailError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    PostOffice,
+    Hub,
+    Gateway,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    node: String,
+    network: String,
+    mode: Mode,
+    data_dir: PathBuf,
+    listen: String,
+    smtp_listen: Option<String>,
+    pop3_listen: Option<String>,
+    operator_secret: String,
+    hub: Option<String>,
+    #[serde(default = "default_max_hops")]
+    max_hops: u8,
+    #[serde(default = "default_expiry_secs")]
+    expiry_secs: u64,
+    #[serde(default = "default_max_message_bytes")]
+    max_message_bytes: usize,
+    #[serde(default)]
+    peers: Vec<PeerFile>,
+    #[serde(default)]
+    routes: BTreeMap<String, String>,
+    #[serde(default)]
+    users: Vec<UserFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerFile {
+    name: String,
+    secret: String,
+    endpoint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    mailbox: String,
+    password: String,
+}
+
+fn default_max_hops() -> u8 {
+    16
+}
+fn default_expiry_secs() -> u64 {
+    86_400
+}
+fn default_max_message_bytes() -> usize {
+    10 * 1024 * 1024
+}
+
+#[derive(Clone)]
+pub struct Peer {
+    pub name: Name,
+    pub secret: String,
+    pub endpoint: Option<String>,
+}
+
+/// The configuration, checked. `Debug` leaves out every secret.
+#[derive(Clone)]
+pub struct Settings {
+    pub node: Name,
+    pub network: Name,
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub smtp_listen: Option<String>,
+    pub pop3_listen: Option<String>,
+    pub operator_secret: String,
+    pub hub: Option<Name>,
+    pub max_hops: u8,
+    pub expiry: Duration,
+    pub max_message_bytes: usize,
+    pub peers: Vec<Peer>,
+    pub routes: BTreeMap<Name, Name>,
+    pub users: Vec<(Name, String)>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("node", &self.node)
+            .field("mode", &self.mode)
+            .field(
+                "peers",
+                &self.peers.iter().map(|p| p.name).collect::<Vec<_>>(),
+            )
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, MailError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MailError::ConfigRead {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Settings::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Settings, MailError> {
+        let invalid = |reason: String| MailError::ConfigInvalid {
+            path: origin.to_owned(),
+            reason,
+        };
+        let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let name = |what: &str, raw: &str| {
+            Name::new(raw).map_err(|e| invalid(format!("{what} {raw:?}: {e}")))
+        };
+        let node = name("node", &file.node)?;
+        let hub = file.hub.as_deref().map(|h| name("hub", h)).transpose()?;
+        if file.mode == Mode::PostOffice {
+            if hub.is_none() {
+                return Err(invalid(
+                    "a post office needs `hub`, where its outgoing mail goes".into(),
+                ));
+            }
+            if file.smtp_listen.is_none() || file.pop3_listen.is_none() {
+                return Err(invalid(
+                    "a post office needs `smtp_listen` and `pop3_listen`".into(),
+                ));
+            }
+        }
+        let mut peers = Vec::new();
+        for p in file.peers {
+            let peer = name("peer", &p.name)?;
+            if peer == node {
+                return Err(invalid(format!("peer {peer} is this router itself")));
+            }
+            peers.push(Peer {
+                name: peer,
+                secret: p.secret,
+                endpoint: p.endpoint,
+            });
+        }
+        let mut routes = BTreeMap::new();
+        for (po, hop) in &file.routes {
+            routes.insert(name("route", po)?, name("next hop", hop)?);
+        }
+        let mut users = Vec::new();
+        for u in file.users {
+            users.push((name("mailbox", &u.mailbox)?, u.password));
+        }
+        if file.max_hops == 0 {
+            return Err(invalid("max_hops must be at least 1".into()));
+        }
+        Ok(Settings {
+            node,
+            network: name("network", &file.network)?,
+            mode: file.mode,
+            data_dir: file.data_dir,
+            listen: file.listen,
+            smtp_listen: file.smtp_listen,
+            pop3_listen: file.pop3_listen,
+            operator_secret: file.operator_secret,
+            hub,
+            max_hops: file.max_hops,
+            expiry: Duration::from_secs(file.expiry_secs),
+            max_message_bytes: file.max_message_bytes,
+            peers,
+            routes,
+            users,
+        })
+    }
+}

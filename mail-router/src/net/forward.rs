@@ -1,0 +1,213 @@
+//! One forwarder per peer router: whenever woken (new mail, a route change,
+//! a new endpoint) or every second, it takes the queued messages whose route
+//! now leads to its peer, hands them over pipelined, and forgets each only
+//! after the peer acknowledged custody. A route change therefore moves
+//! queued mail with nothing else to do: it is routed when it is sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use peer_link::{Connection, LinkError};
+use tracing::{Instrument, debug, info, info_span, warn};
+use wire_format::{ErrorCode, Message, Name, Role};
+
+use super::{Shared, now_ms};
+use crate::config::Peer;
+use crate::routing::Disposition;
+use crate::store::{Queued, Router};
+
+/// Messages in flight on one connection at once.
+const WINDOW: usize = 128;
+const TICK: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+pub async fn run(shared: Arc<Shared>, peer: Peer) {
+    let span = info_span!("forward", peer = %peer.name);
+    async move {
+        let mut conn: Option<Connection> = None;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let woken = shared.wake.notified();
+            match round(&shared, &peer, &mut conn).await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    let _ = tokio::time::timeout(TICK, woken).await;
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    conn = None;
+                    shared.peer_state(&peer.name, |p| {
+                        p.connected = false;
+                        p.last_error = Some(e.to_string());
+                    });
+                    debug!(error = %e, ?backoff, "hand-over failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Claims the due messages routed to `peer` (so no other forwarder sends them
+/// meanwhile) and returns them.
+fn claim(shared: &Shared, peer: &Name, due: Vec<Queued>) -> Vec<Queued> {
+    let Ok(mut in_flight) = shared.in_flight.lock() else {
+        return Vec::new();
+    };
+    due.into_iter()
+        .filter(|q| shared.disposition(&q.post_office) == Disposition::Forward(*peer))
+        .filter(|q| in_flight.insert(q.id))
+        .take(WINDOW * 8)
+        .collect()
+}
+
+fn release(shared: &Shared, claimed: &[Queued]) {
+    if let Ok(mut in_flight) = shared.in_flight.lock() {
+        for q in claimed {
+            in_flight.remove(&q.id);
+        }
+    }
+}
+
+/// One pass: returns how many messages were handed over.
+async fn round(
+    shared: &Arc<Shared>,
+    peer: &Peer,
+    conn: &mut Option<Connection>,
+) -> Result<usize, LinkError> {
+    let now = now_ms();
+    let due = shared
+        .blocking(move |s| s.store.due(now))
+        .await
+        .map_err(|e| LinkError::Remote {
+            code: ErrorCode::Internal,
+            text: e.to_string(),
+        })?;
+    let claimed = claim(shared, &peer.name, due);
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let result = hand_over(shared, peer, conn, &claimed).await;
+    release(shared, &claimed);
+    result
+}
+
+async fn hand_over(
+    shared: &Arc<Shared>,
+    peer: &Peer,
+    conn: &mut Option<Connection>,
+    claimed: &[Queued],
+) -> Result<usize, LinkError> {
+    if conn.is_none() {
+        let endpoint = shared
+            .endpoints
+            .lock()
+            .ok()
+            .and_then(|e| e.get(&peer.name).cloned());
+        let Some(endpoint) = endpoint else {
+            return Err(LinkError::Remote {
+                code: ErrorCode::NotFound,
+                text: format!("no endpoint known for {}", peer.name),
+            });
+        };
+        let me = shared.settings.node;
+        let c = Connection::connect(
+            &endpoint,
+            &me,
+            Role::MailRouter,
+            peer.secret.as_bytes(),
+            shared.timeouts,
+        )
+        .await?;
+        if c.peer().name != peer.name {
+            return Err(LinkError::Remote {
+                code: ErrorCode::AuthFailed,
+                text: format!("{endpoint} is {}, not {}", c.peer().name, peer.name),
+            });
+        }
+        info!(%endpoint, "connected");
+        shared.peer_state(&peer.name, |p| {
+            p.connected = true;
+            p.last_error = None;
+        });
+        *conn = Some(c);
+    }
+    let Some(c) = conn.as_mut() else { return Ok(0) };
+    let expiry_ms = shared.settings.expiry.as_millis() as u64;
+    let mut handed = 0;
+    for window in claimed.chunks(WINDOW) {
+        let ids: Vec<[u8; 16]> = window.iter().map(|q| q.id).collect();
+        let messages = shared
+            .blocking(move |s| {
+                ids.iter()
+                    .map(|id| s.store.message(id))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| LinkError::Remote {
+                code: ErrorCode::Internal,
+                text: e.to_string(),
+            })?;
+        let mut sent = Vec::new();
+        let now = now_ms();
+        for (q, m) in window.iter().zip(messages) {
+            let Some(m) = m else { continue };
+            if now.saturating_sub(m.submitted_at_ms) > expiry_ms {
+                let q = q.clone();
+                let _ = shared
+                    .blocking(move |s| {
+                        s.store
+                            .give_up(&q, "not delivered before it expired", s, s.local(), now)
+                    })
+                    .await;
+                continue;
+            }
+            let request = c.send_request(m).await?;
+            sent.push((request, q.clone()));
+        }
+        let mut done = Vec::new();
+        let mut returned = Vec::new();
+        for (request, q) in sent {
+            match c.recv_reply(request).await {
+                Ok(Message::MailAck(_)) => done.push(q),
+                Ok(other) => return Err(LinkError::unexpected("MailAck", &other)),
+                Err(LinkError::Remote {
+                    code: ErrorCode::HopLimitExceeded,
+                    text,
+                }) => returned.push((q, text)),
+                Err(e) => {
+                    forget(shared, &done).await;
+                    return Err(e);
+                }
+            }
+        }
+        handed += done.len();
+        forget(shared, &done).await;
+        for (q, reason) in returned {
+            warn!(reason, "returning a message to its sender");
+            let _ = shared
+                .blocking(move |s| s.store.give_up(&q, &reason, s, s.local(), now_ms()))
+                .await;
+        }
+    }
+    if handed > 0 {
+        // Returned reports may be queued for other peers.
+        shared.wake.notify_waiters();
+    }
+    Ok(handed)
+}
+
+/// The peer has these now; drop them from the queue.
+async fn forget(shared: &Arc<Shared>, done: &[Queued]) {
+    if done.is_empty() {
+        return;
+    }
+    let done = done.to_vec();
+    if let Err(e) = shared.blocking(move |s| s.store.forwarded(&done)).await {
+        // They stay queued and will be sent again; the peer stores them once.
+        warn!(error = %e, "could not record a hand-over");
+    }
+}

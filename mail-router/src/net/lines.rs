@@ -1,0 +1,46 @@
+//! Reading CRLF lines from a client with a length bound and a timeout.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
+
+pub enum Line {
+    Text(Vec<u8>),
+    TooLong,
+    Closed,
+    TimedOut,
+}
+
+/// One line without its CRLF (or LF), at most `max` bytes.
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+    within: Duration,
+) -> Line {
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        within,
+        (&mut *reader)
+            .take(max as u64 + 2)
+            .read_until(b'\n', &mut buf),
+    )
+    .await;
+    match read {
+        Err(_) => Line::TimedOut,
+        Ok(Err(_)) | Ok(Ok(0)) => Line::Closed,
+        Ok(Ok(_)) if !buf.ends_with(b"\n") => {
+            if buf.len() as u64 >= max as u64 + 2 {
+                Line::TooLong
+            } else {
+                Line::Closed
+            }
+        }
+        Ok(Ok(_)) => {
+            buf.pop();
+            if buf.ends_with(b"\r") {
+                buf.pop();
+            }
+            Line::Text(buf)
+        }
+    }
+}

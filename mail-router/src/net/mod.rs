@@ -1,0 +1,177 @@
+//! The Tokio shell of the mail router: the wire listener (peers hand over
+//! mail; the operator administers), one forwarder per peer, and for a post
+//! office the SMTP and POP3 listeners. Decisions live in `routing`, `smtp`,
+//! `pop3`; durability in `store`.
+
+mod forward;
+mod lines;
+mod pop3;
+mod smtp;
+mod status;
+mod wire;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use peer_link::{Keyring, Timeouts};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::info;
+use wire_format::{Name, Role};
+
+use crate::MailError;
+use crate::config::{Mode, Settings};
+use crate::routing::{Disposition, route};
+use crate::store::{MailStore, Router};
+
+pub const OPERATOR: &str = "OPERATOR";
+
+#[derive(Debug, Clone, Default)]
+pub struct PeerState {
+    pub connected: bool,
+    pub last_error: Option<String>,
+}
+
+pub struct Shared {
+    pub settings: Settings,
+    pub store: MailStore,
+    pub keyring: Keyring,
+    pub timeouts: Timeouts,
+    pub routes: RwLock<BTreeMap<Name, Name>>,
+    pub endpoints: Mutex<HashMap<Name, String>>,
+    /// Forwarders wake on new mail, a route change or a new endpoint.
+    pub wake: Notify,
+    /// Messages a forwarder is handing over right now, so that after a route
+    /// change two forwarders never send the same one at once.
+    pub in_flight: Mutex<HashSet<[u8; 16]>>,
+    pub peers: Mutex<HashMap<Name, PeerState>>,
+}
+
+impl Router for Shared {
+    fn disposition(&self, post_office: &Name) -> Disposition {
+        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+        route(
+            self.settings.node,
+            self.settings.mode,
+            self.settings.hub,
+            &routes,
+            post_office,
+        )
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Shared {
+    pub fn local(&self) -> (Name, Name) {
+        (self.settings.node, self.settings.network)
+    }
+
+    /// Runs a store operation off the async threads (commits sync the disk).
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        op: impl FnOnce(&Shared) -> Result<T, MailError> + Send + 'static,
+    ) -> Result<T, MailError> {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || op(&shared))
+            .await
+            .map_err(|e| MailError::Task(e.to_string()))?
+    }
+
+    pub fn peer_state(&self, peer: &Name, update: impl FnOnce(&mut PeerState)) {
+        if let Ok(mut peers) = self.peers.lock() {
+            update(peers.entry(*peer).or_default());
+        }
+    }
+}
+
+async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| MailError::Listen {
+            addr: addr.to_owned(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| MailError::Listen {
+            addr: addr.to_owned(),
+            source,
+        })?
+        .to_string();
+    Ok((listener, local))
+}
+
+/// Opens the store, binds the listeners, prints the process contract lines
+/// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until `shutdown`.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), MailError> {
+    let store = MailStore::open(&settings.data_dir)?;
+    for (mailbox, password) in &settings.users {
+        store.set_user(mailbox, password)?;
+    }
+    let mut routes = settings.routes.clone();
+    routes.extend(store.routes()?);
+    let mut endpoints: HashMap<Name, String> = settings
+        .peers
+        .iter()
+        .filter_map(|p| Some((p.name, p.endpoint.clone()?)))
+        .collect();
+    endpoints.extend(store.endpoints()?);
+    let mut keyring = Keyring::new();
+    for peer in &settings.peers {
+        keyring.insert(
+            peer.name,
+            &[Role::MailRouter],
+            peer.secret.as_bytes().to_vec(),
+        );
+    }
+    if let Ok(operator) = Name::new(OPERATOR) {
+        keyring.insert(
+            operator,
+            &[Role::Operator],
+            settings.operator_secret.as_bytes().to_vec(),
+        );
+    }
+    let (wire_listener, wire_addr) = bind(&settings.listen).await?;
+    let mut client_listeners = Vec::new();
+    if let (Mode::PostOffice, Some(smtp), Some(pop3)) =
+        (settings.mode, &settings.smtp_listen, &settings.pop3_listen)
+    {
+        client_listeners.push(("smtp", bind(smtp).await?));
+        client_listeners.push(("pop3", bind(pop3).await?));
+    }
+    let shared = Arc::new(Shared {
+        store,
+        keyring,
+        timeouts: Timeouts::default(),
+        routes: RwLock::new(routes),
+        endpoints: Mutex::new(endpoints),
+        wake: Notify::new(),
+        in_flight: Mutex::new(HashSet::new()),
+        peers: Mutex::new(HashMap::new()),
+        settings,
+    });
+    for peer in shared.settings.peers.clone() {
+        tokio::spawn(forward::run(Arc::clone(&shared), peer));
+    }
+    info!(node = %shared.settings.node, mode = ?shared.settings.mode, %wire_addr, "mail router serving");
+    println!("listening wire {wire_addr}");
+    for (service, (listener, addr)) in client_listeners {
+        println!("listening {service} {addr}");
+        match service {
+            "smtp" => tokio::spawn(smtp::accept_loop(Arc::clone(&shared), listener)),
+            _ => tokio::spawn(pop3::accept_loop(Arc::clone(&shared), listener)),
+        };
+    }
+    println!("ready");
+    tokio::select! {
+        () = wire::accept_loop(Arc::clone(&shared), wire_listener) => {}
+        () = shutdown => info!("shutting down"),
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The wire listener: mail handed over by peer routers (custody is
+//! acknowledged only after the commit) and administration by the operator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use peer_link::{Connection, LinkError};
+use tokio::net::TcpListener;
+use tracing::{Instrument, debug, info, info_span, warn};
+use wire_format::{AdminOk, ErrorCode, Frame, MailAck, MailTransfer, Message, Role};
+
+use super::{Shared, now_ms, status};
+use crate::config::Mode;
+
+/// Frames already waiting on the connection are taken in one commit (one disk
+/// sync), up to this many.
+const BATCH: usize = 256;
+const IDLE: Duration = Duration::from_secs(300);
+
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let sessions = AtomicU64::new(1);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let session = sessions.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::clone(&shared);
+        let span = info_span!("wire", session, %remote, peer = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let me = shared.settings.node;
+                match Connection::accept(
+                    stream,
+                    &me,
+                    Role::MailRouter,
+                    &shared.keyring,
+                    session,
+                    shared.timeouts,
+                )
+                .await
+                {
+                    Ok(conn) => {
+                        tracing::Span::current()
+                            .record("peer", tracing::field::display(conn.peer().name));
+                        serve(shared, conn).await;
+                    }
+                    Err(e) => info!(error = %e, "handshake failed"),
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn serve(shared: Arc<Shared>, mut conn: Connection) {
+    let mut pending: Option<Frame> = None;
+    loop {
+        let frame = match pending.take() {
+            Some(f) => f,
+            None => match tokio::time::timeout(IDLE, conn.next()).await {
+                Err(_) | Ok(Ok(None)) => return,
+                Ok(Ok(Some(f))) => f,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "bad frame; closing the connection");
+                    conn.close_with_error(0, &e).await;
+                    return;
+                }
+            },
+        };
+        let result = match frame.message {
+            Message::MailTransfer(m) if conn.peer().role == Role::MailRouter => {
+                let mut batch = vec![(frame.request_id, m)];
+                // Take whatever else the sender has already pipelined.
+                while batch.len() < BATCH {
+                    match tokio::time::timeout(Duration::ZERO, conn.next()).await {
+                        Ok(Ok(Some(Frame {
+                            request_id,
+                            message: Message::MailTransfer(m),
+                        }))) => batch.push((request_id, m)),
+                        Ok(Ok(Some(other))) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                take_mail(&shared, &mut conn, batch).await
+            }
+            message if conn.peer().role == Role::Operator => {
+                admin(&shared, &mut conn, frame.request_id, message).await
+            }
+            Message::Ping(p) => {
+                conn.reply(frame.request_id, wire_format::Pong { token: p.token })
+                    .await
+            }
+            other => {
+                let kind = other.message_type().name();
+                conn.reply_error(
+                    frame.request_id,
+                    ErrorCode::UnexpectedMessage,
+                    format!("a mail router does not take {kind} here"),
+                )
+                .await
+            }
+        };
+        if let Err(e) = result {
+            debug!(error = %e, "connection ended");
+            return;
+        }
+    }
+}
+
+async fn take_mail(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    batch: Vec<(u32, MailTransfer)>,
+) -> Result<(), LinkError> {
+    let max_hops = shared.settings.max_hops;
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    for (id, mut m) in batch {
+        if m.hop_count >= max_hops {
+            refused.push((id, m.message_id));
+        } else {
+            m.hop_count += 1;
+            accepted.push((id, m));
+        }
+    }
+    for (id, message_id) in refused {
+        warn!(message = %hex_id(&message_id), "refused a message at its hop limit");
+        conn.reply_error(
+            id,
+            ErrorCode::HopLimitExceeded,
+            format!("message passed {max_hops} routers"),
+        )
+        .await?;
+    }
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
+    let taken = shared
+        .blocking(move |s| s.store.take(&messages, s, s.local(), now_ms()))
+        .await;
+    match taken {
+        Ok(taken) => {
+            shared.wake.notify_waiters();
+            for ((id, m), t) in accepted.iter().zip(taken) {
+                conn.reply(
+                    *id,
+                    MailAck {
+                        message_id: m.message_id,
+                        duplicate: t.duplicate,
+                    },
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            warn!(error = %e, "could not store mail; the sender keeps it");
+            for (id, _) in &accepted {
+                conn.reply_error(*id, ErrorCode::Unavailable, "storage failed; retry later")
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn hex_id(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn admin(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    message: Message,
+) -> Result<(), LinkError> {
+    let outcome: Result<String, (ErrorCode, String)> = match message {
+        Message::StatusRequest(_) => {
+            return match status::report(shared).await {
+                Ok(report) => conn.reply(id, report).await,
+                Err(e) => {
+                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                        .await
+                }
+            };
+        }
+        Message::SetRoute(r) => {
+            let (po, hop) = (r.post_office, r.next_hop);
+            match shared.blocking(move |s| s.store.set_route(&po, &hop)).await {
+                Ok(()) => {
+                    if let Ok(mut routes) = shared.routes.write() {
+                        routes.insert(po, hop);
+                    }
+                    shared.wake.notify_waiters();
+                    info!(post_office = %po, next_hop = %hop, "route changed; queued mail follows it");
+                    Ok(format!("mail for {po} now goes to {hop}"))
+                }
+                Err(e) => Err((ErrorCode::Internal, e.to_string())),
+            }
+        }
+        Message::Repoint(r) => {
+            if !shared.settings.peers.iter().any(|p| p.name == r.server) {
+                Err((
+                    ErrorCode::NotFound,
+                    format!("{} is not a peer of this router", r.server),
+                ))
+            } else {
+                let (peer, endpoint) = (r.server, r.endpoint.clone());
+                match shared
+                    .blocking(move |s| s.store.set_endpoint(&peer, &endpoint))
+                    .await
+                {
+                    Ok(()) => {
+                        if let Ok(mut endpoints) = shared.endpoints.lock() {
+                            endpoints.insert(r.server, r.endpoint.clone());
+                        }
+                        shared.wake.notify_waiters();
+                        Ok(format!("{} is now reached at {}", r.server, r.endpoint))
+                    }
+                    Err(e) => Err((ErrorCode::Internal, e.to_string())),
+                }
+            }
+        }
+        Message::UserUpsert(u) if shared.settings.mode == Mode::PostOffice => {
+            if u.address.post_office != shared.settings.node
+                || u.address.network != shared.settings.network
+            {
+                Err((
+                    ErrorCode::Forbidden,
+                    format!("{} is not a user of this post office", u.address),
+                ))
+            } else {
+                let mailbox = u.address.mailbox;
+                let result = shared
+                    .blocking(move |s| match u.password {
+                        Some(p) => s.store.set_user(&mailbox, &p),
+                        None => s.store.ensure_user(&mailbox),
+                    })
+                    .await;
+                result
+                    .map(|()| format!("mailbox {mailbox} ready"))
+                    .map_err(|e| (ErrorCode::Internal, e.to_string()))
+            }
+        }
+        Message::UserDelete(u) if shared.settings.mode == Mode::PostOffice => {
+            let mailbox = u.address.mailbox;
+            match shared
+                .blocking(move |s| s.store.delete_user(&mailbox))
+                .await
+            {
+                Ok(true) => Ok(format!("mailbox {mailbox} deleted")),
+                Ok(false) => Err((ErrorCode::NotFound, format!("no mailbox {mailbox}"))),
+                Err(e) => Err((ErrorCode::Internal, e.to_string())),
+            }
+        }
+        Message::Ping(p) => return conn.reply(id, wire_format::Pong { token: p.token }).await,
+        other => Err((
+            ErrorCode::UnexpectedMessage,
+            format!(
+                "a {:?} mail router does not take {}",
+                shared.settings.mode,
+                other.message_type().name()
+            ),
+        )),
+    };
+    match outcome {
+        Ok(detail) => conn.reply(id, AdminOk { detail }).await,
+        Err((code, text)) => conn.reply_error(id, code, text).await,
+    }
+}

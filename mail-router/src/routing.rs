@@ -1,0 +1,203 @@
+//! Routing decisions as plain functions: where a message for a post office
+//! goes from this node, how a message is split per destination post office,
+//! and what a non-delivery report says.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use wire_format::{Address, MailKind, MailTransfer, Name};
+
+use crate::config::Mode;
+
+/// What this node does with mail for one post office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Into a local mailbox (a post office's own users).
+    Local,
+    /// Hand it to this router.
+    Forward(Name),
+    /// No route: return it to the sender.
+    Unroutable,
+}
+
+/// The routing rule. A post office keeps its own mail and sends the rest to
+/// its hub unless a route says otherwise; hubs and the gateway route only by
+/// their table.
+pub fn route(
+    node: Name,
+    mode: Mode,
+    hub: Option<Name>,
+    routes: &BTreeMap<Name, Name>,
+    post_office: &Name,
+) -> Disposition {
+    if mode == Mode::PostOffice && *post_office == node {
+        return Disposition::Local;
+    }
+    match routes.get(post_office) {
+        Some(hop) if *hop == node => Disposition::Unroutable,
+        Some(hop) => Disposition::Forward(*hop),
+        None => match (mode, hub) {
+            (Mode::PostOffice, Some(hub)) => Disposition::Forward(hub),
+            _ => Disposition::Unroutable,
+        },
+    }
+}
+
+/// Recipients grouped by their post office.
+pub fn split_by_post_office(recipients: &[Address]) -> BTreeMap<Name, Vec<Address>> {
+    let mut out: BTreeMap<Name, Vec<Address>> = BTreeMap::new();
+    for r in recipients {
+        let group = out.entry(r.post_office).or_default();
+        if !group.contains(r) {
+            group.push(r.clone());
+        }
+    }
+    out
+}
+
+/// The id of the copy of message `id` bound for `post_office`: derived, not
+/// random, so a router that splits the same message again after a crash
+/// makes the same copies, and the next hop stores each once.
+pub fn copy_id(id: &[u8; 16], post_office: &Name) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(id);
+    h.update(post_office.as_str().as_bytes());
+    let digest = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// The report returned to the sender of `original`, or None when `original`
+/// is itself a report (reports are never answered, so they cannot loop).
+pub fn non_delivery(
+    node: Name,
+    network: Name,
+    original: &MailTransfer,
+    failed: &[Address],
+    reason: &str,
+    now_ms: u64,
+) -> Option<MailTransfer> {
+    if original.kind == MailKind::NonDelivery {
+        return None;
+    }
+    let postmaster = Address::new(network, node, Name::new("POSTMASTER").ok()?);
+    let failed_list: Vec<String> = failed.iter().map(smtp_address).collect();
+    let body = format!(
+        "From: MAILER-DAEMON@{node_l}.{net_l}\r\nTo: {to}\r\nSubject: Undeliverable: message {id}\r\n\r\n\
+         Your message could not be delivered to: {failed}\r\nReason: {reason}\r\n",
+        node_l = node.as_str().to_ascii_lowercase(),
+        net_l = network.as_str().to_ascii_lowercase(),
+        to = smtp_address(&original.from),
+        id = hex::encode(original.message_id),
+        failed = failed_list.join(", "),
+    );
+    Some(MailTransfer {
+        message_id: copy_id(&original.message_id, &Name::new("NDR").ok()?),
+        kind: MailKind::NonDelivery,
+        from: postmaster,
+        recipients: vec![original.from.clone()],
+        hop_count: 0,
+        submitted_at_ms: now_ms,
+        body: body.into_bytes().into(),
+    })
+}
+
+/// `ACME/POA/JSMITH` is `jsmith@poa.acme`.
+pub fn smtp_address(a: &Address) -> String {
+    format!("{}@{}.{}", a.mailbox, a.post_office, a.network).to_ascii_lowercase()
+}
+
+/// Reads `mailbox@postoffice.network` (any case, angle brackets allowed).
+pub fn parse_smtp_address(raw: &str) -> Option<Address> {
+    let s = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    let (mailbox, domain) = s.split_once('@')?;
+    let (post_office, network) = domain.split_once('.')?;
+    Some(Address::new(
+        Name::new(network).ok()?,
+        Name::new(post_office).ok()?,
+        Name::new(mailbox).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    #[test]
+    fn post_offices_keep_their_own_and_send_the_rest_to_the_hub() {
+        let routes = BTreeMap::new();
+        assert_eq!(
+            route(n("POA"), Mode::PostOffice, Some(n("H")), &routes, &n("POA")),
+            Disposition::Local
+        );
+        assert_eq!(
+            route(n("POA"), Mode::PostOffice, Some(n("H")), &routes, &n("POD")),
+            Disposition::Forward(n("H"))
+        );
+    }
+
+    #[test]
+    fn hubs_route_by_table_only() {
+        let routes = BTreeMap::from([(n("POA"), n("POA")), (n("POD"), n("H3"))]);
+        assert_eq!(
+            route(n("H"), Mode::Hub, None, &routes, &n("POD")),
+            Disposition::Forward(n("H3"))
+        );
+        assert_eq!(
+            route(n("H"), Mode::Hub, None, &routes, &n("POZ")),
+            Disposition::Unroutable
+        );
+        let looped = BTreeMap::from([(n("POA"), n("H"))]);
+        assert_eq!(
+            route(n("H"), Mode::Hub, None, &looped, &n("POA")),
+            Disposition::Unroutable
+        );
+    }
+
+    #[test]
+    fn copies_have_stable_distinct_ids() {
+        let id = [7u8; 16];
+        assert_eq!(copy_id(&id, &n("POA")), copy_id(&id, &n("POA")));
+        assert_ne!(copy_id(&id, &n("POA")), copy_id(&id, &n("POB")));
+    }
+
+    #[test]
+    fn reports_are_never_answered() {
+        let mail = MailTransfer {
+            message_id: [1; 16],
+            kind: MailKind::Normal,
+            from: "ACME/POA/JSMITH".parse().unwrap(),
+            recipients: vec!["ACME/POD/NOBODY".parse().unwrap()],
+            hop_count: 3,
+            submitted_at_ms: 0,
+            body: Default::default(),
+        };
+        let ndr = non_delivery(
+            n("POD"),
+            n("ACME"),
+            &mail,
+            &mail.recipients,
+            "no such mailbox",
+            5,
+        )
+        .unwrap();
+        assert_eq!(ndr.recipients, vec![mail.from.clone()]);
+        assert_eq!(ndr.kind, MailKind::NonDelivery);
+        assert!(String::from_utf8_lossy(&ndr.body).contains("nobody@pod.acme"));
+        assert!(non_delivery(n("H"), n("ACME"), &ndr, &ndr.recipients, "x", 6).is_none());
+    }
+
+    #[test]
+    fn smtp_addresses_round_trip() {
+        let a: Address = "ACME/POA/JSMITH".parse().unwrap();
+        assert_eq!(smtp_address(&a), "jsmith@poa.acme");
+        assert_eq!(parse_smtp_address("<JSmith@POA.acme>"), Some(a));
+        assert_eq!(parse_smtp_address("someone@example.com.evil"), None);
+        assert_eq!(parse_smtp_address("no-at-sign"), None);
+    }
+}

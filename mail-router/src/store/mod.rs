@@ -1,0 +1,634 @@
+//! The durable mail store (redb): queued messages by destination post office,
+//! the ids already taken (so a resent message is stored once), mailboxes,
+//! users, run-time routes and endpoints, counters. Taking custody of a message
+//! is one transaction: when it commits, the message is delivered or queued,
+//! and only then is it acknowledged.
+
+mod codec;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use wire_format::{Address, MailTransfer, Name};
+
+use crate::MailError;
+use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
+
+/// dest post office \0 id -> (next attempt ms, enqueued ms, attempts)
+const QUEUE: TableDefinition<&[u8], (u64, u64, u64)> = TableDefinition::new("queue");
+/// id -> the message (MailTransfer body encoding)
+const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
+/// id -> when it was taken
+const SEEN: TableDefinition<&[u8], u64> = TableDefinition::new("seen");
+/// mailbox \0 arrival number -> id (16 bytes) then the message text
+const MAILBOXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mailboxes");
+/// mailbox -> salt (16) then PBKDF2-HMAC-SHA256 (32)
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const ROUTES: TableDefinition<&str, &str> = TableDefinition::new("routes");
+const ENDPOINTS: TableDefinition<&str, &str> = TableDefinition::new("endpoints");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+pub const RECEIVED: &str = "received";
+pub const DELIVERED: &str = "delivered";
+pub const FORWARDED: &str = "forwarded";
+pub const DUPLICATES: &str = "duplicates";
+pub const RETURNED: &str = "returned";
+pub const DEFERRED: &str = "deferred";
+const ARRIVALS: &str = "arrivals";
+
+const PBKDF2_ROUNDS: u32 = 10_000;
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub post_office: Name,
+    pub id: [u8; 16],
+    pub next_attempt_ms: u64,
+    pub enqueued_ms: u64,
+    pub attempts: u64,
+}
+
+/// A message in a mailbox, as POP3 lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub key: Vec<u8>,
+    pub uid: String,
+    pub size: usize,
+}
+
+/// What taking one message did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    pub duplicate: bool,
+    pub delivered: u64,
+    pub queued: u64,
+    pub returned: u64,
+}
+
+pub struct MailStore {
+    db: Database,
+    path: PathBuf,
+}
+
+fn queue_key(post_office: &Name, id: &[u8; 16]) -> Vec<u8> {
+    let mut k = post_office.as_str().as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(id);
+    k
+}
+
+fn mailbox_prefix(mailbox: &Name) -> Vec<u8> {
+    let mut k = mailbox.as_str().as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn hash_password(password: &str, salt: &[u8; 16]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, PBKDF2_ROUNDS, &mut out);
+    out
+}
+
+/// Where each group of recipients goes, decided by the caller's routing.
+pub trait Router {
+    fn disposition(&self, post_office: &Name) -> Disposition;
+}
+
+impl MailStore {
+    pub fn open(dir: &Path) -> Result<MailStore, MailError> {
+        std::fs::create_dir_all(dir).map_err(|e| MailError::store(dir, e))?;
+        let path = dir.join("mail.redb");
+        let db = Database::create(&path).map_err(|e| MailError::store(&path, e))?;
+        let store = MailStore { db, path };
+        // Create every table, so readers never meet a missing one.
+        store.write(|_| Ok(()))?;
+        Ok(store)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> MailError {
+        MailError::store(&self.path, e)
+    }
+
+    fn write<T>(
+        &self,
+        body: impl FnOnce(&mut Tx<'_>) -> Result<T, MailError>,
+    ) -> Result<T, MailError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let out = {
+            let mut tx = Tx::open(&txn, &self.path)?;
+            body(&mut tx)?
+        };
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    fn read_txn(&self) -> Result<redb::ReadTransaction, MailError> {
+        self.db.begin_read().map_err(|e| self.err(e))
+    }
+
+    /// Takes custody of `messages` in one transaction (one disk sync for the
+    /// batch). Local recipients are delivered (unknown mailboxes returned to
+    /// the sender), the rest queued per destination post office.
+    pub fn take(
+        &self,
+        messages: &[MailTransfer],
+        router: &dyn Router,
+        local_node: (Name, Name),
+        now_ms: u64,
+    ) -> Result<Vec<Taken>, MailError> {
+        self.write(|tx| {
+            messages
+                .iter()
+                .map(|m| tx.take(m, router, local_node, now_ms))
+                .collect()
+        })
+    }
+
+    /// Everything queued whose next attempt is due.
+    pub fn due(&self, now_ms: u64) -> Result<Vec<Queued>, MailError> {
+        Ok(self
+            .queued()?
+            .into_iter()
+            .filter(|q| q.next_attempt_ms <= now_ms)
+            .collect())
+    }
+
+    pub fn queued(&self) -> Result<Vec<Queued>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.err(e))? {
+            let (key, value) = row.map_err(|e| self.err(e))?;
+            let key = key.value();
+            let (next_attempt_ms, enqueued_ms, attempts) = value.value();
+            let Some(split) = key.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let (po, id) = (&key[..split], &key[split + 1..]);
+            let (Ok(po), Ok(id)) = (std::str::from_utf8(po), <[u8; 16]>::try_from(id)) else {
+                continue;
+            };
+            let Ok(post_office) = Name::new(po) else {
+                continue;
+            };
+            out.push(Queued {
+                post_office,
+                id,
+                next_attempt_ms,
+                enqueued_ms,
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(MESSAGES).map_err(|e| self.err(e))?;
+        match table.get(id.as_slice()).map_err(|e| self.err(e))? {
+            Some(raw) => codec::decode(id, raw.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next hop has custody of these: forget them.
+    pub fn forwarded(&self, done: &[Queued]) -> Result<(), MailError> {
+        self.write(|tx| {
+            for q in done {
+                tx.dequeue(q)?;
+            }
+            tx.add(FORWARDED, done.len() as u64)
+        })
+    }
+
+    /// Try again at `next_attempt_ms`.
+    pub fn defer(&self, q: &Queued, next_attempt_ms: u64) -> Result<(), MailError> {
+        self.write(|tx| {
+            let key = queue_key(&q.post_office, &q.id);
+            if tx
+                .queue
+                .get(key.as_slice())
+                .map_err(|e| MailError::store(tx.path, e))?
+                .is_some()
+            {
+                tx.queue
+                    .insert(
+                        key.as_slice(),
+                        (next_attempt_ms, q.enqueued_ms, q.attempts + 1),
+                    )
+                    .map_err(|e| MailError::store(tx.path, e))?;
+                tx.add(DEFERRED, 1)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Give up on a queued message: drop it and return it to its sender.
+    pub fn give_up(
+        &self,
+        q: &Queued,
+        reason: &str,
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<(), MailError> {
+        self.write(|tx| {
+            let message = tx.message(&q.id)?;
+            tx.dequeue(q)?;
+            if let Some(m) = message {
+                tx.return_to_sender(&m, &m.recipients, reason, router, local, now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn counters(&self) -> Result<BTreeMap<String, u64>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(META).map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for key in [
+            RECEIVED, DELIVERED, FORWARDED, DUPLICATES, RETURNED, DEFERRED,
+        ] {
+            out.insert(
+                key.to_owned(),
+                table
+                    .get(key)
+                    .map_err(|e| self.err(e))?
+                    .map_or(0, |v| v.value()),
+            );
+        }
+        let queue = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
+        out.insert("queued".into(), queue.len().map_err(|e| self.err(e))?);
+        Ok(out)
+    }
+
+    // ---- users and mailboxes ----
+
+    pub fn set_user(&self, mailbox: &Name, password: &str) -> Result<(), MailError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| self.err(e))?;
+        let mut value = salt.to_vec();
+        value.extend_from_slice(&hash_password(password, &salt));
+        self.write(|tx| {
+            tx.users
+                .insert(mailbox.as_str(), value.as_slice())
+                .map_err(|e| MailError::store(tx.path, e))?;
+            Ok(())
+        })
+    }
+
+    /// Adds a user without a password (it cannot log in until one is set),
+    /// unless the user exists already.
+    pub fn ensure_user(&self, mailbox: &Name) -> Result<(), MailError> {
+        self.write(|tx| {
+            if tx
+                .users
+                .get(mailbox.as_str())
+                .map_err(|e| MailError::store(tx.path, e))?
+                .is_none()
+            {
+                tx.users
+                    .insert(mailbox.as_str(), [].as_slice())
+                    .map_err(|e| MailError::store(tx.path, e))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn delete_user(&self, mailbox: &Name) -> Result<bool, MailError> {
+        self.write(|tx| {
+            Ok(tx
+                .users
+                .remove(mailbox.as_str())
+                .map_err(|e| MailError::store(tx.path, e))?
+                .is_some())
+        })
+    }
+
+    pub fn user_exists(&self, mailbox: &Name) -> Result<bool, MailError> {
+        let txn = self.read_txn()?;
+        let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
+        Ok(users
+            .get(mailbox.as_str())
+            .map_err(|e| self.err(e))?
+            .is_some())
+    }
+
+    /// Constant-time comparison of the derived key; no password, no login.
+    pub fn check_password(&self, mailbox: &Name, password: &str) -> Result<bool, MailError> {
+        let txn = self.read_txn()?;
+        let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
+        let Some(stored) = users.get(mailbox.as_str()).map_err(|e| self.err(e))? else {
+            return Ok(false);
+        };
+        let stored = stored.value();
+        let Ok(salt) = <[u8; 16]>::try_from(stored.get(..16).unwrap_or_default()) else {
+            return Ok(false);
+        };
+        let expected = &stored[16..];
+        let got = hash_password(password, &salt);
+        Ok(expected.len() == got.len()
+            && expected
+                .iter()
+                .zip(got)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0)
+    }
+
+    pub fn mailbox(&self, mailbox: &Name) -> Result<Vec<Stored>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
+        let prefix = mailbox_prefix(mailbox);
+        let mut out = Vec::new();
+        for row in table.range(prefix.as_slice()..).map_err(|e| self.err(e))? {
+            let (key, value) = row.map_err(|e| self.err(e))?;
+            if !key.value().starts_with(&prefix) {
+                break;
+            }
+            let value = value.value();
+            let Some((id, text)) = value.split_first_chunk::<16>() else {
+                continue;
+            };
+            out.push(Stored {
+                key: key.value().to_vec(),
+                uid: hex::encode(id),
+                size: text.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn retrieve(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
+        Ok(table
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| v.value().get(16..).map(<[u8]>::to_vec)))
+    }
+
+    pub fn delete_messages(&self, keys: &[Vec<u8>]) -> Result<(), MailError> {
+        self.write(|tx| {
+            for k in keys {
+                tx.mailboxes
+                    .remove(k.as_slice())
+                    .map_err(|e| MailError::store(tx.path, e))?;
+            }
+            Ok(())
+        })
+    }
+
+    // ---- run-time routes and endpoints ----
+
+    pub fn routes(&self) -> Result<BTreeMap<Name, Name>, MailError> {
+        Ok(self
+            .text_pairs(ROUTES)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((Name::new(&k).ok()?, Name::new(&v).ok()?)))
+            .collect())
+    }
+
+    pub fn set_route(&self, post_office: &Name, hop: &Name) -> Result<(), MailError> {
+        self.write(|tx| {
+            tx.routes
+                .insert(post_office.as_str(), hop.as_str())
+                .map_err(|e| MailError::store(tx.path, e))?;
+            Ok(())
+        })
+    }
+
+    pub fn endpoints(&self) -> Result<BTreeMap<Name, String>, MailError> {
+        Ok(self
+            .text_pairs(ENDPOINTS)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((Name::new(&k).ok()?, v)))
+            .collect())
+    }
+
+    pub fn set_endpoint(&self, peer: &Name, endpoint: &str) -> Result<(), MailError> {
+        self.write(|tx| {
+            tx.endpoints
+                .insert(peer.as_str(), endpoint)
+                .map_err(|e| MailError::store(tx.path, e))?;
+            Ok(())
+        })
+    }
+
+    fn text_pairs(
+        &self,
+        def: TableDefinition<&str, &str>,
+    ) -> Result<BTreeMap<String, String>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(def).map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            out.insert(k.value().to_owned(), v.value().to_owned());
+        }
+        Ok(out)
+    }
+}
+
+struct Tx<'t> {
+    path: &'t Path,
+    queue: redb::Table<'t, &'static [u8], (u64, u64, u64)>,
+    messages: redb::Table<'t, &'static [u8], &'static [u8]>,
+    seen: redb::Table<'t, &'static [u8], u64>,
+    mailboxes: redb::Table<'t, &'static [u8], &'static [u8]>,
+    users: redb::Table<'t, &'static str, &'static [u8]>,
+    routes: redb::Table<'t, &'static str, &'static str>,
+    endpoints: redb::Table<'t, &'static str, &'static str>,
+    meta: redb::Table<'t, &'static str, u64>,
+}
+
+impl<'t> Tx<'t> {
+    fn open(txn: &'t redb::WriteTransaction, path: &'t Path) -> Result<Tx<'t>, MailError> {
+        let e = |err: redb::TableError| MailError::store(path, err);
+        Ok(Tx {
+            path,
+            queue: txn.open_table(QUEUE).map_err(e)?,
+            messages: txn.open_table(MESSAGES).map_err(e)?,
+            seen: txn.open_table(SEEN).map_err(e)?,
+            mailboxes: txn.open_table(MAILBOXES).map_err(e)?,
+            users: txn.open_table(USERS).map_err(e)?,
+            routes: txn.open_table(ROUTES).map_err(e)?,
+            endpoints: txn.open_table(ENDPOINTS).map_err(e)?,
+            meta: txn.open_table(META).map_err(e)?,
+        })
+    }
+
+    fn add(&mut self, key: &str, n: u64) -> Result<(), MailError> {
+        let current = self
+            .meta
+            .get(key)
+            .map_err(|e| MailError::store(self.path, e))?
+            .map_or(0, |v| v.value());
+        self.meta
+            .insert(key, current + n)
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
+        match self
+            .messages
+            .get(id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+        {
+            Some(raw) => codec::decode(id, raw.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn dequeue(&mut self, q: &Queued) -> Result<(), MailError> {
+        self.queue
+            .remove(queue_key(&q.post_office, &q.id).as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        self.messages
+            .remove(q.id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    fn take(
+        &mut self,
+        m: &MailTransfer,
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<Taken, MailError> {
+        if self
+            .seen
+            .get(m.message_id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+            .is_some()
+        {
+            self.add(DUPLICATES, 1)?;
+            return Ok(Taken {
+                duplicate: true,
+                ..Taken::default()
+            });
+        }
+        self.seen
+            .insert(m.message_id.as_slice(), now_ms)
+            .map_err(|e| MailError::store(self.path, e))?;
+        self.add(RECEIVED, 1)?;
+        let mut taken = Taken::default();
+        let groups = split_by_post_office(&m.recipients);
+        // A message for one post office keeps its id end to end, so copies
+        // that reach it by two paths (a route changed mid-flight) are stored once.
+        let single = groups.len() == 1;
+        let mut failed: Vec<Address> = Vec::new();
+        for (po, recipients) in groups {
+            match router.disposition(&po) {
+                Disposition::Local => {
+                    for r in &recipients {
+                        if self
+                            .users
+                            .get(r.mailbox.as_str())
+                            .map_err(|e| MailError::store(self.path, e))?
+                            .is_some()
+                        {
+                            self.deliver(&r.mailbox, &m.message_id, &m.body)?;
+                            taken.delivered += 1;
+                        } else {
+                            failed.push(r.clone());
+                        }
+                    }
+                }
+                Disposition::Forward(_) => {
+                    let id = if single {
+                        m.message_id
+                    } else {
+                        copy_id(&m.message_id, &po)
+                    };
+                    let copy = MailTransfer {
+                        message_id: id,
+                        recipients,
+                        ..m.clone()
+                    };
+                    self.enqueue(&po, &copy, now_ms)?;
+                    taken.queued += 1;
+                }
+                Disposition::Unroutable => failed.extend(recipients),
+            }
+        }
+        if !failed.is_empty() {
+            let reason = "no such post office or mailbox";
+            taken.returned += self.return_to_sender(m, &failed, reason, router, local, now_ms)?;
+        }
+        self.add(DELIVERED, taken.delivered)?;
+        Ok(taken)
+    }
+
+    fn deliver(&mut self, mailbox: &Name, id: &[u8; 16], body: &[u8]) -> Result<(), MailError> {
+        let arrival = self
+            .meta
+            .get(ARRIVALS)
+            .map_err(|e| MailError::store(self.path, e))?
+            .map_or(0, |v| v.value())
+            + 1;
+        self.meta
+            .insert(ARRIVALS, arrival)
+            .map_err(|e| MailError::store(self.path, e))?;
+        let mut key = mailbox_prefix(mailbox);
+        key.extend_from_slice(&arrival.to_be_bytes());
+        let mut value = id.to_vec();
+        value.extend_from_slice(body);
+        self.mailboxes
+            .insert(key.as_slice(), value.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    fn enqueue(&mut self, po: &Name, m: &MailTransfer, now_ms: u64) -> Result<(), MailError> {
+        let bytes = codec::encode(m).map_err(|e| MailError::store(self.path, e))?;
+        self.messages
+            .insert(m.message_id.as_slice(), bytes.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        self.queue
+            .insert(queue_key(po, &m.message_id).as_slice(), (now_ms, now_ms, 0))
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    /// Queues (or delivers) a non-delivery report; returns 1 if one was made.
+    fn return_to_sender(
+        &mut self,
+        m: &MailTransfer,
+        failed: &[Address],
+        reason: &str,
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<u64, MailError> {
+        let Some(ndr) = non_delivery(local.0, local.1, m, failed, reason, now_ms) else {
+            return Ok(0);
+        };
+        self.add(RETURNED, 1)?;
+        self.seen
+            .insert(ndr.message_id.as_slice(), now_ms)
+            .map_err(|e| MailError::store(self.path, e))?;
+        let sender = &m.from;
+        match router.disposition(&sender.post_office) {
+            Disposition::Local => {
+                if self
+                    .users
+                    .get(sender.mailbox.as_str())
+                    .map_err(|e| MailError::store(self.path, e))?
+                    .is_some()
+                {
+                    self.deliver(&sender.mailbox, &ndr.message_id, &ndr.body)?;
+                }
+            }
+            Disposition::Forward(_) => self.enqueue(&sender.post_office, &ndr, now_ms)?,
+            // Nowhere to return it: a report is never bounced.
+            Disposition::Unroutable => {}
+        }
+        Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+use std::collections::BTreeMap;
+
+use wire_format::{MailKind, MailTransfer, Name};
+
+use super::*;
+use crate::config::Mode;
+use crate::routing::route;
+
+fn n(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+struct Table(Name, Mode, Option<Name>, BTreeMap<Name, Name>);
+
+impl Router for Table {
+    fn disposition(&self, po: &Name) -> Disposition {
+        route(self.0, self.1, self.2, &self.3, po)
+    }
+}
+
+fn post_office(name: &str) -> Table {
+    Table(n(name), Mode::PostOffice, Some(n("H")), BTreeMap::new())
+}
+
+fn mail(id: u8, to: &[&str]) -> MailTransfer {
+    MailTransfer {
+        message_id: [id; 16],
+        kind: MailKind::Normal,
+        from: "ACME/POA/JSMITH".parse().unwrap(),
+        recipients: to.iter().map(|a| a.parse().unwrap()).collect(),
+        hop_count: 0,
+        submitted_at_ms: 1,
+        body: b"Subject: t\r\n\r\nhello\r\n".to_vec().into(),
+    }
+}
+
+#[test]
+fn a_message_is_taken_once_and_delivered_or_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    store.set_user(&n("AJONES"), "pw").unwrap();
+    let router = post_office("POD");
+    let local = (n("POD"), n("ACME"));
+    let m = mail(1, &["ACME/POD/AJONES", "ACME/POA/MJONES", "ACME/POB/X"]);
+    let taken = store
+        .take(&[m.clone(), m.clone()], &router, local, 10)
+        .unwrap();
+    assert_eq!(
+        taken[0],
+        Taken {
+            duplicate: false,
+            delivered: 1,
+            queued: 2,
+            returned: 0
+        }
+    );
+    assert!(taken[1].duplicate, "the same id twice is stored once");
+    assert_eq!(store.mailbox(&n("AJONES")).unwrap().len(), 1);
+    let queued = store.queued().unwrap();
+    assert_eq!(queued.len(), 2);
+    // Split copies have their own ids; the single-office case keeps its id.
+    assert!(queued.iter().all(|q| q.id != m.message_id));
+    store
+        .take(&[mail(2, &["ACME/POA/MJONES"])], &router, local, 11)
+        .unwrap();
+    assert!(store.queued().unwrap().iter().any(|q| q.id == [2; 16]));
+}
+
+#[test]
+fn an_unknown_mailbox_is_returned_to_the_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    let router = post_office("POD");
+    let taken = store
+        .take(
+            &[mail(3, &["ACME/POD/NOBODY"])],
+            &router,
+            (n("POD"), n("ACME")),
+            10,
+        )
+        .unwrap();
+    assert_eq!(taken[0].returned, 1);
+    let queued = store.queued().unwrap();
+    assert_eq!(queued.len(), 1, "the report goes back towards POA");
+    assert_eq!(queued[0].post_office, n("POA"));
+    let ndr = store.message(&queued[0].id).unwrap().unwrap();
+    assert_eq!(ndr.kind, MailKind::NonDelivery);
+}
+
+#[test]
+fn passwords_are_checked_against_a_salted_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    store.set_user(&n("JSMITH"), "right").unwrap();
+    assert!(store.check_password(&n("JSMITH"), "right").unwrap());
+    assert!(!store.check_password(&n("JSMITH"), "wrong").unwrap());
+    assert!(!store.check_password(&n("NOBODY"), "right").unwrap());
+    store.ensure_user(&n("NOPASS")).unwrap();
+    assert!(!store.check_password(&n("NOPASS"), "").unwrap());
+}
+
+#[test]
+fn forwarded_messages_leave_the_queue_and_survive_reopen_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = MailStore::open(dir.path()).unwrap();
+        store
+            .take(
+                &[mail(4, &["ACME/POB/X"]), mail(5, &["ACME/POB/Y"])],
+                &post_office("POA"),
+                (n("POA"), n("ACME")),
+                1,
+            )
+            .unwrap();
+        let q = store.queued().unwrap();
+        store.forwarded(&q[..1]).unwrap();
+    }
+    let store = MailStore::open(dir.path()).unwrap();
+    assert_eq!(store.queued().unwrap().len(), 1);
+    assert_eq!(store.counters().unwrap()["forwarded"], 1);
+}
