@@ -208,6 +208,10 @@ fn samples() -> Vec<Message> {
             endpoint: "127.0.0.1:7002".into(),
         }
         .into(),
+        RestoreRequestor {
+            post_office: name("POC"),
+        }
+        .into(),
         AdminOk {
             detail: "deleted 3 entries".into(),
         }

@@ -91,6 +91,13 @@ pub struct RemoveRequestor {
     pub post_office: Name,
 }
 
+/// Operator -> DS server: accept this post office's requestor again (the
+/// rollback of step B); the post office owns its users on this server again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequestor {
+    pub post_office: Name,
+}
+
 /// Operator -> DS server: delete every entry of this post office (patent step C).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurgePostOffice {
@@ -290,6 +297,7 @@ macro_rules! post_office_body {
 }
 post_office_body!(RemoveRequestor, "remove_requestor.post_office");
 post_office_body!(PurgePostOffice, "purge.post_office");
+post_office_body!(RestoreRequestor, "restore_requestor.post_office");
 
 impl Body for Repoint {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {

@@ -141,6 +141,7 @@ messages! {
     0x48 => RemoveRequestor,
     0x49 => PurgePostOffice,
     0x4A => Repoint,
+    0x4B => RestoreRequestor,
     0x4F => AdminOk,
 
     0x7F => ErrorReply,

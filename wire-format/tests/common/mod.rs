@@ -275,6 +275,7 @@ fn admin() -> BoxedStrategy<Message> {
         name().prop_map(|post_office| RemoveRequestor { post_office }.into()),
         name().prop_map(|post_office| PurgePostOffice { post_office }.into()),
         (name(), text(255)).prop_map(|(server, endpoint)| Repoint { server, endpoint }.into()),
+        name().prop_map(|post_office| RestoreRequestor { post_office }.into()),
         text(4096).prop_map(|detail| AdminOk { detail }.into()),
         (error_code(), text(4096)).prop_map(|(code, text)| ErrorReply { code, text }.into()),
     ]
