@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use peer_link::{Connection, LinkError, Timeouts};
-use wire_format::{Message, Name, Role, StatusValue};
+use wire_format::{Entry, ListGal, Message, Name, Role, StatusValue};
 
 pub struct Operator {
     runtime: tokio::runtime::Runtime,
@@ -47,6 +47,29 @@ impl Operator {
         match self.request(wire_format::StatusRequest)? {
             Message::StatusReport(r) => Ok(r.items.into_iter().map(|i| (i.key, i.value)).collect()),
             other => Err(LinkError::unexpected("StatusReport", &other)),
+        }
+    }
+
+    /// The whole directory the process serves (tombstones included), paged
+    /// in address order.
+    pub fn list_gal(&mut self) -> Result<Vec<Entry>, LinkError> {
+        let mut entries = Vec::new();
+        let mut after = None;
+        loop {
+            let page = ListGal {
+                after: after.take(),
+                limit: 1000,
+            };
+            match self.request(page)? {
+                Message::GalPage(page) => {
+                    entries.extend(page.entries);
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => return Ok(entries),
+                    }
+                }
+                other => return Err(LinkError::unexpected("GalPage", &other)),
+            }
         }
     }
 }

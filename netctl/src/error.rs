@@ -44,4 +44,8 @@ pub enum NetctlError {
         process: String,
         source: peer_link::LinkError,
     },
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("verification failed: {0}")]
+    Verification(String),
 }

@@ -5,12 +5,20 @@
 //! * [`configs`]: each role's config, written from the topology;
 //! * [`supervisor`]: background processes and their `ready` lines;
 //! * [`state`]: what `up` leaves in the data directory for later commands;
+//! * [`migrate`]: the staged migration (plan, journal, executor, checks);
+//! * [`network`]: a running network as the operator reaches it;
+//! * [`mailclient`]: SMTP and POP3 as a mail client speaks them;
+//! * [`demo`]: `netctl demo`, the whole story with live traffic;
 //! * [`commands`]: one module per subcommand.
 
 pub mod client;
 pub mod commands;
 pub mod configs;
+pub mod demo;
 mod error;
+pub mod mailclient;
+pub mod migrate;
+pub mod network;
 pub mod state;
 pub mod supervisor;
 pub mod topology;

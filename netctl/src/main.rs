@@ -8,9 +8,6 @@ use wire_format::{Address, Name};
 /// Operator CLI for the mail network of patent US 6,298,375: start every role
 /// of a topology as its own background process on this machine, inspect it,
 /// and stop it.
-///
-/// The migration commands (migrate, rollback, demo) arrive with issue #6,
-/// once the directory and mail roles exist.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -55,6 +52,99 @@ enum Command {
     /// Add, change or delete a user of a post office.
     #[command(subcommand)]
     User(UserCommand),
+    /// Move post offices to HUB through the patent's steps A-G, in one wave:
+    /// prints the plan, runs each step and checks that it took effect, then
+    /// verifies every GAL and sends a test mail each way. Journaled in
+    /// DATA_DIR/migration.toml: if netctl or any process is killed, run the
+    /// same command again and it resumes (dead processes are restarted).
+    /// --json: {"moved", "to", "resumed", "steps": [{"step", "ms"}],
+    /// "gals_complete_ms", "test_mails": [{"from", "to", "ms"}], "total_ms"}.
+    Migrate {
+        /// The post offices to move, e.g. POC (or POA POB for a wave of two).
+        #[arg(required = true)]
+        post_offices: Vec<Name>,
+        /// The hub they move to, e.g. H2.
+        #[arg(long, value_name = "HUB")]
+        to: Name,
+        #[command(flatten)]
+        migration: MigrationFlags,
+    },
+    /// The whole story: `up` on the built-in example topology in a temporary
+    /// directory, mail traffic and directory changes running throughout,
+    /// migrate POC to H2, verify, print a report (steps and their durations;
+    /// mails sent, delivered, lost, duplicated; the GAL gap), `down`. The
+    /// role binaries must sit beside netctl (`cargo build --release`).
+    Demo {
+        /// Mails per second during the run.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Seconds of traffic before the migration starts.
+        #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+        warm_up: u64,
+        /// How the users move.
+        #[arg(long, value_enum, default_value_t = MethodArg::Patent)]
+        method: MethodArg,
+        /// Keep the temporary data directory (logs, stores) afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Move a migrated post office back to the hub the topology puts it on,
+    /// the same careful way (steps A-G in the other direction).
+    Rollback {
+        /// The post office, e.g. POC.
+        po: Name,
+        #[command(flatten)]
+        migration: MigrationFlags,
+    },
+}
+
+#[derive(clap::Args)]
+struct MigrationFlags {
+    /// How the users move: `patent` (steps A-G as the patent gives them; the
+    /// old network does not see the users between steps C and G).
+    #[arg(long, value_enum, default_value_t = MethodArg::Patent)]
+    method: MethodArg,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds one step may take before the wave stops (it can be resumed).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    step_timeout: u64,
+    /// Seconds the final verification may take.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    verify_timeout: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MethodArg {
+    Patent,
+}
+
+impl MethodArg {
+    fn method(self) -> netctl::migrate::journal::Method {
+        match self {
+            MethodArg::Patent => netctl::migrate::journal::Method::Patent,
+        }
+    }
+}
+
+impl MigrationFlags {
+    fn args<'a>(
+        &self,
+        post_offices: &'a [Name],
+        to: Option<Name>,
+        json: bool,
+    ) -> commands::migrate::MigrateArgs<'a> {
+        commands::migrate::MigrateArgs {
+            post_offices,
+            to,
+            method: self.method.method(),
+            dry_run: self.dry_run,
+            step_timeout: std::time::Duration::from_secs(self.step_timeout),
+            verify_timeout: std::time::Duration::from_secs(self.verify_timeout),
+            json,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -91,6 +181,10 @@ fn address(
         reason: e.to_string(),
     })?;
     Ok(Address::new(network, po, mailbox))
+}
+
+fn name(s: &'static str) -> Name {
+    Name::new(s).unwrap_or_else(|_| unreachable!("a valid constant name"))
 }
 
 fn main() -> ExitCode {
@@ -136,6 +230,43 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Del { po, mailbox }) => address(&cli.data_dir, po, mailbox)
             .and_then(|a| commands::users::delete(&cli.data_dir, &a).map(|()| a))
             .map(|a| println!("deleted {a}")),
+        Command::Migrate {
+            post_offices,
+            to,
+            migration,
+        } => commands::migrate::migrate(
+            &cli.data_dir,
+            &migration.args(&post_offices, Some(to), cli.json),
+        ),
+        Command::Demo {
+            rate,
+            warm_up,
+            method,
+            keep,
+        } => netctl::demo::run(&netctl::demo::DemoOptions {
+            post_offices: vec![name("POC")],
+            to: name("H2"),
+            method: method.method(),
+            rate,
+            warm_up: std::time::Duration::from_secs(warm_up),
+            drain: std::time::Duration::from_secs(120),
+            keep,
+        })
+        .and_then(|report| {
+            netctl::demo::print(&report);
+            if report.lost.is_empty() && report.duplicated.is_empty() {
+                Ok(())
+            } else {
+                Err(netctl::NetctlError::Verification(format!(
+                    "{} mails lost and {} duplicated",
+                    report.lost.len(),
+                    report.duplicated.len()
+                )))
+            }
+        }),
+        Command::Rollback { po, migration } => {
+            commands::migrate::rollback(&cli.data_dir, po, &migration.args(&[], None, cli.json))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

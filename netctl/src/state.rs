@@ -64,7 +64,7 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError>
 }
 
 /// Reads a TOML file written by [`save_toml`]; a missing file means no network.
-fn load_toml<T: serde::de::DeserializeOwned>(
+pub fn load_toml<T: serde::de::DeserializeOwned>(
     data_dir: &Path,
     path: &Path,
 ) -> Result<T, NetctlError> {
@@ -76,7 +76,7 @@ fn load_toml<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn save_toml<T: Serialize>(value: &T, path: &Path, private: bool) -> Result<(), NetctlError> {
+pub fn save_toml<T: Serialize>(value: &T, path: &Path, private: bool) -> Result<(), NetctlError> {
     let text = toml::to_string_pretty(value).map_err(|e| NetctlError::BadState {
         path: path.display().to_string(),
         reason: e.to_string(),

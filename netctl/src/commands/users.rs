@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use wire_format::{Address, Entry, ListGal, Message, Name, UserDelete, UserUpsert};
+use wire_format::{Address, Entry, Name, UserDelete, UserUpsert};
 
 use crate::NetctlError;
 use crate::client::Operator;
@@ -45,26 +45,7 @@ pub fn gal(data_dir: &Path, po: &Name) -> Result<Vec<Entry>, NetctlError> {
         process: p.id.clone(),
         source,
     };
-    let mut entries = Vec::new();
-    let mut after = None;
-    loop {
-        match op
-            .request(ListGal {
-                after: after.take(),
-                limit: 1000,
-            })
-            .map_err(link)?
-        {
-            Message::GalPage(page) => {
-                entries.extend(page.entries);
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => return Ok(entries),
-                }
-            }
-            other => return Err(link(peer_link::LinkError::unexpected("GalPage", &other))),
-        }
-    }
+    op.list_gal().map_err(link)
 }
 
 /// Adds or changes a user: the directory entry at the post office's

@@ -1,0 +1,124 @@
+//! Live mail traffic for the demo: mails between random users of every post
+//! office through their SMTP listeners, each with a unique id header, and the
+//! count at the end of what every mailbox received (lost, duplicated).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wire_format::{Address, Name};
+
+use crate::mailclient;
+use crate::network::Network;
+
+pub const ID_HEADER: &str = "X-Netctl-Demo";
+
+/// A user mail can be sent to and collected from.
+#[derive(Clone)]
+pub struct Account {
+    pub address: Address,
+    pub password: String,
+}
+
+pub fn accounts(net: &Network) -> Vec<Account> {
+    net.topology
+        .post_offices()
+        .flat_map(|po| {
+            po.users.iter().map(|u| Account {
+                address: Address::new(net.topology.network, po.name, u.mailbox),
+                password: u.password.clone(),
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Sent {
+    /// Accepted by the sender's post office (250 to the end of DATA).
+    pub accepted: Vec<u64>,
+    /// Refused at submission: the sender was told, so nothing was lost.
+    pub refused: u64,
+    /// Mails to or from each post office.
+    pub per_post_office: BTreeMap<Name, u64>,
+}
+
+/// Sends `rate` mails per second until `stop`; a small deterministic
+/// generator picks sender and recipient, so runs are comparable.
+pub fn send_until(net: &Network, accounts: &[Account], rate: u32, stop: Arc<AtomicBool>) -> Sent {
+    let mut sent = Sent::default();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    let mut id = 0u64;
+    let mut due = Instant::now();
+    while !stop.load(Ordering::Relaxed) && accounts.len() > 1 {
+        let from = &accounts[next(accounts.len())];
+        let to = loop {
+            let to = &accounts[next(accounts.len())];
+            if to.address.post_office != from.address.post_office {
+                break to;
+            }
+        };
+        id += 1;
+        let Ok(smtp) = net.mail_endpoint(&from.address.post_office, "smtp") else {
+            sent.refused += 1;
+            continue;
+        };
+        let tag = id.to_string();
+        match mailclient::send(
+            &smtp,
+            &from.address,
+            &to.address,
+            &[("Subject", "demo traffic"), (ID_HEADER, &tag)],
+            "Mail sent by `netctl demo` while the network migrates.\n",
+        ) {
+            Ok(()) => {
+                sent.accepted.push(id);
+                for po in [from.address.post_office, to.address.post_office] {
+                    *sent.per_post_office.entry(po).or_default() += 1;
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "a demo mail was refused at submission");
+                sent.refused += 1;
+            }
+        }
+        due += interval;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        } else {
+            due = Instant::now();
+        }
+    }
+    sent
+}
+
+/// Demo mail ids found in the mailboxes, with how many copies of each.
+/// Collected mails are removed, so calling this again sees only new ones.
+pub fn collect_all(
+    net: &Network,
+    accounts: &[Account],
+    into: &mut BTreeMap<u64, u64>,
+) -> Result<(), String> {
+    for a in accounts {
+        let pop3 = net
+            .mail_endpoint(&a.address.post_office, "pop3")
+            .map_err(|e| e.to_string())?;
+        let is_demo = |m: &[String]| mailclient::header(m, ID_HEADER).is_some();
+        let messages =
+            mailclient::collect(&pop3, a.address.mailbox.as_str(), &a.password, &is_demo)
+                .map_err(|e| e.to_string())?;
+        for m in &messages {
+            if let Some(id) = mailclient::header(m, ID_HEADER).and_then(|v| v.parse().ok()) {
+                *into.entry(id).or_default() += 1;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The migration journal (`DATA_DIR/migration.toml`) and the placement of
+//! post offices (`DATA_DIR/placement.toml`).
+//!
+//! The journal is written (write, then rename) before a step starts and after
+//! its check has passed, so a `netctl` killed at any point finds, when the
+//! same command runs again, the wave it was running and the first step not
+//! proven done; that step's actions are idempotent and run again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::StepId;
+use crate::NetctlError;
+use crate::state::{load_toml, save_toml};
+
+/// How a migration moves a post office's users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Steps A-G exactly as the patent describes them.
+    Patent,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Patent => f.write_str("patent"),
+        }
+    }
+}
+
+/// One post office of a wave and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    pub post_office: String,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: StepId,
+    pub started_ms: u64,
+    pub finished_ms: Option<u64>,
+}
+
+/// The wave in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub to: String,
+    pub method: Method,
+    pub moves: Vec<Move>,
+    pub started_ms: u64,
+    /// Steps started, in order; the last may be unfinished.
+    pub steps: Vec<StepRecord>,
+    /// How many times the wave was resumed after an interruption.
+    #[serde(default)]
+    pub resumed: u32,
+}
+
+impl Journal {
+    /// The first step whose check has not passed yet.
+    pub fn next_step(&self, order: &[StepId]) -> Option<StepId> {
+        order.iter().copied().find(|id| {
+            !self
+                .steps
+                .iter()
+                .any(|r| r.step == *id && r.finished_ms.is_some())
+        })
+    }
+
+    pub fn start(&mut self, step: StepId, now_ms: u64) {
+        if !self.steps.iter().any(|r| r.step == step) {
+            self.steps.push(StepRecord {
+                step,
+                started_ms: now_ms,
+                finished_ms: None,
+            });
+        }
+    }
+
+    pub fn finish(&mut self, step: StepId, now_ms: u64) {
+        if let Some(r) = self.steps.iter_mut().find(|r| r.step == step) {
+            r.finished_ms = Some(now_ms);
+        }
+    }
+
+    /// Whether this journal is the wave the operator asks for again.
+    pub fn same_wave(&self, post_offices: &[String], to: &str) -> bool {
+        let mut mine: Vec<&str> = self.moves.iter().map(|m| m.post_office.as_str()).collect();
+        let mut asked: Vec<&str> = post_offices.iter().map(String::as_str).collect();
+        mine.sort_unstable();
+        asked.sort_unstable();
+        self.to == to && mine == asked
+    }
+}
+
+fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("migration.toml")
+}
+
+pub fn load(data_dir: &Path) -> Result<Option<Journal>, NetctlError> {
+    let path = journal_path(data_dir);
+    if !path.exists() {
+        return Ok(None);
+    }
+    load_toml(data_dir, &path).map(Some)
+}
+
+pub fn save(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
+    save_toml(journal, &journal_path(data_dir), false)
+}
+
+/// The wave is over: its record moves to `migrations/` (the history).
+pub fn close(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
+    let done = data_dir
+        .join("migrations")
+        .join(format!("{}.toml", journal.started_ms));
+    save_toml(journal, &done, false)?;
+    std::fs::remove_file(journal_path(data_dir)).map_err(|source| NetctlError::Write {
+        path: journal_path(data_dir).display().to_string(),
+        source,
+    })
+}
+
+/// Post office to the hub it is on now, where that differs from the topology.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Placement {
+    pub hubs: BTreeMap<String, String>,
+}
+
+fn placement_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("placement.toml")
+}
+
+impl Placement {
+    pub fn load(data_dir: &Path) -> Result<Placement, NetctlError> {
+        if !placement_path(data_dir).exists() {
+            return Ok(Placement::default());
+        }
+        load_toml(data_dir, &placement_path(data_dir))
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
+        save_toml(self, &placement_path(data_dir), false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use StepId::*;
+
+    fn journal() -> Journal {
+        Journal {
+            to: "H2".into(),
+            method: Method::Patent,
+            moves: vec![Move {
+                post_office: "POC".into(),
+                from: "H".into(),
+            }],
+            started_ms: 1,
+            steps: vec![],
+            resumed: 0,
+        }
+    }
+
+    #[test]
+    fn an_unfinished_step_is_the_one_to_resume() {
+        let order = [A, B, C, D, E, F, G];
+        let mut j = journal();
+        assert_eq!(j.next_step(&order), Some(A));
+        j.start(A, 10);
+        j.finish(A, 11);
+        j.start(B, 12);
+        assert_eq!(j.next_step(&order), Some(B));
+        j.start(B, 99);
+        assert_eq!(j.steps[1].started_ms, 12, "a resumed step keeps its start");
+        for s in [B, C, D, E, F, G] {
+            j.start(s, 20);
+            j.finish(s, 21);
+        }
+        assert_eq!(j.next_step(&order), None);
+    }
+
+    #[test]
+    fn the_journal_survives_a_round_trip_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), None);
+        let mut j = journal();
+        j.start(A, 5);
+        save(dir.path(), &j).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Some(j.clone()));
+        assert!(j.same_wave(&["POC".into()], "H2"));
+        assert!(!j.same_wave(&["POC".into()], "H"));
+        close(dir.path(), &j).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), None);
+        assert!(dir.path().join("migrations/1.toml").exists());
+    }
+}

@@ -1,0 +1,13 @@
+//! The staged migration of post offices between the old hub and the new one
+//! (patent US 6,298,375, steps A-G), as `netctl migrate` and `netctl
+//! rollback` run it.
+//!
+//! * [`plan`]: the steps as data (actions and checks), no I/O;
+//! * [`journal`]: the wave in progress on disk, so a killed `netctl` resumes;
+//! * [`run`]: the executor against the live network;
+//! * [`verify`]: complete GALs and a test mail each way at the end.
+
+pub mod journal;
+pub mod plan;
+pub mod run;
+pub mod verify;

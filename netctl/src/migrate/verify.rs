@@ -1,0 +1,147 @@
+//! The final verification of a wave: every post office's GAL is the whole
+//! directory, and a test mail crosses each way between every moved post
+//! office and the rest of the network, through the real SMTP and POP3
+//! listeners.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use wire_format::{Address, Name};
+
+use super::plan::Target;
+use super::run::{Progress, now_ms};
+use crate::NetctlError;
+use crate::mailclient;
+use crate::network::Network;
+use crate::topology::RoleKind;
+
+const POLL: Duration = Duration::from_millis(200);
+
+/// (address, display name) of every live user.
+pub type Users = BTreeSet<(String, String)>;
+
+/// The whole directory: each post office's own users, as it lists them.
+pub fn full_directory(net: &Network) -> Result<Users, NetctlError> {
+    let mut all = Users::new();
+    for po in net.post_offices() {
+        let t = Target::new(po, RoleKind::DsRequestor);
+        all.extend(
+            net.directory(t)?
+                .into_iter()
+                .filter(|e| e.address.post_office == po)
+                .map(|e| (e.address.to_string(), e.display_name)),
+        );
+    }
+    Ok(all)
+}
+
+/// Each post office's GAL, as a set.
+pub fn gals(net: &Network) -> Result<BTreeMap<Name, Users>, NetctlError> {
+    let mut out = BTreeMap::new();
+    for po in net.post_offices() {
+        let t = Target::new(po, RoleKind::DsRequestor);
+        let gal = net
+            .directory(t)?
+            .into_iter()
+            .map(|e| (e.address.to_string(), e.display_name))
+            .collect();
+        out.insert(po, gal);
+    }
+    Ok(out)
+}
+
+/// `None` when every GAL equals the whole directory; else what differs.
+pub fn gal_gaps(net: &Network) -> Result<Option<String>, NetctlError> {
+    let all = full_directory(net)?;
+    let mut gaps = Vec::new();
+    for (po, gal) in gals(net)? {
+        let missing = all.difference(&gal).count();
+        let extra = gal.difference(&all).count();
+        if missing + extra > 0 {
+            gaps.push(format!("{po} lacks {missing} and has {extra} stale"));
+        }
+    }
+    Ok((!gaps.is_empty()).then(|| gaps.join(", ")))
+}
+
+/// Waits until every GAL is the whole directory, running sync cycles.
+pub fn wait_for_complete_gals(
+    net: &mut Network,
+    within: Duration,
+    progress: &mut dyn Progress,
+) -> Result<(), NetctlError> {
+    let deadline = Instant::now() + within;
+    let mut requestors: Vec<Target> = net
+        .post_offices()
+        .into_iter()
+        .map(|po| Target::new(po, RoleKind::DsRequestor))
+        .collect();
+    requestors.push(Target::new(net.topology.bridge, RoleKind::DsRequestor));
+    loop {
+        net.heal()?;
+        let why = match gal_gaps(net) {
+            Ok(None) => return Ok(()),
+            Ok(Some(why)) => why,
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(NetctlError::Verification(format!(
+                "the GALs are not complete after {} s: {why}",
+                within.as_secs()
+            )));
+        }
+        progress.note(&format!("verification: {why}"));
+        for t in &requestors {
+            if let Ok(mut op) = net.connect(*t) {
+                let _ = op.request(wire_format::SyncNow);
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Sends a mail from `from`'s first seed user to `to`'s and waits until it
+/// can be collected over POP3 (and removes it). Returns how long it took.
+pub fn test_mail(
+    net: &Network,
+    from: Name,
+    to: Name,
+    within: Duration,
+) -> Result<Duration, NetctlError> {
+    let fail = |why: String| NetctlError::Verification(format!("test mail {from} -> {to}: {why}"));
+    let user = |po: Name| {
+        net.seed_user(&po)
+            .map(|u| (Address::new(net.topology.network, po, u.mailbox), u))
+            .ok_or_else(|| fail(format!("{po} has no seed user in the topology")))
+    };
+    let (sender, _) = user(from)?;
+    let (recipient, account) = user(to)?;
+    let token = format!("{from}-{to}-{}", now_ms());
+    let began = Instant::now();
+    mailclient::send(
+        &net.mail_endpoint(&from, "smtp")?,
+        &sender,
+        &recipient,
+        &[
+            ("Subject", "netctl migration test mail"),
+            ("X-Netctl-Test", &token),
+        ],
+        "This mail proves the route works after the migration.\n",
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let pop3 = net.mail_endpoint(&to, "pop3")?;
+    let deadline = began + within;
+    loop {
+        let is_mine = |m: &[String]| mailclient::header(m, "X-Netctl-Test") == Some(token.as_str());
+        match mailclient::collect(&pop3, account.mailbox.as_str(), &account.password, &is_mine) {
+            Ok(messages) if messages.iter().any(|m| is_mine(m)) => return Ok(began.elapsed()),
+            Ok(_) => {}
+            Err(e) if Instant::now() >= deadline => return Err(fail(e.to_string())),
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(fail(format!("not delivered within {} s", within.as_secs())));
+        }
+        std::thread::sleep(POLL);
+    }
+}
