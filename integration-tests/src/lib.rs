@@ -7,6 +7,7 @@
 //! serves. Logs go to stderr. So tests can bind port 0 and never race for ports.
 
 pub mod dirsync;
+pub mod mail;
 pub mod operator;
 pub mod site;
 

@@ -12,7 +12,8 @@
 //! hub = "H"                    # post office: where all other mail goes
 //! max_hops = 16                # a message that passed this many routers is returned
 //! expiry_secs = 86400          # undeliverable for this long: returned to the sender
-//! max_message_bytes = 10485760 # SMTP SIZE limit
+//! max_message_bytes = 3932160  # SMTP SIZE limit (at most this, the default:
+//!                              # a message must fit in one wire frame)
 //!
 //! [[peers]]                    # routers this one hands mail to or takes mail from
 //! name = "H"
@@ -97,8 +98,13 @@ fn default_max_hops() -> u8 {
 fn default_expiry_secs() -> u64 {
     86_400
 }
+/// The largest message a router hands on: it must fit in one frame of the
+/// wire protocol with its envelope (up to 1,000 recipients), so a message
+/// accepted by SMTP can never be stuck in a queue for being too big.
+pub const MAX_MESSAGE_BYTES: usize = wire_format::limits::DEFAULT_MAX_FRAME_BODY - 256 * 1024;
+
 fn default_max_message_bytes() -> usize {
-    10 * 1024 * 1024
+    MAX_MESSAGE_BYTES
 }
 
 #[derive(Clone)]
@@ -193,6 +199,12 @@ impl Settings {
         let mut users = Vec::new();
         for u in file.users {
             users.push((name("mailbox", &u.mailbox)?, u.password));
+        }
+        if file.max_message_bytes > MAX_MESSAGE_BYTES {
+            return Err(invalid(format!(
+                "max_message_bytes {} is more than a wire frame carries ({MAX_MESSAGE_BYTES})",
+                file.max_message_bytes
+            )));
         }
         if file.max_hops == 0 {
             return Err(invalid("max_hops must be at least 1".into()));

@@ -23,6 +23,10 @@ pub enum Disposition {
 /// The routing rule. A post office keeps its own mail and sends the rest to
 /// its hub unless a route says otherwise; hubs and the gateway route only by
 /// their table.
+///
+/// A post office's route entry for its own name is its hub: that is how a
+/// migration moves it to another hub at run time (`SetRoute{POC, H2}` sent to
+/// POC), without a second kind of administration message.
 pub fn route(
     node: Name,
     mode: Mode,
@@ -36,10 +40,24 @@ pub fn route(
     match routes.get(post_office) {
         Some(hop) if *hop == node => Disposition::Unroutable,
         Some(hop) => Disposition::Forward(*hop),
-        None => match (mode, hub) {
+        None => match (mode, effective_hub(node, mode, hub, routes)) {
             (Mode::PostOffice, Some(hub)) => Disposition::Forward(hub),
             _ => Disposition::Unroutable,
         },
+    }
+}
+
+/// A post office's hub: a run-time override (its own name in the route
+/// table) or the configured one.
+pub fn effective_hub(
+    node: Name,
+    mode: Mode,
+    hub: Option<Name>,
+    routes: &BTreeMap<Name, Name>,
+) -> Option<Name> {
+    match mode {
+        Mode::PostOffice => routes.get(&node).copied().or(hub),
+        Mode::Hub | Mode::Gateway => None,
     }
 }
 
@@ -138,6 +156,29 @@ mod tests {
         assert_eq!(
             route(n("POA"), Mode::PostOffice, Some(n("H")), &routes, &n("POD")),
             Disposition::Forward(n("H"))
+        );
+    }
+
+    #[test]
+    fn a_post_office_moves_to_another_hub_by_a_route_for_itself() {
+        let routes = BTreeMap::from([(n("POC"), n("H2"))]);
+        let hub = Some(n("H"));
+        assert_eq!(
+            route(n("POC"), Mode::PostOffice, hub, &routes, &n("POA")),
+            Disposition::Forward(n("H2"))
+        );
+        assert_eq!(
+            route(n("POC"), Mode::PostOffice, hub, &routes, &n("POC")),
+            Disposition::Local
+        );
+        assert_eq!(
+            effective_hub(n("POC"), Mode::PostOffice, hub, &routes),
+            Some(n("H2"))
+        );
+        // On a hub the same entry is an ordinary route.
+        assert_eq!(
+            route(n("H"), Mode::Hub, None, &routes, &n("POC")),
+            Disposition::Forward(n("H2"))
         );
     }
 

@@ -28,7 +28,7 @@ pub async fn run(shared: Arc<Shared>, peer: Peer) {
         let mut backoff = Duration::from_millis(100);
         loop {
             let woken = shared.wake.notified();
-            match round(&shared, &peer, &mut conn).await {
+            match round(&shared, &peer, &mut conn, backoff).await {
                 Ok(0) => {
                     backoff = Duration::from_millis(100);
                     let _ = tokio::time::timeout(TICK, woken).await;
@@ -72,27 +72,65 @@ fn release(shared: &Shared, claimed: &[Queued]) {
     }
 }
 
-/// One pass: returns how many messages were handed over.
+/// One pass: returns how many messages were handed over. Messages queued
+/// here for longer than the expiry go back to their senders, whether or not
+/// the peer is reachable; when it is not, the rest wait `backoff`.
 async fn round(
     shared: &Arc<Shared>,
     peer: &Peer,
     conn: &mut Option<Connection>,
+    backoff: Duration,
 ) -> Result<usize, LinkError> {
     let now = now_ms();
     let due = shared
         .blocking(move |s| s.store.due(now))
         .await
-        .map_err(|e| LinkError::Remote {
-            code: ErrorCode::Internal,
-            text: e.to_string(),
-        })?;
+        .map_err(internal)?;
     let claimed = claim(shared, &peer.name, due);
     if claimed.is_empty() {
         return Ok(0);
     }
-    let result = hand_over(shared, peer, conn, &claimed).await;
+    let expiry_ms = shared.settings.expiry.as_millis() as u64;
+    let (expired, live): (Vec<Queued>, Vec<Queued>) = claimed
+        .iter()
+        .cloned()
+        .partition(|q| now.saturating_sub(q.enqueued_ms) > expiry_ms);
+    if !expired.is_empty() {
+        let reason = format!("not delivered within {}s", expiry_ms / 1000);
+        let items: Vec<(Queued, String)> =
+            expired.into_iter().map(|q| (q, reason.clone())).collect();
+        if let Err(e) = shared
+            .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
+            .await
+        {
+            warn!(error = %e, "could not return expired messages");
+        }
+        shared.wake.notify_waiters();
+    }
+    let result = if live.is_empty() {
+        Ok(0)
+    } else {
+        hand_over(shared, peer, conn, &live).await
+    };
+    if result.is_err() {
+        // Those handed over are gone from the queue; the rest wait.
+        let retry_at = now_ms() + backoff.as_millis() as u64;
+        if let Err(e) = shared
+            .blocking(move |s| s.store.defer(&live, retry_at))
+            .await
+        {
+            warn!(error = %e, "could not defer messages");
+        }
+    }
     release(shared, &claimed);
     result
+}
+
+fn internal(e: crate::MailError) -> LinkError {
+    LinkError::Remote {
+        code: ErrorCode::Internal,
+        text: e.to_string(),
+    }
 }
 
 async fn hand_over(
@@ -136,7 +174,6 @@ async fn hand_over(
         *conn = Some(c);
     }
     let Some(c) = conn.as_mut() else { return Ok(0) };
-    let expiry_ms = shared.settings.expiry.as_millis() as u64;
     let mut handed = 0;
     for window in claimed.chunks(WINDOW) {
         let ids: Vec<[u8; 16]> = window.iter().map(|q| q.id).collect();
@@ -147,24 +184,11 @@ async fn hand_over(
                     .collect::<Result<Vec<_>, _>>()
             })
             .await
-            .map_err(|e| LinkError::Remote {
-                code: ErrorCode::Internal,
-                text: e.to_string(),
-            })?;
+            .map_err(internal)?;
         let mut sent = Vec::new();
-        let now = now_ms();
         for (q, m) in window.iter().zip(messages) {
+            // Gone: another forwarder handed it over before this claim.
             let Some(m) = m else { continue };
-            if now.saturating_sub(m.submitted_at_ms) > expiry_ms {
-                let q = q.clone();
-                let _ = shared
-                    .blocking(move |s| {
-                        s.store
-                            .give_up(&q, "not delivered before it expired", s, s.local(), now)
-                    })
-                    .await;
-                continue;
-            }
             let request = c.send_request(m).await?;
             sent.push((request, q.clone()));
         }
@@ -186,11 +210,17 @@ async fn hand_over(
         }
         handed += done.len();
         forget(shared, &done).await;
-        for (q, reason) in returned {
-            warn!(reason, "returning a message to its sender");
-            let _ = shared
-                .blocking(move |s| s.store.give_up(&q, &reason, s, s.local(), now_ms()))
-                .await;
+        if !returned.is_empty() {
+            warn!(
+                count = returned.len(),
+                "returning messages at their hop limit to their senders"
+            );
+            if let Err(e) = shared
+                .blocking(move |s| s.store.give_up(&returned, s, s.local(), now_ms()))
+                .await
+            {
+                warn!(error = %e, "could not return messages");
+            }
         }
     }
     if handed > 0 {

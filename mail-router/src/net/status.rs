@@ -1,4 +1,5 @@
-//! The status report. Keys: `mode` (text); `queue.total`;
+//! The status report. Keys: `mode` (text); `hub` (text, a post office's
+//! current hub); `queue.total`;
 //! `queue.<next hop>.depth` (queued messages whose route leads there;
 //! `queue.unroutable.depth` for none); `queue.oldest_age_ms`; totals since the
 //! store was created: `received`, `delivered` (into local mailboxes),
@@ -13,7 +14,7 @@ use wire_format::{Role, StatusItem, StatusReport, StatusValue};
 
 use super::{Shared, now_ms};
 use crate::MailError;
-use crate::routing::Disposition;
+use crate::routing::{Disposition, effective_hub};
 use crate::store::Router;
 
 pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
@@ -28,6 +29,17 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
         key: "mode".into(),
         value: StatusValue::Text(format!("{:?}", shared.settings.mode)),
     }];
+    let hub = {
+        let routes = shared.routes.read().unwrap_or_else(|p| p.into_inner());
+        let s = &shared.settings;
+        effective_hub(s.node, s.mode, s.hub, &routes)
+    };
+    if let Some(hub) = hub {
+        items.push(StatusItem {
+            key: "hub".into(),
+            value: StatusValue::Text(hub.to_string()),
+        });
+    }
     let mut depth: BTreeMap<String, u64> = BTreeMap::new();
     for q in &queued {
         let hop = match shared.disposition(&q.post_office) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use peer_link::{Connection, LinkError};
 use tokio::net::TcpListener;
 use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{AdminOk, ErrorCode, Frame, MailAck, MailTransfer, Message, Role};
+use wire_format::{AdminOk, ErrorCode, Frame, MailAck, MailTransfer, Message, Name, Role};
 
 use super::{Shared, now_ms, status};
 use crate::config::Mode;
@@ -173,6 +173,37 @@ async fn take_mail(
     }
 }
 
+/// A route change, durable before it is answered. Queued mail is routed when
+/// it is sent, so it follows the new route with nothing moved. On a post
+/// office, a route for its own name changes its hub.
+async fn set_route(
+    shared: &Arc<Shared>,
+    po: Name,
+    hop: Name,
+) -> Result<String, (ErrorCode, String)> {
+    if !shared.settings.peers.iter().any(|p| p.name == hop) {
+        return Err((
+            ErrorCode::NotFound,
+            format!("{hop} is not a peer of this router (no key for it)"),
+        ));
+    }
+    shared
+        .blocking(move |s| s.store.set_route(&po, &hop))
+        .await
+        .map_err(|e| (ErrorCode::Internal, e.to_string()))?;
+    if let Ok(mut routes) = shared.routes.write() {
+        routes.insert(po, hop);
+    }
+    shared.wake.notify_waiters();
+    if shared.settings.mode == Mode::PostOffice && po == shared.settings.node {
+        info!(hub = %hop, "hub changed; queued mail follows it");
+        Ok(format!("{po} now sends its mail to hub {hop}"))
+    } else {
+        info!(post_office = %po, next_hop = %hop, "route changed; queued mail follows it");
+        Ok(format!("mail for {po} now goes to {hop}"))
+    }
+}
+
 fn hex_id(id: &[u8; 16]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -193,20 +224,7 @@ async fn admin(
                 }
             };
         }
-        Message::SetRoute(r) => {
-            let (po, hop) = (r.post_office, r.next_hop);
-            match shared.blocking(move |s| s.store.set_route(&po, &hop)).await {
-                Ok(()) => {
-                    if let Ok(mut routes) = shared.routes.write() {
-                        routes.insert(po, hop);
-                    }
-                    shared.wake.notify_waiters();
-                    info!(post_office = %po, next_hop = %hop, "route changed; queued mail follows it");
-                    Ok(format!("mail for {po} now goes to {hop}"))
-                }
-                Err(e) => Err((ErrorCode::Internal, e.to_string())),
-            }
-        }
+        Message::SetRoute(r) => set_route(shared, r.post_office, r.next_hop).await,
         Message::Repoint(r) => {
             if !shared.settings.peers.iter().any(|p| p.name == r.server) {
                 Err((

@@ -19,8 +19,8 @@ use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
 const QUEUE: TableDefinition<&[u8], (u64, u64, u64)> = TableDefinition::new("queue");
 /// id -> the message (MailTransfer body encoding)
 const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
-/// id -> when it was taken
-const SEEN: TableDefinition<&[u8], u64> = TableDefinition::new("seen");
+/// id -> (when it was taken, its hop count then)
+const SEEN: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("seen");
 /// mailbox \0 arrival number -> id (16 bytes) then the message text
 const MAILBOXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mailboxes");
 /// mailbox -> salt (16) then PBKDF2-HMAC-SHA256 (32)
@@ -202,42 +202,45 @@ impl MailStore {
         })
     }
 
-    /// Try again at `next_attempt_ms`.
-    pub fn defer(&self, q: &Queued, next_attempt_ms: u64) -> Result<(), MailError> {
+    /// Try these again at `next_attempt_ms` (those still queued), in one
+    /// transaction.
+    pub fn defer(&self, queued: &[Queued], next_attempt_ms: u64) -> Result<(), MailError> {
         self.write(|tx| {
-            let key = queue_key(&q.post_office, &q.id);
-            if tx
-                .queue
-                .get(key.as_slice())
-                .map_err(|e| MailError::store(tx.path, e))?
-                .is_some()
-            {
-                tx.queue
-                    .insert(
-                        key.as_slice(),
-                        (next_attempt_ms, q.enqueued_ms, q.attempts + 1),
-                    )
-                    .map_err(|e| MailError::store(tx.path, e))?;
-                tx.add(DEFERRED, 1)?;
+            let mut deferred = 0;
+            for q in queued {
+                let key = queue_key(&q.post_office, &q.id);
+                let current = tx
+                    .queue
+                    .get(key.as_slice())
+                    .map_err(|e| MailError::store(tx.path, e))?
+                    .map(|v| v.value());
+                if let Some((_, enqueued_ms, attempts)) = current {
+                    tx.queue
+                        .insert(key.as_slice(), (next_attempt_ms, enqueued_ms, attempts + 1))
+                        .map_err(|e| MailError::store(tx.path, e))?;
+                    deferred += 1;
+                }
             }
-            Ok(())
+            tx.add(DEFERRED, deferred)
         })
     }
 
-    /// Give up on a queued message: drop it and return it to its sender.
+    /// Give up on queued messages: drop each and return it to its sender
+    /// with its reason, in one transaction.
     pub fn give_up(
         &self,
-        q: &Queued,
-        reason: &str,
+        items: &[(Queued, String)],
         router: &dyn Router,
         local: (Name, Name),
         now_ms: u64,
     ) -> Result<(), MailError> {
         self.write(|tx| {
-            let message = tx.message(&q.id)?;
-            tx.dequeue(q)?;
-            if let Some(m) = message {
-                tx.return_to_sender(&m, &m.recipients, reason, router, local, now_ms)?;
+            for (q, reason) in items {
+                let message = tx.message(&q.id)?;
+                tx.dequeue(q)?;
+                if let Some(m) = message {
+                    tx.return_to_sender(&m, &m.recipients, reason, router, local, now_ms)?;
+                }
             }
             Ok(())
         })
@@ -434,7 +437,7 @@ struct Tx<'t> {
     path: &'t Path,
     queue: redb::Table<'t, &'static [u8], (u64, u64, u64)>,
     messages: redb::Table<'t, &'static [u8], &'static [u8]>,
-    seen: redb::Table<'t, &'static [u8], u64>,
+    seen: redb::Table<'t, &'static [u8], (u64, u64)>,
     mailboxes: redb::Table<'t, &'static [u8], &'static [u8]>,
     users: redb::Table<'t, &'static str, &'static [u8]>,
     routes: redb::Table<'t, &'static str, &'static str>,
@@ -498,24 +501,35 @@ impl<'t> Tx<'t> {
         local: (Name, Name),
         now_ms: u64,
     ) -> Result<Taken, MailError> {
-        if self
+        let groups = split_by_post_office(&m.recipients);
+        let hops = u64::from(m.hop_count);
+        let seen = self
             .seen
             .get(m.message_id.as_slice())
             .map_err(|e| MailError::store(self.path, e))?
-            .is_some()
-        {
-            self.add(DUPLICATES, 1)?;
-            return Ok(Taken {
-                duplicate: true,
-                ..Taken::default()
-            });
+            .map(|v| v.value().1);
+        if let Some(seen_hops) = seen {
+            // The same sender resending (a lost ack) sends the same hop
+            // count. More hops means the message went round a loop (routes
+            // changed in an unlucky order): refusing it as a duplicate would
+            // lose it, so a router in transit takes it again and the hop
+            // limit ends a real loop. A final delivery is never repeated.
+            let transit = groups
+                .keys()
+                .all(|po| router.disposition(po) != Disposition::Local);
+            if !(transit && hops > seen_hops) {
+                self.add(DUPLICATES, 1)?;
+                return Ok(Taken {
+                    duplicate: true,
+                    ..Taken::default()
+                });
+            }
         }
         self.seen
-            .insert(m.message_id.as_slice(), now_ms)
+            .insert(m.message_id.as_slice(), (now_ms, hops))
             .map_err(|e| MailError::store(self.path, e))?;
         self.add(RECEIVED, 1)?;
         let mut taken = Taken::default();
-        let groups = split_by_post_office(&m.recipients);
         // A message for one post office keeps its id end to end, so copies
         // that reach it by two paths (a route changed mid-flight) are stored once.
         let single = groups.len() == 1;
@@ -608,7 +622,7 @@ impl<'t> Tx<'t> {
         };
         self.add(RETURNED, 1)?;
         self.seen
-            .insert(ndr.message_id.as_slice(), now_ms)
+            .insert(ndr.message_id.as_slice(), (now_ms, 0))
             .map_err(|e| MailError::store(self.path, e))?;
         let sender = &m.from;
         match router.disposition(&sender.post_office) {

@@ -119,3 +119,40 @@ fn forwarded_messages_leave_the_queue_and_survive_reopen_otherwise() {
     assert_eq!(store.queued().unwrap().len(), 1);
     assert_eq!(store.counters().unwrap()["forwarded"], 1);
 }
+
+#[test]
+fn a_message_that_comes_back_round_a_loop_is_taken_again_but_never_delivered_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    let hub = Table(
+        n("H"),
+        Mode::Hub,
+        None,
+        BTreeMap::from([(n("POC"), n("H3"))]),
+    );
+    let local = (n("H"), n("ACME"));
+    let mut m = mail(6, &["ACME/POC/BBROWN"]);
+    m.hop_count = 2;
+    store.take(&[m.clone()], &hub, local, 1).unwrap();
+    let q = store.queued().unwrap();
+    store.forwarded(&q).unwrap();
+    // The same sender resends after a lost ack: stored once.
+    assert!(store.take(&[m.clone()], &hub, local, 2).unwrap()[0].duplicate);
+    // Back from H3 with more hops (H3 still routed POC to H): taken again.
+    m.hop_count = 4;
+    let again = store.take(&[m.clone()], &hub, local, 3).unwrap();
+    assert!(!again[0].duplicate);
+    assert_eq!(store.queued().unwrap().len(), 1);
+
+    // At the post office the final delivery happens once, whatever the hops.
+    let poc_dir = tempfile::tempdir().unwrap();
+    let poc = MailStore::open(poc_dir.path()).unwrap();
+    poc.set_user(&n("BBROWN"), "pw").unwrap();
+    let at_poc = (n("POC"), n("ACME"));
+    m.hop_count = 3;
+    poc.take(&[m.clone()], &post_office("POC"), at_poc, 1)
+        .unwrap();
+    m.hop_count = 5;
+    assert!(poc.take(&[m], &post_office("POC"), at_poc, 2).unwrap()[0].duplicate);
+    assert_eq!(poc.mailbox(&n("BBROWN")).unwrap().len(), 1);
+}

@@ -1,0 +1,57 @@
+//! A user on POA sends through SMTP to a user on POD; the mail goes
+//! POA -> H -> H3 -> H2 -> POD (five router processes) and the recipient
+//! collects it with POP3, byte for byte as sent.
+
+use std::time::Duration;
+
+use integration_tests::mail::{Net, patent_network, pop3_fetch, smtp_send};
+use integration_tests::{test_dir, wait_until};
+
+#[test]
+fn smtp_on_poa_to_pop3_on_pod_through_both_hubs_and_the_bridge() {
+    let root = test_dir("mail-path");
+    let net = Net::start(root.path(), patent_network());
+    let mut body =
+        b"From: jsmith@poa.acme\r\nTo: ajones@pod.acme\r\nSubject: across the bridge\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(b"Hello Alice,\r\n.a line that starts with a dot\r\n\r\n");
+    body.extend_from_slice("non-ASCII: h\u{e9}las, \u{2713}\r\n".as_bytes());
+    for i in 0..200 {
+        body.extend_from_slice(format!("line {i} {}\r\n", "x".repeat(i % 70)).as_bytes());
+    }
+    body.extend_from_slice(b"-- \r\nJohn\r\n");
+    let file = root.path().join("message.eml");
+    std::fs::write(&file, &body).unwrap();
+
+    let outcome = smtp_send(
+        net.get("POA").smtp(),
+        "jsmith@poa.acme",
+        &["ajones@pod.acme"],
+        &file,
+    );
+    assert_eq!(outcome, "OK 0");
+
+    let pod = net.get("POD");
+    assert!(
+        wait_until(Duration::from_secs(30), Duration::from_millis(50), || pod
+            .count("delivered")
+            == 1),
+        "the mail did not reach POD"
+    );
+    // It went through every router of the path, once.
+    for hop in ["H", "H3", "H2"] {
+        assert_eq!(net.get(hop).count("forwarded"), 1, "{hop}");
+        assert_eq!(net.get(hop).count("queue.total"), 0, "{hop}");
+    }
+    assert_eq!(net.get("POB").count("received"), 0);
+
+    let got = pop3_fetch(pod.pop3(), "AJONES", true);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&got[0]),
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(got[0], body);
+    // DELE + QUIT removed it.
+    assert!(pop3_fetch(pod.pop3(), "AJONES", false).is_empty());
+}
