@@ -14,6 +14,13 @@
 //! name = "H"
 //! endpoint = "127.0.0.1:7000"
 //! secret = "..."               # this requestor's key on that server
+//!
+//! [site]                       # optional: the bridge (H3); see `crate::site`
+//! endpoint = "127.0.0.1:7103"  # the local site replicator
+//! secret = "..."               # this node's client key there
+//! client = "H3"                # the name it connects as (default: node)
+//! import_folder = "F1"         # everything the server sends lands here
+//! export = ["FS*"]             # folders whose entries go up to the server
 //! ```
 //!
 //! The scheduled cycle is the patent's T1/T2/T3 rhythm folded into one
@@ -41,6 +48,39 @@ struct Config {
     post_offices: Option<Vec<String>>,
     #[serde(default)]
     servers: Vec<ServerConfig>,
+    site: Option<SiteConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteConfig {
+    endpoint: String,
+    secret: String,
+    client: Option<String>,
+    import_folder: Option<String>,
+    export: Option<Vec<String>>,
+}
+
+/// Site mode (the bridge): the directory lives in the local site replicator.
+/// `Debug` hides the key.
+#[derive(Clone)]
+pub struct SiteSettings {
+    pub endpoint: String,
+    pub secret: String,
+    pub client: Name,
+    pub import_folder: Name,
+    pub export: Vec<String>,
+}
+
+impl std::fmt::Debug for SiteSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteSettings")
+            .field("endpoint", &self.endpoint)
+            .field("client", &self.client)
+            .field("import_folder", &self.import_folder)
+            .field("export", &self.export)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize, Clone)]
@@ -75,6 +115,7 @@ pub struct Settings {
     pub interval: Duration,
     pub post_offices: Vec<Name>,
     pub servers: Vec<(Name, ServerConfig)>,
+    pub site: Option<SiteSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -83,6 +124,7 @@ impl std::fmt::Debug for Settings {
             .field("node", &self.node)
             .field("server", &self.server)
             .field("servers", &self.servers)
+            .field("site", &self.site)
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +167,24 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
             None => vec![node],
         };
+        let site = match config.site {
+            Some(site) => Some(SiteSettings {
+                client: match &site.client {
+                    Some(c) => name("site.client", c)?,
+                    None => node,
+                },
+                import_folder: name(
+                    "site.import_folder",
+                    site.import_folder.as_deref().unwrap_or("F1"),
+                )?,
+                export: site.export.unwrap_or_else(|| vec!["FS*".into()]),
+                endpoint: site.endpoint,
+                secret: site.secret,
+            }),
+            None => None,
+        };
         Ok(Settings {
+            site,
             node,
             network: name("network", &config.network)?,
             data_dir: config.data_dir,

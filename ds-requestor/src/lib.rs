@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod net;
+pub mod site;
 
 pub use config::Settings;
 pub use dir_core::DirError;

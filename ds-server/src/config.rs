@@ -15,7 +15,18 @@
 //! name = "POA"                 # the node name it authenticates as
 //! secret = "..."
 //! post_offices = ["POA"]       # whose users it may write (default: [name])
-//! export = ["*"]               # post offices it receives (default: all)
+//! export = ["*"]               # post offices it receives (default: all);
+//!                              # in site mode: the folders it receives
+//! bridge = false               # true for the bridge (H3 on H): it may also
+//!                              # write every post office that no live
+//!                              # (registered, not removed) requestor owns here
+//!
+//! [site]                       # optional (H2): the master list lives in the
+//!                              # site directory of the local site replicator
+//! endpoint = "127.0.0.1:7103"
+//! secret = "..."               # this server's client key on the replicator
+//! client = "H2"                # the name it connects as (default: node)
+//! folder_prefix = "FS-"        # post office P's users go to folder FS-P
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +54,21 @@ struct Config {
     tombstone_lifetime_ms: u64,
     #[serde(default)]
     requestors: Vec<RequestorConfig>,
+    site: Option<SiteConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteConfig {
+    endpoint: String,
+    secret: String,
+    client: Option<String>,
+    #[serde(default = "default_folder_prefix")]
+    folder_prefix: String,
+}
+
+fn default_folder_prefix() -> String {
+    "FS-".into()
 }
 
 #[derive(Deserialize)]
@@ -52,6 +78,8 @@ struct RequestorConfig {
     secret: String,
     post_offices: Option<Vec<String>>,
     export: Option<Vec<String>>,
+    #[serde(default)]
+    bridge: bool,
 }
 
 fn default_chunk() -> usize {
@@ -67,12 +95,15 @@ fn default_tombstone_lifetime_ms() -> u64 {
 pub struct Registered {
     pub policy: RequestorPolicy,
     pub secret: String,
+    /// The bridge: also owns every post office no live requestor owns here.
+    pub bridge: bool,
 }
 
 impl std::fmt::Debug for Registered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registered")
             .field("policy", &self.policy)
+            .field("bridge", &self.bridge)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +118,40 @@ pub struct Settings {
     pub chunk: usize,
     pub tombstone_lifetime: std::time::Duration,
     pub requestors: Vec<Registered>,
+    /// Site mode: where the master list lives instead of a private store.
+    pub site: Option<SiteSettings>,
+}
+
+/// The local site replicator of a site-mode server. `Debug` hides the key.
+#[derive(Clone)]
+pub struct SiteSettings {
+    pub endpoint: String,
+    pub secret: String,
+    pub client: Name,
+    pub folder_prefix: String,
+}
+
+impl std::fmt::Debug for SiteSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteSettings")
+            .field("endpoint", &self.endpoint)
+            .field("client", &self.client)
+            .field("folder_prefix", &self.folder_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SiteSettings {
+    /// The folder holding `post_office`'s users: one folder per post office,
+    /// so a post office's folder never needs a number agreed between sites.
+    pub fn folder_of(&self, post_office: &Name) -> Result<Name, DirError> {
+        Name::new(&format!("{}{post_office}", self.folder_prefix)).map_err(|e| {
+            DirError::ConfigInvalid {
+                path: "site.folder_prefix".into(),
+                reason: format!("no folder name for {post_office}: {e}"),
+            }
+        })
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -96,6 +161,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("requestors", &self.requestors)
+            .field("site", &self.site)
             .finish_non_exhaustive()
     }
 }
@@ -144,8 +210,31 @@ impl Settings {
                     export: r.export.unwrap_or_else(|| vec!["*".into()]),
                 },
                 secret: r.secret,
+                bridge: r.bridge,
             });
         }
+        let site = match config.site {
+            Some(site) => {
+                let client = match &site.client {
+                    Some(c) => name("site.client", c)?,
+                    None => node,
+                };
+                let settings = SiteSettings {
+                    endpoint: site.endpoint,
+                    secret: site.secret,
+                    client,
+                    folder_prefix: site.folder_prefix.to_ascii_uppercase(),
+                };
+                // Every registered post office must have a valid folder name.
+                for r in &requestors {
+                    for po in &r.policy.post_offices {
+                        settings.folder_of(po).map_err(|e| invalid(e.to_string()))?;
+                    }
+                }
+                Some(settings)
+            }
+            None => None,
+        };
         Ok(Settings {
             node,
             network: name("network", &config.network)?,
@@ -155,6 +244,7 @@ impl Settings {
             chunk: config.chunk,
             tombstone_lifetime: std::time::Duration::from_millis(config.tombstone_lifetime_ms),
             requestors,
+            site,
         })
     }
 
@@ -177,6 +267,20 @@ mod tests {
         assert_eq!(r.post_offices, vec![Name::new("POA").unwrap()]);
         assert_eq!(r.export, vec!["*".to_owned()]);
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn site_mode_names_a_folder_per_post_office_and_hides_its_key() {
+        let text = format!(
+            "{BASE}[site]\nendpoint = \"127.0.0.1:1\"\nsecret = \"hunter3\"\n\
+             [[requestors]]\nname = \"POD\"\nsecret = \"s\"\nbridge = false\n"
+        );
+        let s = Settings::parse(&text, "t").unwrap();
+        let site = s.site.as_ref().unwrap();
+        assert_eq!(site.client.as_str(), "H");
+        let pod = Name::new("POD").unwrap();
+        assert_eq!(site.folder_of(&pod).unwrap().as_str(), "FS-POD");
+        assert!(!format!("{s:?}").contains("hunter3"));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //!
 //! * [`config`]: the TOML configuration;
 //! * [`net`]: the Tokio shell (one wire listener for requestors and the
-//!   operator). The rules and the store live in `dir-core`.
+//!   operator). The rules and the store live in `dir-core`;
+//! * [`site`]: site mode (H2), the master list in the site directory.
 
 pub mod config;
 pub mod net;
+pub mod site;
 
 pub use config::Settings;
 pub use dir_core::DirError;

@@ -6,8 +6,10 @@
 //! per listener on stdout, then a line `ready` once its state is loaded and it
 //! serves. Logs go to stderr. So tests can bind port 0 and never race for ports.
 
+pub mod bridge;
 pub mod dirsync;
 pub mod mail;
+pub mod netctl_run;
 pub mod operator;
 pub mod site;
 

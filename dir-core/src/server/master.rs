@@ -1,8 +1,8 @@
 //! The seam between the DS server's shell and where its directory lives.
-//! [`ServerStore`](super::ServerStore) keeps it in a private redb file;
-//! issue #4's DS server of H2 will keep it in the site directory (folders
-//! F1, FSn) through the local site replicator, behind this same trait, so
-//! the wire handling, the rules and the tests stay as they are.
+//! [`ServerStore`](super::ServerStore) keeps it in a private redb file; the
+//! DS server of H2 keeps it in the site directory (folders F1, FS-<PO>)
+//! through the local site replicator (`ds_server::site`), behind this same
+//! trait, so the wire handling and the rules stay as they are.
 
 use wire_format::{Address, Entry, Name};
 
@@ -28,6 +28,11 @@ pub trait MasterList: Send + Sync {
         now_ms: u64,
     ) -> Result<UploadOutcome, DirError>;
     fn remove_requestor(&self, requestor: &Name) -> Result<(), DirError>;
+    /// Undoes [`MasterList::remove_requestor`] (a rolled-back migration).
+    fn restore_requestor(&self, requestor: &Name) -> Result<(), DirError>;
+    /// Records changes through `seq` as dealt with although none was stored
+    /// (a bridge's changes of post offices it no longer owns). Returns the mark.
+    fn raise_upload_mark(&self, requestor: &Name, seq: u64) -> Result<u64, DirError>;
     fn purge_post_office(
         &self,
         post_office: &Name,
@@ -75,6 +80,12 @@ impl MasterList for super::ServerStore {
     }
     fn remove_requestor(&self, requestor: &Name) -> Result<(), DirError> {
         super::ServerStore::remove_requestor(self, requestor)
+    }
+    fn restore_requestor(&self, requestor: &Name) -> Result<(), DirError> {
+        super::ServerStore::restore_requestor(self, requestor)
+    }
+    fn raise_upload_mark(&self, requestor: &Name, seq: u64) -> Result<u64, DirError> {
+        super::ServerStore::raise_upload_mark(self, requestor, seq)
     }
     fn purge_post_office(
         &self,

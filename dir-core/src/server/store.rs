@@ -212,6 +212,39 @@ impl ServerStore {
         txn.commit().map_err(DirError::store)
     }
 
+    /// The rollback of step B: the requestor may sync again, from a mark of 0.
+    pub fn restore_requestor(&self, requestor: &Name) -> Result<(), DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        {
+            let mut removed = txn.open_table(REMOVED).map_err(DirError::store)?;
+            removed
+                .remove(requestor.as_str())
+                .map_err(DirError::store)?;
+        }
+        txn.commit().map_err(DirError::store)
+    }
+
+    /// Counts a requestor's changes through `seq` as applied without storing
+    /// them (a bridge's changes of post offices it no longer owns), so its
+    /// acknowledgement never goes backwards.
+    pub fn raise_upload_mark(&self, requestor: &Name, seq: u64) -> Result<u64, DirError> {
+        let txn = self.db.begin_write().map_err(DirError::store)?;
+        let mark = {
+            let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
+            let now = marks
+                .get(requestor.as_str())
+                .map_err(DirError::store)?
+                .map_or(0, |v| v.value())
+                .max(seq);
+            marks
+                .insert(requestor.as_str(), now)
+                .map_err(DirError::store)?;
+            now
+        };
+        txn.commit().map_err(DirError::store)?;
+        Ok(mark)
+    }
+
     /// Patent step C: every live entry of `post_office` becomes a tombstone
     /// with a new update number, so every requestor drops it on its next
     /// pull. Returns (entries deleted, new high water).

@@ -78,6 +78,9 @@ impl Shared {
 }
 
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
+    if settings.site.is_some() {
+        return crate::site::run(settings, shutdown).await;
+    }
     let store = RequestorStore::open(&settings.data_dir)?;
     let listener = TcpListener::bind(&settings.listen)
         .await

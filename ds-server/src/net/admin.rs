@@ -4,11 +4,24 @@ use std::sync::Arc;
 
 use peer_link::{Connection, LinkError};
 use tracing::info;
-use wire_format::{AdminOk, ErrorCode, GalPage, Message};
+use wire_format::{AdminOk, ErrorCode, GalPage, Message, Name};
 
 use super::{Shared, status};
+use crate::config::Registered;
 
 const PAGE_MAX: usize = 5000;
+
+/// The requestor a post office names: the one of that name, else one
+/// registered for it that is not the bridge.
+fn requestor_for<'s>(shared: &'s Shared, post_office: &Name) -> Option<&'s Registered> {
+    let all = &shared.settings.requestors;
+    all.iter()
+        .find(|x| x.policy.name == *post_office)
+        .or_else(|| {
+            all.iter()
+                .find(|x| !x.bridge && x.policy.post_offices.contains(post_office))
+        })
+}
 
 pub async fn handle(
     shared: &Arc<Shared>,
@@ -46,9 +59,7 @@ pub async fn handle(
             }
         }
         Message::RemoveRequestor(r) => {
-            let Some(registered) = shared.settings.requestors.iter().find(|x| {
-                x.policy.post_offices.contains(&r.post_office) || x.policy.name == r.post_office
-            }) else {
+            let Some(registered) = requestor_for(shared, &r.post_office) else {
                 return conn
                     .reply_error(
                         id,
@@ -71,6 +82,34 @@ pub async fn handle(
                 id,
                 AdminOk {
                     detail: format!("requestor {name} removed"),
+                },
+            )
+            .await
+        }
+        Message::RestoreRequestor(r) => {
+            let Some(registered) = requestor_for(shared, &r.post_office) else {
+                return conn
+                    .reply_error(
+                        id,
+                        ErrorCode::NotFound,
+                        format!("no requestor for {}", r.post_office),
+                    )
+                    .await;
+            };
+            let name = registered.policy.name;
+            if let Err(e) = shared.with_store(move |s| s.restore_requestor(&name)).await {
+                return conn
+                    .reply_error(id, ErrorCode::Internal, e.to_string())
+                    .await;
+            }
+            if let Ok(mut removed) = shared.removed.lock() {
+                removed.remove(&name);
+            }
+            info!(requestor = %name, "requestor restored (step B rolled back)");
+            conn.reply(
+                id,
+                AdminOk {
+                    detail: format!("requestor {name} restored"),
                 },
             )
             .await

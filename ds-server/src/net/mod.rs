@@ -2,6 +2,7 @@
 //! operator. Store calls run on the blocking pool (redb commits fsync).
 
 mod admin;
+mod ownership;
 mod pull;
 mod serve;
 mod status;
@@ -19,6 +20,7 @@ use tracing::info;
 use wire_format::{Name, Role};
 
 use crate::Settings;
+use crate::site::SiteMaster;
 
 /// The operator (netctl) connects under this name.
 pub const OPERATOR: &str = "OPERATOR";
@@ -36,8 +38,8 @@ pub struct RequestorSeen {
 
 pub struct Shared {
     pub settings: Settings,
-    /// Where the directory lives; a private redb store today (issue #4 adds
-    /// the site directory behind the same trait).
+    /// Where the directory lives: a private redb store, or (site mode) the
+    /// site directory through the local site replicator.
     pub store: Box<dyn MasterList>,
     pub keyring: Keyring,
     pub timeouts: Timeouts,
@@ -100,7 +102,16 @@ fn keyring(settings: &Settings) -> Keyring {
 /// Opens the store, listens, prints the process contract lines and serves
 /// until `shutdown` resolves.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
-    let store = ServerStore::open(&settings.data_dir)?;
+    let timeouts = Timeouts::default();
+    let mut site_watch = None;
+    let store: Box<dyn MasterList> = match &settings.site {
+        Some(site) => {
+            let master = SiteMaster::open(&settings.data_dir, site.clone(), timeouts).await?;
+            site_watch = Some((site.clone(), master.epoch_cell()));
+            Box::new(master)
+        }
+        None => Box::new(ServerStore::open(&settings.data_dir)?),
+    };
     let listener = TcpListener::bind(&settings.listen)
         .await
         .map_err(|source| DirError::Listen {
@@ -117,17 +128,32 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
             removed.insert(r.policy.name);
         }
     }
+    // In site mode the log end is a request to the replicator, which must
+    // not block this async thread; the watcher sets it at once.
+    let initial = if site_watch.is_some() {
+        0
+    } else {
+        store.high_water()?
+    };
     let shared = Arc::new(Shared {
         keyring: keyring(&settings),
-        timeouts: Timeouts::default(),
-        high_water: watch::Sender::new(store.high_water()?),
-        store: Box::new(store),
+        timeouts,
+        high_water: watch::Sender::new(initial),
+        store,
         removed: Mutex::new(removed),
         seen: Mutex::new(BTreeMap::new()),
         settings,
     });
     info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "DS server serving");
     tokio::spawn(collect_tombstones(Arc::clone(&shared)));
+    if let Some((site, epoch)) = site_watch {
+        tokio::spawn(crate::site::watch::run(
+            site,
+            timeouts,
+            epoch,
+            shared.high_water.clone(),
+        ));
+    }
     println!("listening wire {local}");
     println!("ready");
     tokio::select! {

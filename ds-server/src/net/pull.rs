@@ -25,18 +25,23 @@ pub async fn upload(
             .reply_error(id, ErrorCode::Forbidden, "not a registered requestor")
             .await;
     };
-    if let Err(e) = registered.policy.check_upload(&upload.changes) {
-        // Refused whole and logged: nothing of this upload is applied.
-        warn!(%peer, error = %e, "refused an upload that writes another post office");
-        shared.seen(&peer, |s| s.refused_writes += 1);
-        return conn
-            .reply_error(id, ErrorCode::Forbidden, e.to_string())
-            .await;
-    }
     let count = upload.changes.len();
-    let result = shared
-        .with_store(move |s| s.apply_upload(&peer, &upload.changes, now_ms()))
-        .await;
+    let admitted = match shared.admit_upload(registered, upload.changes) {
+        Ok(admitted) => admitted,
+        Err(e) => {
+            // Refused whole and logged: nothing of this upload is applied.
+            warn!(%peer, error = %e, "refused an upload that writes another post office");
+            shared.seen(&peer, |s| s.refused_writes += 1);
+            return conn
+                .reply_error(id, ErrorCode::Forbidden, e.to_string())
+                .await;
+        }
+    };
+    if admitted.skipped > 0 {
+        warn!(%peer, skipped = admitted.skipped, "bridge changes of post offices it no longer owns skipped");
+        shared.seen(&peer, |s| s.refused_writes += admitted.skipped);
+    }
+    let result = super::ownership::apply_admitted(shared, peer, admitted).await;
     match result {
         Ok(outcome) => {
             if outcome.applied > 0 {
@@ -72,7 +77,7 @@ pub async fn serve_pull(
             .reply_error(id, ErrorCode::Forbidden, "not a registered requestor")
             .await;
     };
-    let policy = registered.policy.clone();
+    let policy = shared.pull_filter(registered);
     let epoch = shared.store.epoch();
     let bounds = shared
         .with_store(|s| Ok((s.floor()?, s.high_water()?)))

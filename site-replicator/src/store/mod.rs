@@ -127,6 +127,10 @@ impl SiteStore {
     /// Writes local changes (from a local DS role), stamping each as
     /// originating here. Returns the new high-water USN.
     pub fn local_write(&self, changes: &[Entry], now_ms: u64) -> Result<u64, SiteError> {
+        // An empty write is how a client asks for the log end: a read, no commit.
+        if changes.is_empty() {
+            return self.high_water();
+        }
         for change in changes {
             if change.folder.is_none() {
                 return Err(SiteError::NoFolder {
