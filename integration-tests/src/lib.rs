@@ -9,7 +9,6 @@
 pub mod bridge;
 pub mod dirsync;
 pub mod mail;
-pub mod netctl_run;
 pub mod operator;
 pub mod site;
 
