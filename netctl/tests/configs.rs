@@ -26,9 +26,6 @@ fn generate(data_dir: &Path) -> (Topology, PortPlan, Secrets, Vec<(String, RoleK
         };
         for node in &topology.nodes {
             for role in node.roles() {
-                if *role == RoleKind::MailRouter {
-                    continue; // its config writer arrives with the mail router (issue #5)
-                }
                 let path = configs::write(&mut ctx, node, *role).unwrap();
                 written.push((
                     node.name.to_string(),
@@ -45,7 +42,7 @@ fn generate(data_dir: &Path) -> (Topology, PortPlan, Secrets, Vec<(String, RoleK
 fn every_generated_config_is_accepted_by_its_role() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, _, written) = generate(dir.path());
-    assert!(written.len() >= 8);
+    assert!(written.len() >= 15);
     for (node, role, text) in &written {
         let origin = format!("{node}.{role}");
         match role {
@@ -56,7 +53,7 @@ fn every_generated_config_is_accepted_by_its_role() {
             RoleKind::DsRequestor => {
                 drop(ds_requestor::config::Settings::parse(text, &origin).unwrap())
             }
-            RoleKind::MailRouter => unreachable!(),
+            RoleKind::MailRouter => drop(mail_router::Settings::parse(text, &origin).unwrap()),
         }
     }
 }
@@ -97,4 +94,63 @@ fn both_ends_of_each_link_share_a_key_and_an_endpoint() {
         )
     );
     assert_eq!(h2.peers[0].1.secret, h3.peers[0].1.secret);
+}
+
+/// The mail routing plan of the example: post offices to their hub, hubs to
+/// their own post offices directly and to the others through the bridge,
+/// the bridge to each post office's hub; keys for every pair that may ever
+/// talk (a post office with either hub), the same on both ends.
+#[test]
+fn mail_routers_route_through_the_bridge_and_share_keys_with_both_hubs() {
+    use mail_router::config::{Mode, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    let (topology, plan, _, written) = generate(dir.path());
+    let n = |s: &str| wire_format::Name::new(s).unwrap();
+    let mail: std::collections::BTreeMap<String, Settings> = written
+        .iter()
+        .filter(|(_, r, _)| *r == RoleKind::MailRouter)
+        .map(|(node, _, text)| (node.clone(), Settings::parse(text, node).unwrap()))
+        .collect();
+    assert_eq!(mail.len(), topology.nodes.len());
+    let key = |a: &str, b: &str| {
+        let peer = mail[a].peers.iter().find(|p| p.name == n(b));
+        peer.map(|p| (p.secret.clone(), p.endpoint.clone()))
+    };
+    for po in topology.post_offices() {
+        let po_name = po.name.to_string();
+        let s = &mail[&po_name];
+        assert_eq!(s.mode, Mode::PostOffice);
+        assert_eq!(s.hub, po.hub);
+        assert_eq!(
+            s.smtp_listen.as_deref(),
+            Some(
+                plan.endpoint(&po_name, RoleKind::MailRouter, "smtp")
+                    .as_str()
+            )
+        );
+        assert_eq!(s.users.len(), po.users.len());
+        for hub in ["H", "H2"] {
+            let (secret, endpoint) = key(&po_name, hub).expect("a key for each hub");
+            assert_eq!(
+                endpoint.as_deref(),
+                Some(plan.endpoint(hub, RoleKind::MailRouter, "wire").as_str())
+            );
+            assert_eq!(Some(secret), key(hub, &po_name).map(|k| k.0));
+        }
+    }
+    for (a, b) in [("H", "H3"), ("H2", "H3")] {
+        assert_eq!(key(a, b).map(|k| k.0), key(b, a).map(|k| k.0));
+    }
+    let route = |node: &str, po: &str| mail[node].routes.get(&n(po)).map(|h| h.to_string());
+    let route = |node: &str, po: &str| route(node, po).unwrap_or_default();
+    for po in ["POA", "POB", "POC"] {
+        assert_eq!(route("H", po), po);
+        assert_eq!(route("H2", po), "H3");
+        assert_eq!(route("H3", po), "H");
+    }
+    assert_eq!(route("H", "POD"), "H3");
+    assert_eq!(route("H2", "POD"), "POD");
+    assert_eq!(route("H3", "POD"), "H2");
+    assert_eq!(mail["H3"].mode, Mode::Gateway);
+    assert_eq!(mail["H"].mode, Mode::Hub);
 }

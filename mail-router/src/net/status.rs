@@ -1,6 +1,7 @@
 //! The status report. Keys: `mode` (text); `hub` (text, a post office's
 //! current hub); `queue.total`;
-//! `queue.<next hop>.depth` (queued messages whose route leads there;
+//! `queue.<next hop>.depth` (queued messages whose route leads there, for
+//! every peer;
 //! `queue.unroutable.depth` for none); `queue.oldest_age_ms`; totals since the
 //! store was created: `received`, `delivered` (into local mailboxes),
 //! `forwarded`, `duplicates` (resent messages stored once), `returned`
@@ -40,7 +41,13 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
             value: StatusValue::Text(hub.to_string()),
         });
     }
-    let mut depth: BTreeMap<String, u64> = BTreeMap::new();
+    // Every peer is listed, so an empty queue shows as 0 rather than nothing.
+    let mut depth: BTreeMap<String, u64> = shared
+        .settings
+        .peers
+        .iter()
+        .map(|p| (p.name.to_string(), 0))
+        .collect();
     for q in &queued {
         let hop = match shared.disposition(&q.post_office) {
             Disposition::Forward(hop) => hop.to_string(),

@@ -88,8 +88,13 @@ pub fn print(state: &NetworkState, reports: &Reports) {
     for p in &state.processes {
         match reports.get(&p.id) {
             Some(Ok(items)) => {
+                // Post offices' mail routers: where users' clients connect.
+                let clients: String = ["smtp", "pop3"]
+                    .iter()
+                    .filter_map(|s| Some(format!("  {s} {}", p.endpoints.get(*s)?)))
+                    .collect();
                 println!(
-                    "  {:<24} up    pid {:<8} {}",
+                    "  {:<24} up    pid {:<8} {}{clients}",
                     p.id,
                     p.pid,
                     p.wire().unwrap_or("-")

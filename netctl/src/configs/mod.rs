@@ -2,6 +2,7 @@
 //! and the secrets. One module per role, in that role's own config format.
 
 mod dirsync;
+mod mail;
 mod site;
 
 use std::collections::BTreeMap;
@@ -72,13 +73,7 @@ pub fn write(ctx: &mut Context<'_>, node: &Node, role: RoleKind) -> Result<PathB
         RoleKind::SiteReplicator => site::config(ctx, node, &dir),
         RoleKind::DsServer => dirsync::server(ctx, node, &dir),
         RoleKind::DsRequestor => dirsync::requestor(ctx, node, &dir),
-        RoleKind::MailRouter => {
-            return Err(NetctlError::RoleUnavailable {
-                node: node.name.to_string(),
-                role: role.to_string(),
-                why: "the mail router arrives with issue #5",
-            });
-        }
+        RoleKind::MailRouter => mail::config(ctx, node, &dir),
     };
     std::fs::create_dir_all(&dir).map_err(|source| NetctlError::Write {
         path: dir.display().to_string(),
