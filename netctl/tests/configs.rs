@@ -154,3 +154,77 @@ fn mail_routers_route_through_the_bridge_and_share_keys_with_both_hubs() {
     assert_eq!(mail["H3"].mode, Mode::Gateway);
     assert_eq!(mail["H"].mode, Mode::Hub);
 }
+
+#[test]
+fn the_bridge_is_wired_through_the_site_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, plan, _, written) = generate(dir.path());
+    let config = |node: &str, role: RoleKind| {
+        written
+            .iter()
+            .find(|(n, r, _)| n == node && *r == role)
+            .map(|(_, _, t)| t.clone())
+            .unwrap()
+    };
+    let name = |s: &str| wire_format::Name::new(s).unwrap();
+    let h = ds_server::config::Settings::parse(&config("H", RoleKind::DsServer), "H").unwrap();
+    let h2 = ds_server::config::Settings::parse(&config("H2", RoleKind::DsServer), "H2").unwrap();
+    let h3 =
+        ds_requestor::config::Settings::parse(&config("H3", RoleKind::DsRequestor), "H3").unwrap();
+    let h2_site =
+        site_replicator::Settings::parse(&config("H2", RoleKind::SiteReplicator), "H2").unwrap();
+    let h3_site =
+        site_replicator::Settings::parse(&config("H3", RoleKind::SiteReplicator), "H3").unwrap();
+
+    // H: its own post offices, and the bridge, which owns nothing by name:
+    // POD (on H2) is free for it because no requestor of H claims POD.
+    let bridge = h.requestor(&name("H3")).unwrap();
+    assert!(bridge.bridge && bridge.policy.post_offices.is_empty());
+    assert!(h.requestor(&name("POC")).is_some());
+    assert!(h.requestor(&name("POD")).is_none());
+    assert!(h.site.is_none());
+
+    // H2: site mode on its own replicator, with its client key there, and
+    // every post office registered so any can be re-pointed to it.
+    let site = h2.site.as_ref().unwrap();
+    assert_eq!(
+        site.endpoint,
+        plan.endpoint("H2", RoleKind::SiteReplicator, "wire")
+    );
+    let h2_client = h2_site.clients.iter().find(|(n, _)| *n == site.client);
+    let h2_client = &h2_client.unwrap().1;
+    assert_eq!(h2_client.secret, site.secret);
+    assert_eq!(h2_client.folders, vec!["FS*".to_owned()]);
+    for po in ["POA", "POB", "POC", "POD"] {
+        let folder = site.folder_of(&name(po)).unwrap();
+        assert!(site_replicator::config::folder_allowed(
+            &h2_client.folders,
+            &folder
+        ));
+        assert!(h2.requestor(&name(po)).is_some(), "{po} not on H2");
+    }
+
+    // H3: requestor of H in site mode, writing only the import folder.
+    let s3 = h3.site.as_ref().unwrap();
+    assert_eq!(h3.server, name("H"));
+    assert!(h3.post_offices.is_empty());
+    assert_eq!(s3.import_folder, name("F1"));
+    assert_eq!(s3.export, vec!["FS*".to_owned()]);
+    assert_eq!(
+        s3.endpoint,
+        plan.endpoint("H3", RoleKind::SiteReplicator, "wire")
+    );
+    let h3_client = &h3_site
+        .clients
+        .iter()
+        .find(|(n, _)| *n == s3.client)
+        .unwrap()
+        .1;
+    assert_eq!(h3_client.secret, s3.secret);
+    assert_eq!(h3_client.folders, vec!["F1".to_owned()]);
+    assert_eq!(
+        h3.server(&name("H")).unwrap().secret,
+        bridge.secret,
+        "H3 and H share the bridge's key"
+    );
+}

@@ -1,14 +1,16 @@
 //! The DS servers (H and H2) and the DS requestors (every post office, and
 //! the bridge H3 towards H), in the formats of `ds-server` and `ds-requestor`.
 //!
-//! Every post office is registered on both DS servers with its pair key, so a
-//! migration's re-point (step E) or a rollback needs no new secret. The bridge
-//! is registered on the old hub as the requestor owning the post offices that
-//! live behind it (those on the new hub).
-//!
-//! Until issue #4 wires H2's DS server and H3's requestor to the site
-//! directory, both keep a private store: the two networks do not yet share
-//! one directory through the bridge.
+//! * H registers the post offices that start on it, each with its pair key,
+//!   and the bridge H3 with `bridge = true`: H3 writes every post office no
+//!   live requestor owns on H (those that start on H2, and any removed from
+//!   H by step B), and RestoreRequestor gives one back (rollback).
+//! * H2 runs in site mode: its master list is the site directory of its
+//!   local site replicator (post office P's users in folder FS-P), and every
+//!   post office of the topology is registered, so any can be re-pointed to
+//!   H2 later; each receives the folders its `exports` name.
+//! * H3's requestor runs in site mode: H's directory goes into the import
+//!   folder (F1), the FS folders go up to H.
 
 use std::path::Path;
 
@@ -31,22 +33,33 @@ fn header(ctx: &Context<'_>, node: &str, role: RoleKind, dir: &Path) -> String {
     )
 }
 
-/// Post offices that start on `hub`.
-fn post_offices_on(ctx: &Context<'_>, hub: &str) -> Vec<String> {
-    ctx.topology
-        .post_offices()
-        .filter(|po| po.hub.is_some_and(|h| h.as_str() == hub))
-        .map(|po| po.name.to_string())
-        .collect()
-}
-
 pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
     let me = node.name.to_string();
     let mut text = header(ctx, &me, RoleKind::DsServer, dir);
+    let new_hub = node.kind == NodeKind::NewHub;
+    if new_hub {
+        text.push_str(&format!(
+            "\n[site]\nendpoint = {}\nsecret = {}\nclient = {}\nfolder_prefix = \"FS-\"\n",
+            quoted(&ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire")),
+            quoted(&ctx.secrets.pair(&me, &me)),
+            quoted(&me),
+        ));
+    }
+    // The old hub knows its own post offices only: the others live beyond
+    // the bridge, which is what lets the bridge write them.
     let post_offices: Vec<(String, Vec<String>)> = ctx
         .topology
         .post_offices()
-        .map(|po| (po.name.to_string(), po.exports.clone()))
+        .filter(|po| new_hub || po.hub.is_some_and(|h| h == node.name))
+        .map(|po| {
+            // Exports are folder patterns on the site-mode hub only.
+            let export = if new_hub {
+                po.exports.clone()
+            } else {
+                vec!["*".to_owned()]
+            };
+            (po.name.to_string(), export)
+        })
         .collect();
     for (po, exports) in post_offices {
         let secret = ctx.secrets.pair(&po, &me);
@@ -60,13 +73,11 @@ pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
     }
     if node.kind == NodeKind::OldHub {
         let bridge = ctx.topology.bridge.to_string();
-        let behind = post_offices_on(ctx, ctx.topology.new_hub.as_str());
         let secret = ctx.secrets.pair(&bridge, &me);
         text.push_str(&format!(
-            "\n[[requestors]]\nname = {}\nsecret = {}\npost_offices = {}\nexport = [\"*\"]\n",
+            "\n[[requestors]]\nname = {}\nsecret = {}\npost_offices = []\nexport = [\"*\"]\nbridge = true\n",
             quoted(&bridge),
             quoted(&secret),
-            list(&behind)
         ));
     }
     text
@@ -75,19 +86,18 @@ pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
 pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
     let me = node.name.to_string();
     let t = ctx.topology;
-    let (server, servers, owned) = match node.kind {
-        // The bridge syncs with the old hub only, for the post offices behind it.
-        NodeKind::Bridge => (
-            t.old_hub.to_string(),
-            vec![t.old_hub.to_string()],
-            post_offices_on(ctx, t.new_hub.as_str()),
-        ),
-        _ => (
+    let bridge = node.kind == NodeKind::Bridge;
+    let (server, servers, owned) = if bridge {
+        // The bridge syncs with the old hub only and owns no post office of
+        // its own: what it may write there is decided by H.
+        (t.old_hub.to_string(), vec![t.old_hub.to_string()], vec![])
+    } else {
+        (
             node.hub
                 .map_or_else(|| t.old_hub.to_string(), |h| h.to_string()),
             vec![t.old_hub.to_string(), t.new_hub.to_string()],
             vec![me.clone()],
-        ),
+        )
     };
     let mut text = header(ctx, &me, RoleKind::DsRequestor, dir);
     text.push_str(&format!(
@@ -102,6 +112,15 @@ pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
             quoted(&hub),
             quoted(&ctx.plan.endpoint(&hub, RoleKind::DsServer, "wire")),
             quoted(&secret)
+        ));
+    }
+    if bridge {
+        text.push_str(&format!(
+            "\n[site]\nendpoint = {}\nsecret = {}\nclient = {}\nimport_folder = {}\nexport = [\"FS*\"]\n",
+            quoted(&ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire")),
+            quoted(&ctx.secrets.pair(&me, &me)),
+            quoted(&me),
+            quoted(t.import_folder.as_str()),
         ));
     }
     text

@@ -22,7 +22,7 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
     let local_secret = ctx.secrets.pair(&me, &me);
     format!(
         "node = {me}\nnetwork = {network}\ndata_dir = {dir}\nlisten = {listen}\noperator_secret = {op}\n\
-         pull_interval_ms = 2000\n\n[[peers]]\nname = {peer}\nsecret = {peer_secret}\nendpoint = {peer_endpoint}\n\n\
+         pull_interval_ms = 2000\nmax_chunk = 10000\n\n[[peers]]\nname = {peer}\nsecret = {peer_secret}\nendpoint = {peer_endpoint}\n\n\
          [[clients]]\nname = {me}\nsecret = {local_secret}\nfolders = [{folders}]\n",
         me = quoted(&me),
         network = quoted(t.network.as_str()),
