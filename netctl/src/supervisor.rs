@@ -134,18 +134,29 @@ pub fn stop(pid: u32, grace: Duration) -> bool {
     false
 }
 
-/// A free TCP port on `host`, chosen by the kernel.
-pub fn free_port(host: &str) -> Result<u16, NetctlError> {
-    let listener =
-        std::net::TcpListener::bind((host, 0)).map_err(|source| NetctlError::NoPort {
-            host: host.to_owned(),
-            source,
-        })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| NetctlError::NoPort {
-            host: host.to_owned(),
-            source,
-        })
+/// Where free ports are looked for: below Linux's ephemeral range
+/// (32768-60999), so no outgoing connection of this machine takes a chosen
+/// port in the time between the plan and the process's own bind.
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
+
+/// A listener on a free TCP port of `host`; the port stays taken while the
+/// listener lives.
+pub fn free_port(host: &str) -> Result<std::net::TcpListener, NetctlError> {
+    let span = u32::from(PORT_RANGE.end - PORT_RANGE.start);
+    for _ in 0..200 {
+        let mut bytes = [0u8; 4];
+        if getrandom::fill(&mut bytes).is_err() {
+            break;
+        }
+        let offset = u32::from_le_bytes(bytes) % span;
+        let port = PORT_RANGE.start + offset as u16;
+        if let Ok(listener) = std::net::TcpListener::bind((host, port)) {
+            return Ok(listener);
+        }
+    }
+    // A crowded range: let the kernel choose.
+    std::net::TcpListener::bind((host, 0)).map_err(|source| NetctlError::NoPort {
+        host: host.to_owned(),
+        source,
+    })
 }

@@ -27,11 +27,22 @@ impl PortPlan {
             ports: BTreeMap::new(),
         };
         let mut next = topology.base_port;
+        // Held until every port is chosen: a port released at once could be
+        // handed out again for the next listener of the same plan.
+        let mut held = Vec::new();
         for node in &topology.nodes {
             for role in node.roles() {
                 for service in role.services() {
                     let port = if topology.base_port == 0 {
-                        crate::supervisor::free_port(&topology.host)?
+                        let listener = crate::supervisor::free_port(&topology.host)?;
+                        let port = listener.local_addr().map(|a| a.port()).map_err(|source| {
+                            NetctlError::NoPort {
+                                host: topology.host.clone(),
+                                source,
+                            }
+                        })?;
+                        held.push(listener);
+                        port
                     } else {
                         let p = next;
                         next = next.checked_add(1).ok_or_else(|| NetctlError::NoPort {

@@ -1,0 +1,71 @@
+//! Running `netctl` itself as a process against a network it started, with
+//! every role binary built beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use crate::binary;
+
+const ROLES: [&str; 4] = [
+    "site-replicator",
+    "ds-server",
+    "ds-requestor",
+    "mail-router",
+];
+
+/// Builds netctl and every role binary; returns netctl's path.
+pub fn netctl_binary() -> PathBuf {
+    for role in ROLES {
+        binary(role);
+    }
+    binary("netctl")
+}
+
+fn command(data_dir: &Path, args: &[&str]) -> Command {
+    let netctl = netctl_binary();
+    let mut cmd = Command::new(&netctl);
+    cmd.arg("--data-dir").arg(data_dir).args(args);
+    if let Some(dir) = netctl.parent() {
+        cmd.env("MHUB_BIN_DIR", dir);
+    }
+    cmd
+}
+
+/// Runs `netctl --data-dir DIR ARGS...` to completion.
+pub fn netctl(data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run netctl")
+}
+
+/// Starts `netctl --data-dir DIR ARGS...` in the background.
+pub fn spawn_netctl(data_dir: &Path, args: &[&str]) -> Child {
+    command(data_dir, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netctl")
+}
+
+/// Panics with netctl's output unless it succeeded; returns its stdout.
+pub fn succeeded(what: &str, out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Stops the network of `data_dir` when dropped, whatever the test did.
+pub struct NetworkGuard(pub PathBuf);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = netctl(&self.0, &["down"]);
+    }
+}

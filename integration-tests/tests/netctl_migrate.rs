@@ -1,0 +1,183 @@
+//! The patent scenario driven by the operator CLI, every role a real process:
+//! `netctl up`, mail flowing both ways between every post office and user
+//! changes at every post office, `netctl migrate` (one post office, then a
+//! wave of two), `netctl rollback`; and a migration whose `netctl` and bridge
+//! are SIGKILLed in the middle, resumed by running the same command again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use integration_tests::netctl_run::{NetworkGuard, netctl, spawn_netctl, succeeded};
+use integration_tests::{test_dir, wait_until};
+use netctl::demo::{traffic, watch};
+use netctl::migrate::journal;
+use netctl::migrate::verify;
+use netctl::network::Network;
+
+fn up(label: &str) -> (tempfile::TempDir, NetworkGuard) {
+    let dir = test_dir(label);
+    let topology = dir.path().join("patent.toml");
+    std::fs::write(&topology, netctl::demo::PATENT_TOPOLOGY).unwrap();
+    let data = dir.path().join("net");
+    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
+    let guard = NetworkGuard(data.clone());
+    succeeded("netctl up", &out);
+    (dir, guard)
+}
+
+fn gals_complete(net: &Network) {
+    let mut net = net.clone();
+    let mut quiet = Quiet;
+    verify::wait_for_complete_gals(&mut net, Duration::from_secs(60), &mut quiet)
+        .expect("every GAL equals the whole directory");
+}
+
+struct Quiet;
+impl netctl::migrate::run::Progress for Quiet {
+    fn step_started(&mut self, _: netctl::migrate::plan::StepId, _: &str) {}
+    fn waiting(&mut self, _: netctl::migrate::plan::StepId, _: &str) {}
+    fn step_done(&mut self, _: netctl::migrate::plan::StepId, _: Duration) {}
+    fn note(&mut self, _: &str) {}
+}
+
+/// Mail and directory changes running in the background until `finish`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    mailer: std::thread::JoinHandle<traffic::Sent>,
+    changer: std::thread::JoinHandle<watch::Changes>,
+}
+
+impl Load {
+    fn start(net: &Network, rate: u32) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let accounts = traffic::accounts(net);
+        let mailer = {
+            let (net, stop) = (net.clone(), stop.clone());
+            std::thread::spawn(move || traffic::send_until(&net, &accounts, rate, stop))
+        };
+        let changer = {
+            let (net, stop) = (net.clone(), stop.clone());
+            std::thread::spawn(move || {
+                watch::change_users_until(&net, Duration::from_millis(200), stop)
+            })
+        };
+        Load {
+            stop,
+            mailer,
+            changer,
+        }
+    }
+
+    /// Stops the load and checks every accepted mail arrived exactly once.
+    fn finish(self, net: &Network) -> (usize, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let sent = self.mailer.join().expect("mailer thread");
+        let changes = self.changer.join().expect("changer thread");
+        let accounts = traffic::accounts(net);
+        let mut received: BTreeMap<u64, u64> = BTreeMap::new();
+        let all_in = wait_until(Duration::from_secs(60), Duration::from_millis(500), || {
+            traffic::collect_all(net, &accounts, &mut received).is_ok()
+                && sent.accepted.iter().all(|id| received.contains_key(id))
+        });
+        let lost: Vec<_> = sent
+            .accepted
+            .iter()
+            .filter(|id| !received.contains_key(id))
+            .collect();
+        assert!(all_in && lost.is_empty(), "mails lost: {lost:?}");
+        let twice: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "mails delivered twice: {twice:?}");
+        let strangers: Vec<_> = received
+            .keys()
+            .filter(|id| !sent.accepted.contains(id))
+            .collect();
+        assert!(strangers.is_empty(), "mails nobody sent: {strangers:?}");
+        assert!(changes.made > 0, "the directory changed during the run");
+        (sent.accepted.len(), changes.made)
+    }
+}
+
+fn placement(data: &std::path::Path, po: &str) -> Option<String> {
+    journal::Placement::load(data)
+        .unwrap()
+        .hubs
+        .get(po)
+        .cloned()
+}
+
+#[test]
+fn migrate_a_post_office_roll_it_back_then_move_a_wave_under_load() {
+    let (_dir, guard) = up("netctl-migrate");
+    let data = guard.0.clone();
+    let net = Network::open(&data).unwrap();
+    gals_complete(&net);
+    let load = Load::start(&net, 15);
+    std::thread::sleep(Duration::from_secs(1));
+
+    let out = netctl(&data, &["--json", "migrate", "POC", "--to", "H2"]);
+    let report = succeeded("migrate POC --to H2", &out);
+    assert!(report.contains("\"moved\":[\"POC\"]"), "{report}");
+    assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
+
+    let out = netctl(&data, &["rollback", "POC"]);
+    succeeded("rollback POC", &out);
+    assert_eq!(placement(&data, "POC").as_deref(), Some("H"));
+
+    let out = netctl(&data, &["migrate", "POA", "POB", "--to", "H2"]);
+    let text = succeeded("migrate POA POB --to H2", &out);
+    assert!(text.contains("migrated POA, POB to H2"), "{text}");
+    assert_eq!(placement(&data, "POA").as_deref(), Some("H2"));
+    assert_eq!(placement(&data, "POB").as_deref(), Some("H2"));
+
+    let (mails, changes) = load.finish(&net);
+    assert!(mails > 0);
+    eprintln!("{mails} mails and {changes} directory changes crossed three migrations");
+    gals_complete(&net);
+}
+
+#[test]
+fn a_migration_killed_midway_with_its_bridge_resumes_when_run_again() {
+    let (_dir, guard) = up("netctl-resume");
+    let data = guard.0.clone();
+    let net = Network::open(&data).unwrap();
+    gals_complete(&net);
+
+    let mut first = spawn_netctl(&data, &["migrate", "POC", "--to", "H2"]);
+    // Killed once step C (the purge at H) is under way: the old network has
+    // already lost POC's users, the worst moment to stop.
+    let reached = wait_until(Duration::from_secs(60), Duration::from_millis(10), || {
+        journal::load(&data).ok().flatten().is_some_and(|j| {
+            j.steps
+                .iter()
+                .any(|s| s.step >= netctl::migrate::plan::StepId::C)
+        })
+    });
+    first.kill().unwrap();
+    let _ = first.wait();
+    assert!(reached, "the migration never reached step C");
+    let state = netctl::state::NetworkState::load(&data).unwrap();
+    for p in state.processes.iter().filter(|p| p.node == "H3") {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &p.pid.to_string()])
+            .status();
+    }
+    let began = Instant::now();
+    let out = netctl(&data, &["migrate", "POC", "--to", "H2"]);
+    let text = succeeded("migrate POC --to H2, run again", &out);
+    assert!(text.contains("resuming"), "{text}");
+    assert!(
+        text.contains("restarted H3."),
+        "the dead bridge was restarted: {text}"
+    );
+    assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
+    assert!(
+        journal::load(&data).unwrap().is_none(),
+        "the journal is closed"
+    );
+    eprintln!("resumed and finished in {:?}", began.elapsed());
+    let net = Network::open(&data).unwrap();
+    gals_complete(&net);
+    assert!(verify::gal_gaps(&net).unwrap().is_none());
+}
