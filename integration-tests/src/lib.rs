@@ -9,6 +9,7 @@
 pub mod bridge;
 pub mod dirsync;
 pub mod mail;
+pub mod netctl_run;
 pub mod operator;
 pub mod site;
 
