@@ -1,7 +1,7 @@
 //! The patent scenario driven by the operator CLI, every role a real process:
 //! `netctl up`, mail flowing both ways between every post office and user
-//! changes at every post office, `netctl migrate` (one post office, then a
-//! wave of two), `netctl rollback`; and a migration whose `netctl` and bridge
+//! changes at every post office, `netctl migrate` (one post office by each
+//! method, then a wave of two), `netctl rollback`; and a migration whose `netctl` and bridge
 //! are SIGKILLed in the middle, resumed by running the same command again.
 
 use std::collections::BTreeMap;
@@ -108,7 +108,7 @@ fn placement(data: &std::path::Path, po: &str) -> Option<String> {
 }
 
 #[test]
-fn migrate_a_post_office_roll_it_back_then_move_a_wave_under_load() {
+fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
     let (_dir, guard) = up("netctl-migrate");
     let data = guard.0.clone();
     let net = Network::open(&data).unwrap();
@@ -116,24 +116,52 @@ fn migrate_a_post_office_roll_it_back_then_move_a_wave_under_load() {
     let load = Load::start(&net, 15);
     std::thread::sleep(Duration::from_secs(1));
 
-    let out = netctl(&data, &["--json", "migrate", "POC", "--to", "H2"]);
-    let report = succeeded("migrate POC --to H2", &out);
+    let out = netctl(
+        &data,
+        &[
+            "--json", "migrate", "POC", "--to", "H2", "--method", "patent",
+        ],
+    );
+    let report = succeeded("migrate POC --to H2 --method patent", &out);
     assert!(report.contains("\"moved\":[\"POC\"]"), "{report}");
     assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
 
     let out = netctl(&data, &["rollback", "POC"]);
     succeeded("rollback POC", &out);
     assert_eq!(placement(&data, "POC").as_deref(), Some("H"));
+    gals_complete(&net);
 
+    // The handover method, watched: no other post office may lose sight of
+    // any of POC's users at any moment.
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (net, stop) = (net.clone(), stop_watch.clone());
+        let moving = vec![wire_format::Name::new("POC").unwrap()];
+        std::thread::spawn(move || watch::watch_gap(&net, &moving, stop))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let out = netctl(
+        &data,
+        &["migrate", "POC", "--to", "H2", "--method", "handover"],
+    );
+    succeeded("migrate POC --to H2 --method handover", &out);
+    stop_watch.store(true, Ordering::Relaxed);
+    let gap = watcher.join().unwrap();
+    assert!(gap.samples > 3, "the watch sampled the GALs: {gap:?}");
+    assert!(gap.pairs.is_empty(), "GAL gap during a handover: {gap:?}");
+    assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
+
+    // The default method, for a wave of two.
     let out = netctl(&data, &["migrate", "POA", "POB", "--to", "H2"]);
     let text = succeeded("migrate POA POB --to H2", &out);
     assert!(text.contains("migrated POA, POB to H2"), "{text}");
+    assert!(text.contains("by the handover method"), "{text}");
     assert_eq!(placement(&data, "POA").as_deref(), Some("H2"));
     assert_eq!(placement(&data, "POB").as_deref(), Some("H2"));
 
     let (mails, changes) = load.finish(&net);
     assert!(mails > 0);
-    eprintln!("{mails} mails and {changes} directory changes crossed three migrations");
+    eprintln!("{mails} mails and {changes} directory changes crossed four migrations");
     gals_complete(&net);
 }
 
@@ -144,7 +172,8 @@ fn a_migration_killed_midway_with_its_bridge_resumes_when_run_again() {
     let net = Network::open(&data).unwrap();
     gals_complete(&net);
 
-    let mut first = spawn_netctl(&data, &["migrate", "POC", "--to", "H2"]);
+    let patent = ["migrate", "POC", "--to", "H2", "--method", "patent"];
+    let mut first = spawn_netctl(&data, &patent);
     // Killed once step C (the purge at H) is under way: the old network has
     // already lost POC's users, the worst moment to stop.
     let reached = wait_until(Duration::from_secs(60), Duration::from_millis(10), || {
@@ -164,7 +193,7 @@ fn a_migration_killed_midway_with_its_bridge_resumes_when_run_again() {
             .status();
     }
     let began = Instant::now();
-    let out = netctl(&data, &["migrate", "POC", "--to", "H2"]);
+    let out = netctl(&data, &patent);
     let text = succeeded("migrate POC --to H2, run again", &out);
     assert!(text.contains("resuming"), "{text}");
     assert!(

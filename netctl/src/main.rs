@@ -71,8 +71,10 @@ enum Command {
     },
     /// The whole story: `up` on the built-in example topology in a temporary
     /// directory, mail traffic and directory changes running throughout,
-    /// migrate POC to H2, verify, print a report (steps and their durations;
-    /// mails sent, delivered, lost, duplicated; the GAL gap), `down`. The
+    /// migrate POC to H2 by the patent's method, roll it back, migrate it by
+    /// the handover method, verify, print a report (steps and their
+    /// durations; mails sent, delivered, lost, duplicated; each method's GAL
+    /// gap), `down`. Exits non-zero if a mail was lost or duplicated. The
     /// role binaries must sit beside netctl (`cargo build --release`).
     Demo {
         /// Mails per second during the run.
@@ -82,11 +84,15 @@ enum Command {
         #[arg(long, default_value_t = 3, value_name = "SECONDS")]
         warm_up: u64,
         /// How the users move.
-        #[arg(long, value_enum, default_value_t = MethodArg::Patent)]
+        #[arg(long, value_enum, default_value_t = MethodArg::Handover)]
         method: MethodArg,
         /// Keep the temporary data directory (logs, stores) afterwards.
         #[arg(long)]
         keep: bool,
+        /// Skip the comparison: by default POC first moves by the patent's
+        /// method and back, so the report shows both methods' GAL gaps.
+        #[arg(long)]
+        no_compare: bool,
     },
     /// Move a migrated post office back to the hub the topology puts it on,
     /// the same careful way (steps A-G in the other direction).
@@ -101,8 +107,11 @@ enum Command {
 #[derive(clap::Args)]
 struct MigrationFlags {
     /// How the users move: `patent` (steps A-G as the patent gives them; the
-    /// old network does not see the users between steps C and G).
-    #[arg(long, value_enum, default_value_t = MethodArg::Patent)]
+    /// old network does not see the users between steps C and G) or
+    /// `handover` (H hands them to the bridge instead of deleting them; no
+    /// post office ever loses sight of a user; to the new hub only; a
+    /// rollback always deletes and re-imports, the patent's way).
+    #[arg(long, value_enum, default_value_t = MethodArg::Handover)]
     method: MethodArg,
     /// Print the plan and change nothing.
     #[arg(long)]
@@ -118,12 +127,14 @@ struct MigrationFlags {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum MethodArg {
     Patent,
+    Handover,
 }
 
 impl MethodArg {
     fn method(self) -> netctl::migrate::journal::Method {
         match self {
             MethodArg::Patent => netctl::migrate::journal::Method::Patent,
+            MethodArg::Handover => netctl::migrate::journal::Method::Handover,
         }
     }
 }
@@ -243,10 +254,12 @@ fn main() -> ExitCode {
             warm_up,
             method,
             keep,
+            no_compare,
         } => netctl::demo::run(&netctl::demo::DemoOptions {
             post_offices: vec![name("POC")],
             to: name("H2"),
             method: method.method(),
+            compare: !no_compare,
             rate,
             warm_up: std::time::Duration::from_secs(warm_up),
             drain: std::time::Duration::from_secs(120),

@@ -373,7 +373,7 @@ fn apply_in(
             continue;
         }
         if entry.tombstone {
-            if tag.is_some() {
+            if tag.is_some() && !held_in_another_folder(&gal, &key, entry)? {
                 gal.remove(key.as_str()).map_err(DirError::store)?;
                 imported -= 1;
             }
@@ -394,6 +394,25 @@ fn apply_in(
         set(&mut m, MARK, last.update_no)?;
     }
     Ok(applied)
+}
+
+/// A site directory can hold one address in two folders for a while (a
+/// handover migration: the old copy in F1 until the post office's own folder
+/// holds it). The delete of one copy must not remove the entry this GAL
+/// shows from the other.
+fn held_in_another_folder(
+    gal: &redb::Table<&str, &[u8]>,
+    key: &str,
+    delete: &Entry,
+) -> Result<bool, DirError> {
+    let Some(folder) = delete.folder else {
+        return Ok(false);
+    };
+    let Some(v) = gal.get(key).map_err(DirError::store)? else {
+        return Ok(false);
+    };
+    let (_, _, shown) = stored::decode(key, v.value())?;
+    Ok(shown.folder.is_some_and(|f| f != folder))
 }
 
 fn finish_in(

@@ -250,3 +250,31 @@ fn a_pull_session_rejects_a_broken_stream() {
         .is_err()
     );
 }
+
+#[test]
+fn the_delete_of_an_old_folders_copy_leaves_the_entry_shown_from_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RequestorStore::open(dir.path()).unwrap();
+    let in_folder = |no, folder: &str, tombstone| {
+        let mut u = update(no, "POC", "X", tombstone);
+        u.entry.folder = Some(n(folder));
+        u
+    };
+    // The old copy (F1), then the post office's own folder, then the old
+    // copy's delete: the entry stays, now from FS-POC.
+    store
+        .apply_chunk(&[], None, &[in_folder(1, "F1", false)])
+        .unwrap();
+    store
+        .apply_chunk(&[], None, &[in_folder(2, "FS-POC", false)])
+        .unwrap();
+    store
+        .apply_chunk(&[], None, &[in_folder(3, "F1", true)])
+        .unwrap();
+    assert_eq!(names(&store), ["ACME/POC/X"]);
+    // The delete from the folder it is shown from does remove it.
+    store
+        .apply_chunk(&[], None, &[in_folder(4, "FS-POC", true)])
+        .unwrap();
+    assert!(names(&store).is_empty());
+}

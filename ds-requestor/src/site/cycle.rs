@@ -230,6 +230,27 @@ async fn intake(shared: &Arc<Shared>, s: &mut SiteClient) -> Result<u64, DirErro
             return Ok(queued);
         }
         let more = read.more;
+        let import_folder = shared.site.import_folder;
+        let changes = read.changes.clone();
+        let worker = Arc::clone(shared);
+        let superseded = shared
+            .with_store(move |st| st.superseded(&changes, |e| exported(&worker, e)))
+            .await?;
+        if !superseded.is_empty() {
+            debug!(
+                n = superseded.len(),
+                "import-folder copies superseded by an export folder"
+            );
+            let deletes = superseded
+                .into_iter()
+                .map(|mut e| {
+                    e.tombstone = true;
+                    e.folder = Some(import_folder);
+                    e
+                })
+                .collect();
+            site_write(s, deletes).await?;
+        }
         let worker = Arc::clone(shared);
         queued += shared
             .with_store(move |st| st.intake(&read.changes, read.next, |e| exported(&worker, e)))

@@ -210,6 +210,15 @@ impl BridgeStore {
                 queued.push((seq, entry));
             }
             drop(exported);
+            let mut imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
+            for change in changes {
+                if let Some(entry) = export(&change.entry).filter(|e| !e.tombstone) {
+                    imported
+                        .remove(entry.address.to_string().as_str())
+                        .map_err(DirError::store)?;
+                }
+            }
+            drop(imported);
             let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
             for (seq, entry) in &queued {
                 outbox
@@ -221,6 +230,30 @@ impl BridgeStore {
             set(&mut m, SITE_USN, next.usn)?;
             Ok(queued.len() as u64)
         })
+    }
+
+    /// The import folder's copies of users that an export folder now holds
+    /// (a post office handed over to the new hub): they must leave the import
+    /// folder before [`intake`](Self::intake) forgets them, so the address is
+    /// held once, by its own post office's folder.
+    pub fn superseded(
+        &self,
+        changes: &[RepChange],
+        export: impl Fn(&Entry) -> Option<Entry>,
+    ) -> Result<Vec<Entry>, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
+        let mut out = Vec::new();
+        for change in changes {
+            let Some(entry) = export(&change.entry).filter(|e| !e.tombstone) else {
+                continue;
+            };
+            let key = entry.address.to_string();
+            if let Some(v) = imported.get(key.as_str()).map_err(DirError::store)? {
+                out.push(decode(&key, v.value())?.1);
+            }
+        }
+        Ok(out)
     }
 
     /// Changes not yet acknowledged, oldest first, at most `max`.
@@ -301,10 +334,21 @@ impl BridgeStore {
     pub fn to_write(&self, updates: &[DirUpdate]) -> Result<Vec<bool>, DirError> {
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
+        let exported = txn.open_table(EXPORTED).map_err(DirError::store)?;
         updates
             .iter()
             .map(|u| {
                 let key = u.entry.address.to_string();
+                // Held by an export folder: the user lives beyond the bridge
+                // now, and the server's copy is the one being replaced.
+                if !u.entry.tombstone
+                    && exported
+                        .get(key.as_str())
+                        .map_err(DirError::store)?
+                        .is_some()
+                {
+                    return Ok(false);
+                }
                 Ok(match imported.get(key.as_str()).map_err(DirError::store)? {
                     Some(v) => !same_content(&decode(&key, v.value())?.1, &u.entry),
                     None => !u.entry.tombstone,

@@ -95,15 +95,19 @@ fn describe(action: &Action) -> String {
     }
 }
 
-fn describe_check(check: &Check) -> Option<String> {
+fn describe_check(check: &Check) -> String {
     match check {
-        Check::Acknowledged => None,
-        Check::DirectoryHoldsNone { at, post_office } => Some(format!(
-            "wait until {at} holds none of {post_office}'s users"
-        )),
-        Check::DirectoryHoldsAll { at, post_office } => Some(format!(
-            "wait until {at} holds all of {post_office}'s users"
-        )),
+        Check::DirectoryHoldsNone { at, post_office } => {
+            format!("wait until {at} holds none of {post_office}'s users")
+        }
+        Check::DirectoryHoldsAll { at, post_office } => {
+            format!("wait until {at} holds all of {post_office}'s users")
+        }
+        Check::FolderHoldsNone {
+            at,
+            folder,
+            post_office,
+        } => format!("wait until {at} holds none of {post_office}'s users in {folder}"),
     }
 }
 
@@ -121,7 +125,7 @@ pub fn print_plan(net: &Network, journal: &journal::Journal) {
         journal.method
     );
     let to = Name::new(&journal.to).unwrap_or(net.topology.new_hub);
-    for (id, steps) in run::wave_plan(net, &journal.moves, to) {
+    for (id, steps) in run::wave_plan(net, &journal.moves, to, journal.method) {
         let done = journal
             .steps
             .iter()
@@ -131,8 +135,8 @@ pub fn print_plan(net: &Network, journal: &journal::Journal) {
             for a in &step.actions {
                 println!("      {}", describe(a));
             }
-            if let Some(c) = describe_check(&step.check) {
-                println!("      {c}");
+            for c in &step.checks {
+                println!("      {}", describe_check(c));
             }
         }
     }
@@ -325,6 +329,9 @@ pub fn rollback(data_dir: &Path, po: Name, args: &MigrateArgs<'_>) -> Result<(),
         &MigrateArgs {
             post_offices: &pos,
             to: Some(home),
+            // Back to the old hub the users are always deleted and
+            // re-imported: the handover's bridge ownership runs one way.
+            method: Method::Patent,
             ..*args
         },
     )

@@ -2,7 +2,9 @@
 //! network in a temporary directory, keeps mail and directory changes
 //! flowing, migrates POC to the new hub, verifies, and reports what the users
 //! would have seen: steps and their durations, mails sent, delivered, lost
-//! and duplicated, and the GAL gap of the migration method.
+//! and duplicated, and the GAL gap of the migration method. With
+//! `--compare` it first migrates POC by the patent's method and rolls it
+//! back, so both methods' gaps are measured in the same run.
 
 pub mod traffic;
 pub mod watch;
@@ -28,6 +30,8 @@ pub struct DemoOptions {
     pub post_offices: Vec<Name>,
     pub to: Name,
     pub method: Method,
+    /// First migrate by the patent's method and roll back, then by `method`.
+    pub compare: bool,
     /// Mails per second during the whole run.
     pub rate: u32,
     /// Traffic before the migration starts.
@@ -37,15 +41,23 @@ pub struct DemoOptions {
     pub keep: bool,
 }
 
+/// One migration and the GAL gap seen while it ran.
+pub struct Watched {
+    pub method: Method,
+    pub wave: WaveReport,
+    pub gap: watch::Gap,
+}
+
 pub struct DemoReport {
     pub data_dir: PathBuf,
-    pub wave: WaveReport,
+    /// In order: the patent's method and the rollback (with `--compare`),
+    /// then the chosen method.
+    pub migrations: Vec<Watched>,
     pub sent: traffic::Sent,
     pub delivered: u64,
     pub lost: Vec<u64>,
     pub duplicated: Vec<u64>,
     pub changes: watch::Changes,
-    pub gap: watch::Gap,
     pub gals_complete_after: Duration,
     pub test_mails: usize,
     pub total: Duration,
@@ -85,6 +97,61 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     outcome
 }
 
+/// Migrates while a watcher samples every other post office's GAL.
+fn migrate_watched(
+    net: &mut Network,
+    post_offices: &[Name],
+    to: Name,
+    method: Method,
+    progress: &mut TerminalProgress,
+) -> Result<Watched, NetctlError> {
+    println!(
+        "migrating {} to {to} by the {method} method",
+        names(post_offices)
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (net, stop, moving) = (net.clone(), stop.clone(), post_offices.to_vec());
+        std::thread::spawn(move || watch::watch_gap(&net, &moving, stop))
+    };
+    // A first sample before anything moves.
+    std::thread::sleep(Duration::from_millis(200));
+    let wave = run::begin(net, post_offices, to, method).and_then(|j| {
+        crate::commands::migrate::print_plan(net, &j);
+        run::run(
+            net,
+            j,
+            &Options {
+                method,
+                step_timeout: Duration::from_secs(120),
+            },
+            progress,
+        )
+    });
+    // The gap lasts until every GAL has the users again, not just step G.
+    let settled = wave.is_ok()
+        && crate::migrate::verify::wait_for_complete_gals(net, Duration::from_secs(60), progress)
+            .is_ok();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let gap = watcher.join().unwrap_or_default();
+    let wave = wave?;
+    if !settled {
+        return Err(NetctlError::Verification(
+            "the GALs did not complete after the migration".into(),
+        ));
+    }
+    Ok(Watched { method, wave, gap })
+}
+
+fn names(post_offices: &[Name]) -> String {
+    post_offices
+        .iter()
+        .map(Name::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     let began = Instant::now();
     let mut net = Network::open(dir)?;
@@ -95,7 +162,6 @@ fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     let accounts = traffic::accounts(&net);
     let stop_mail = Arc::new(AtomicBool::new(false));
     let stop_changes = Arc::new(AtomicBool::new(false));
-    let stop_watch = Arc::new(AtomicBool::new(false));
     let mailer = {
         let (net, accounts, stop) = (net.clone(), accounts.clone(), stop_mail.clone());
         let rate = opts.rate;
@@ -107,10 +173,6 @@ fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
             watch::change_users_until(&net, Duration::from_millis(250), stop)
         })
     };
-    let watcher = {
-        let (net, stop, moving) = (net.clone(), stop_watch.clone(), opts.post_offices.clone());
-        std::thread::spawn(move || watch::watch_gap(&net, &moving, stop))
-    };
     println!(
         "mail traffic ({} mails/s between {} users) and directory changes are running",
         opts.rate,
@@ -118,32 +180,41 @@ fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     );
     std::thread::sleep(opts.warm_up);
 
-    let wave = run::begin(&net, &opts.post_offices, opts.to, opts.method).and_then(|j| {
-        crate::commands::migrate::print_plan(&net, &j);
-        run::run(
-            &mut net,
-            j,
-            &Options {
-                method: opts.method,
-                step_timeout: Duration::from_secs(120),
-            },
-            &mut progress,
-        )
-    });
+    let mut migrations = Vec::new();
+    let mut plan: Vec<(Method, Name)> = Vec::new();
+    if opts.compare && opts.method != Method::Patent {
+        let home = opts
+            .post_offices
+            .first()
+            .and_then(|po| net.topology.node(po))
+            .and_then(|n| n.hub)
+            .unwrap_or(net.topology.old_hub);
+        plan.push((Method::Patent, opts.to));
+        plan.push((Method::Patent, home));
+    }
+    plan.push((opts.method, opts.to));
+    let mut failure = None;
+    for (method, to) in plan {
+        match migrate_watched(&mut net, &opts.post_offices, to, method, &mut progress) {
+            Ok(w) => migrations.push(w),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
     // Directory changes stop first so the final check compares a still directory.
     stop_changes.store(true, Ordering::Relaxed);
     let changes = changer.join().unwrap_or_default();
-    stop_watch.store(true, Ordering::Relaxed);
-    let gap = watcher.join().unwrap_or_default();
-    let wave = match wave {
-        Ok(w) => w,
-        Err(e) => {
-            stop_mail.store(true, Ordering::Relaxed);
-            let _ = mailer.join();
-            return Err(e);
-        }
+    if let Some(e) = failure {
+        stop_mail.store(true, Ordering::Relaxed);
+        let _ = mailer.join();
+        return Err(e);
+    }
+    let Some(last) = migrations.last() else {
+        return Err(NetctlError::Migration("no migration ran".into()));
     };
-    let verification = final_verification(&mut net, &wave, opts.drain, &mut progress);
+    let verification = final_verification(&mut net, &last.wave, opts.drain, &mut progress);
     stop_mail.store(true, Ordering::Relaxed);
     let sent = mailer.join().unwrap_or_default();
     let verification = verification?;
@@ -179,12 +250,11 @@ fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     Ok(DemoReport {
         data_dir: dir.to_path_buf(),
         delivered: received.len() as u64,
-        wave,
+        migrations,
         sent,
         lost,
         duplicated,
         changes,
-        gap,
         gals_complete_after: verification.gals_complete_after,
         test_mails: verification.mails.len(),
         total: began.elapsed(),
@@ -194,15 +264,32 @@ fn run_on(dir: &Path, opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
 pub fn print(r: &DemoReport) {
     println!();
     println!("demo report");
-    let moved: Vec<&str> = r
-        .wave
-        .moves
-        .iter()
-        .map(|m| m.post_office.as_str())
-        .collect();
-    println!("  migration of {} to {}:", moved.join(", "), r.wave.to);
-    for s in &r.wave.steps {
-        println!("    step {}: {:>6} ms", s.step, s.took.as_millis());
+    for m in &r.migrations {
+        let moved: Vec<&str> = m
+            .wave
+            .moves
+            .iter()
+            .map(|m| m.post_office.as_str())
+            .collect();
+        let steps: Vec<String> = m
+            .wave
+            .steps
+            .iter()
+            .map(|s| format!("{} {} ms", s.step, s.took.as_millis()))
+            .collect();
+        println!(
+            "  {} to {} by the {} method: {}",
+            moved.join(", "),
+            m.wave.to,
+            m.method,
+            steps.join(", ")
+        );
+        println!(
+            "    GAL gap: {} post office/user pairs missing at some point, for {} ms ({} samples)",
+            m.gap.pairs.len(),
+            m.gap.window().as_millis(),
+            m.gap.samples
+        );
     }
     println!(
         "  mails: {} sent, {} delivered, {} lost, {} duplicated ({} refused at submission, the sender was told)",
@@ -220,13 +307,7 @@ pub fn print(r: &DemoReport) {
         r.changes.made, r.changes.failed
     );
     println!(
-        "  GAL gap: {} post office/user pairs missing at some point, for {} ms ({} samples)",
-        r.gap.pairs.len(),
-        r.gap.window().as_millis(),
-        r.gap.samples
-    );
-    println!(
-        "  final verification: every GAL complete {} ms after step G; {} test mails crossed",
+        "  final verification: every GAL complete {} ms after the last step; {} test mails crossed",
         r.gals_complete_after.as_millis(),
         r.test_mails
     );

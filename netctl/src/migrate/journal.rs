@@ -11,25 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::plan::Method;
 use super::plan::StepId;
 use crate::NetctlError;
 use crate::state::{load_toml, save_toml};
-
-/// How a migration moves a post office's users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Steps A-G exactly as the patent describes them.
-    Patent,
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Method::Patent => f.write_str("patent"),
-        }
-    }
-}
 
 /// One post office of a wave and where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,17 +50,44 @@ pub enum Action {
     SyncNow { at: Target },
 }
 
-/// What must hold before a step counts as done.
+/// What must hold before a step counts as done, beyond the acknowledgement
+/// of its actions (each process commits before it answers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
-    /// The action's acknowledgement is the proof (it is committed before the
-    /// process answers).
-    Acknowledged,
     /// The directory served by `at` holds no live entry of `post_office`.
     DirectoryHoldsNone { at: Target, post_office: Name },
     /// The directory served by `at` holds every live user the post office
     /// owns (as its own requestor lists them), and no other of its entries.
     DirectoryHoldsAll { at: Target, post_office: Name },
+    /// The site directory `at` holds none of the post office's users in
+    /// `folder`.
+    FolderHoldsNone {
+        at: Target,
+        folder: Name,
+        post_office: Name,
+    },
+}
+
+/// How a migration moves a post office's users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Steps A-G exactly as the patent describes them: the old network loses
+    /// sight of the users between steps C and G.
+    Patent,
+    /// Step B hands the users to the bridge instead of steps C and D deleting
+    /// them; the bridge replaces its F1 copies once the post office's own
+    /// folder holds them. No post office ever loses sight of a user.
+    Handover,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Patent => f.write_str("patent"),
+            Method::Handover => f.write_str("handover"),
+        }
+    }
 }
 
 /// The patent's steps, in order.
@@ -89,12 +116,55 @@ pub struct Step {
     /// Actions repeated while waiting for the check (a sync cycle that ran
     /// before the change it should carry is simply run again).
     pub nudges: Vec<Action>,
-    pub check: Check,
+    /// All must hold.
+    pub checks: Vec<Check>,
 }
 
 /// Moves `post_office` from hub `from` to hub `to` (either way between the
 /// old and the new hub) through steps A-G of the patent.
 pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -> Vec<Step> {
+    patent(bridge, post_office, from, to)
+}
+
+/// The handover method from the old hub `from` to the new hub `to`: the
+/// patent's steps A, E and F; B hands ownership to the bridge (its rule: it
+/// writes every post office that no live requestor owns), C and D are not
+/// needed, and G waits until the bridge's import folder holds no copy of
+/// the users and `from` holds them as the post office has them.
+pub fn handover(
+    bridge: Name,
+    import_folder: Name,
+    post_office: Name,
+    from: Name,
+    to: Name,
+) -> Vec<Step> {
+    let po = post_office;
+    let mut steps = patent(bridge, po, from, to);
+    steps.retain(|s| !matches!(s.id, StepId::C | StepId::D));
+    for step in &mut steps {
+        match step.id {
+            StepId::B => {
+                step.what = format!(
+                    "{from} hands {po}'s users to the bridge {bridge}: it removes {po}'s requestor and keeps the entries"
+                );
+            }
+            StepId::G => {
+                step.what = format!(
+                    "{bridge} replaces its {import_folder} copies of {po}'s users and carries them to {from}"
+                );
+                step.checks.push(Check::FolderHoldsNone {
+                    at: Target::new(bridge, RoleKind::SiteReplicator),
+                    folder: import_folder,
+                    post_office: po,
+                });
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
+fn patent(bridge: Name, post_office: Name, from: Name, to: Name) -> Vec<Step> {
     let router = |n: Name| Target::new(n, RoleKind::MailRouter);
     let server = |n: Name| Target::new(n, RoleKind::DsServer);
     let requestor = |n: Name| Target::new(n, RoleKind::DsRequestor);
@@ -135,7 +205,7 @@ pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -
                 },
             ],
             nudges: vec![],
-            check: Check::Acknowledged,
+            checks: vec![],
         },
         Step {
             id: StepId::B,
@@ -145,7 +215,7 @@ pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -
                 post_office: po,
             }],
             nudges: vec![],
-            check: Check::Acknowledged,
+            checks: vec![],
         },
         Step {
             id: StepId::C,
@@ -155,10 +225,10 @@ pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -
                 post_office: po,
             }],
             nudges: vec![],
-            check: Check::DirectoryHoldsNone {
+            checks: vec![Check::DirectoryHoldsNone {
                 at: server(from),
                 post_office: po,
-            },
+            }],
         },
         Step {
             id: StepId::D,
@@ -168,10 +238,10 @@ pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -
             ),
             actions: sync_bridge.clone(),
             nudges: sync_bridge.clone(),
-            check: Check::DirectoryHoldsNone {
+            checks: vec![Check::DirectoryHoldsNone {
                 at: server(to),
                 post_office: po,
-            },
+            }],
         },
         Step {
             id: StepId::E,
@@ -187,27 +257,27 @@ pub fn move_post_office(bridge: Name, post_office: Name, from: Name, to: Name) -
                 },
             ],
             nudges: vec![],
-            check: Check::Acknowledged,
+            checks: vec![],
         },
         Step {
             id: StepId::F,
             what: format!("{po} uploads its users to {to}"),
             actions: vec![Action::SyncNow { at: requestor(po) }],
             nudges: vec![Action::SyncNow { at: requestor(po) }],
-            check: Check::DirectoryHoldsAll {
+            checks: vec![Check::DirectoryHoldsAll {
                 at: server(to),
                 post_office: po,
-            },
+            }],
         },
         Step {
             id: StepId::G,
             what: format!("{po}'s users cross the bridge {} back to {from}", bridge),
             actions: sync_bridge.clone(),
             nudges: sync_bridge,
-            check: Check::DirectoryHoldsAll {
+            checks: vec![Check::DirectoryHoldsAll {
                 at: server(from),
                 post_office: po,
-            },
+            }],
         },
     ]
 }
@@ -273,11 +343,30 @@ mod tests {
             ]
         );
         assert_eq!(
-            steps[6].check,
-            Check::DirectoryHoldsAll {
+            steps[6].checks,
+            [Check::DirectoryHoldsAll {
                 at: Target::new(n("H2"), RoleKind::DsServer),
                 post_office: n("POC")
-            }
+            }]
         );
+    }
+
+    #[test]
+    fn a_handover_deletes_nothing_and_waits_for_the_bridge_copies_to_go() {
+        let steps = handover(n("H3"), n("F1"), n("POC"), n("H"), n("H2"));
+        let ids: Vec<StepId> = steps.iter().map(|s| s.id).collect();
+        use StepId::*;
+        assert_eq!(ids, [A, B, E, F, G]);
+        assert!(
+            steps
+                .iter()
+                .flat_map(|s| &s.actions)
+                .all(|a| !matches!(a, Action::PurgePostOffice { .. }))
+        );
+        assert!(steps[4].checks.contains(&Check::FolderHoldsNone {
+            at: Target::new(n("H3"), RoleKind::SiteReplicator),
+            folder: n("F1"),
+            post_office: n("POC")
+        }));
     }
 }

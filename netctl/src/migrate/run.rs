@@ -17,15 +17,6 @@ use crate::NetctlError;
 use crate::network::Network;
 use crate::topology::RoleKind;
 
-const ORDER: [StepId; 7] = [
-    StepId::A,
-    StepId::B,
-    StepId::C,
-    StepId::D,
-    StepId::E,
-    StepId::F,
-    StepId::G,
-];
 const POLL: Duration = Duration::from_millis(100);
 
 pub fn now_ms() -> u64 {
@@ -66,19 +57,36 @@ pub struct WaveReport {
 }
 
 /// The plan of a wave: one [`Step`] per post office for each step id.
-pub fn wave_plan(net: &Network, moves: &[Move], to: Name) -> Vec<(StepId, Vec<Step>)> {
+pub fn wave_plan(
+    net: &Network,
+    moves: &[Move],
+    to: Name,
+    method: Method,
+) -> Vec<(StepId, Vec<Step>)> {
+    let bridge = net.topology.bridge;
     let per_po: Vec<Vec<Step>> = moves
         .iter()
         .filter_map(|m| {
             let po = Name::new(&m.post_office).ok()?;
             let from = Name::new(&m.from).ok()?;
-            Some(plan::move_post_office(net.topology.bridge, po, from, to))
+            Some(match method {
+                Method::Patent => plan::move_post_office(bridge, po, from, to),
+                Method::Handover => {
+                    plan::handover(bridge, net.topology.import_folder, po, from, to)
+                }
+            })
         })
         .collect();
-    ORDER
+    let Some(first) = per_po.first() else {
+        return Vec::new();
+    };
+    first
         .iter()
         .enumerate()
-        .map(|(i, id)| (*id, per_po.iter().map(|steps| steps[i].clone()).collect()))
+        .map(|(i, step)| {
+            let all = per_po.iter().filter_map(|steps| steps.get(i).cloned());
+            (step.id, all.collect())
+        })
         .collect()
 }
 
@@ -104,6 +112,12 @@ pub fn begin(
         j.resumed += 1;
         journal::save(&net.data_dir, &j)?;
         return Ok(j);
+    }
+    if method == Method::Handover && to != net.topology.new_hub {
+        return Err(NetctlError::Migration(format!(
+            "the handover method moves post offices to the new hub {}; use --method patent to move them to {to}",
+            net.topology.new_hub
+        )));
     }
     if !net.is_hub(&to) {
         return Err(NetctlError::Migration(format!(
@@ -146,8 +160,9 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<WaveReport, NetctlError> {
     let to = Name::new(&j.to).map_err(|e| NetctlError::Migration(e.to_string()))?;
-    let plan = wave_plan(net, &j.moves, to);
-    while let Some(id) = j.next_step(&ORDER) {
+    let plan = wave_plan(net, &j.moves, to, j.method);
+    let order: Vec<StepId> = plan.iter().map(|(id, _)| *id).collect();
+    while let Some(id) = j.next_step(&order) {
         let Some((_, steps)) = plan.iter().find(|(s, _)| *s == id) else {
             break;
         };
@@ -225,15 +240,17 @@ fn run_step(
     // The checks, nudging the sync cycles that carry the change.
     loop {
         let mut unmet = None;
-        for step in steps {
-            match observe(net, &step.check) {
-                Ok(None) => {}
-                Ok(Some(why)) | Err(Failure::Retry(why)) => {
-                    unmet = Some((step, why));
-                    break;
-                }
-                Err(Failure::Refused(why)) => {
-                    return Err(NetctlError::Migration(format!("step {id}: {why}")));
+        'steps: for step in steps {
+            for check in &step.checks {
+                match observe(net, check) {
+                    Ok(None) => {}
+                    Ok(Some(why)) | Err(Failure::Retry(why)) => {
+                        unmet = Some((step, why));
+                        break 'steps;
+                    }
+                    Err(Failure::Refused(why)) => {
+                        return Err(NetctlError::Migration(format!("step {id}: {why}")));
+                    }
                 }
             }
         }
@@ -355,7 +372,20 @@ fn observe(net: &Network, check: &Check) -> Result<Option<String>, Failure> {
             .collect())
     };
     match check {
-        Check::Acknowledged => Ok(None),
+        Check::FolderHoldsNone {
+            at,
+            folder,
+            post_office,
+        } => {
+            let left = net
+                .directory(*at)
+                .map_err(|e| classify(at.to_string(), e))?
+                .into_iter()
+                .filter(|e| e.folder == Some(*folder) && e.address.post_office == *post_office)
+                .count();
+            Ok((left > 0)
+                .then(|| format!("{at} still holds {left} users of {post_office} in {folder}")))
+        }
         Check::DirectoryHoldsNone { at, post_office } => {
             let left = of(*at, post_office)?.len();
             Ok((left > 0).then(|| format!("{at} still holds {left} users of {post_office}")))
