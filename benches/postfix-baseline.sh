@@ -23,8 +23,11 @@ if ! command -v smtp-source >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
 
-postfix stop >/dev/null 2>&1 || true
-pkill -x smtp-sink 2>/dev/null || true
+# Never stop a Postfix this script did not start.
+if postfix status >/dev/null 2>&1; then
+  echo "postfix-baseline: Postfix is already running; stop it first" >&2
+  exit 1
+fi
 touch /etc/postfix/main.cf
 postconf -e \
   "compatibility_level = 3.6" \

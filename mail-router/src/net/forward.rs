@@ -178,11 +178,7 @@ async fn hand_over(
     for window in claimed.chunks(WINDOW) {
         let ids: Vec<[u8; 16]> = window.iter().map(|q| q.id).collect();
         let messages = shared
-            .blocking(move |s| {
-                ids.iter()
-                    .map(|id| s.store.message(id))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .blocking(move |s| s.store.messages(&ids))
             .await
             .map_err(internal)?;
         let mut sent = Vec::new();
@@ -235,8 +231,7 @@ async fn forget(shared: &Arc<Shared>, done: &[Queued]) {
     if done.is_empty() {
         return;
     }
-    let done = done.to_vec();
-    if let Err(e) = shared.blocking(move |s| s.store.forwarded(&done)).await {
+    if let Err(e) = shared.forwarded(done.to_vec()).await {
         // They stay queued and will be sent again; the peer stores them once.
         warn!(error = %e, "could not record a hand-over");
     }

@@ -3,6 +3,7 @@
 //! office the SMTP and POP3 listeners. Decisions live in `routing`, `smtp`,
 //! `pop3`; durability in `store`.
 
+mod commit;
 mod forward;
 mod lines;
 mod pop3;
@@ -46,6 +47,8 @@ pub struct Shared {
     /// change two forwarders never send the same one at once.
     pub in_flight: Mutex<HashSet<[u8; 16]>>,
     pub peers: Mutex<HashMap<Name, PeerState>>,
+    /// Custody changes, folded into group commits (see `commit`).
+    pub commits: tokio::sync::mpsc::Sender<commit::Job>,
 }
 
 impl Router for Shared {
@@ -145,6 +148,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         client_listeners.push(("smtp", bind(smtp).await?));
         client_listeners.push(("pop3", bind(pop3).await?));
     }
+    let (commits, jobs) = commit::channel();
     let shared = Arc::new(Shared {
         store,
         keyring,
@@ -154,8 +158,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         wake: Notify::new(),
         in_flight: Mutex::new(HashSet::new()),
         peers: Mutex::new(HashMap::new()),
+        commits,
         settings,
     });
+    commit::start(Arc::clone(&shared), jobs).map_err(|e| MailError::Task(e.to_string()))?;
     for peer in shared.settings.peers.clone() {
         tokio::spawn(forward::run(Arc::clone(&shared), peer));
     }

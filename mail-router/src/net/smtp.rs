@@ -97,15 +97,12 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
                             submitted_at_ms: now_ms(),
                             body: data.into(),
                         };
-                        shared
-                            .blocking(move |s| s.store.take(&[mail], s, s.local(), now_ms()))
-                            .await
+                        shared.take(vec![mail]).await
                     }
                     Err(e) => Err(crate::MailError::Task(e.to_string())),
                 };
                 let reply =
                     smtp.submitted(result.map(|_| hex::encode(id)).map_err(|e| e.to_string()));
-                shared.wake.notify_waiters();
                 debug!(id = %hex::encode(id), "message submitted");
                 reply
             }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tracing::{Instrument, debug, info, info_span, warn};
 use wire_format::{AdminOk, ErrorCode, Frame, MailAck, MailTransfer, Message, Name, Role};
 
-use super::{Shared, now_ms, status};
+use super::{Shared, status};
 use crate::config::Mode;
 
 /// Frames already waiting on the connection are taken in one commit (one disk
@@ -144,12 +144,8 @@ async fn take_mail(
         return Ok(());
     }
     let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
-    let taken = shared
-        .blocking(move |s| s.store.take(&messages, s, s.local(), now_ms()))
-        .await;
-    match taken {
+    match shared.take(messages).await {
         Ok(taken) => {
-            shared.wake.notify_waiters();
             for ((id, m), t) in accepted.iter().zip(taken) {
                 conn.reply(
                     *id,

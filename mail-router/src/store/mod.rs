@@ -145,6 +145,56 @@ impl MailStore {
         })
     }
 
+    /// Several callers' takes and hand-overs in one transaction (one disk
+    /// sync for all): the group commit of concurrent SMTP sessions, peer
+    /// connections and forwarders. The results are in the order given.
+    pub fn commit_batch(
+        &self,
+        takes: &[Vec<MailTransfer>],
+        forwarded: &[Vec<Queued>],
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<Vec<Vec<Taken>>, MailError> {
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(takes.len());
+            for messages in takes {
+                out.push(
+                    messages
+                        .iter()
+                        .map(|m| tx.take(m, router, local, now_ms))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            let mut count = 0;
+            for done in forwarded {
+                for q in done {
+                    tx.dequeue(q)?;
+                }
+                count += done.len() as u64;
+            }
+            if count > 0 {
+                tx.add(FORWARDED, count)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// The stored messages with these ids (None for one no longer queued),
+    /// read in one transaction.
+    pub fn messages(&self, ids: &[[u8; 16]]) -> Result<Vec<Option<MailTransfer>>, MailError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(MESSAGES).map_err(|e| self.err(e))?;
+        ids.iter()
+            .map(
+                |id| match table.get(id.as_slice()).map_err(|e| self.err(e))? {
+                    Some(raw) => codec::decode(id, raw.value()).map(Some),
+                    None => Ok(None),
+                },
+            )
+            .collect()
+    }
+
     /// Everything queued whose next attempt is due.
     pub fn due(&self, now_ms: u64) -> Result<Vec<Queued>, MailError> {
         Ok(self

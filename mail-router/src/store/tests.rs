@@ -156,3 +156,36 @@ fn a_message_that_comes_back_round_a_loop_is_taken_again_but_never_delivered_twi
     assert!(poc.take(&[m], &post_office("POC"), at_poc, 2).unwrap()[0].duplicate);
     assert_eq!(poc.mailbox(&n("BBROWN")).unwrap().len(), 1);
 }
+
+#[test]
+fn a_group_commit_takes_and_forgets_for_several_callers_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    let router = post_office("POA");
+    let local = (n("POA"), n("ACME"));
+    store
+        .take(&[mail(7, &["ACME/POB/X"])], &router, local, 1)
+        .unwrap();
+    let earlier = store.queued().unwrap();
+    let taken = store
+        .commit_batch(
+            &[
+                vec![mail(8, &["ACME/POB/X"])],
+                vec![mail(9, &["ACME/POC/Y"]), mail(8, &["ACME/POB/X"])],
+            ],
+            &[earlier],
+            &router,
+            local,
+            2,
+        )
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(taken[1].len(), 2);
+    assert!(taken[1][1].duplicate, "the same id within one commit");
+    let ids: Vec<[u8; 16]> = store.queued().unwrap().iter().map(|q| q.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(!ids.contains(&[7; 16]), "forgotten in the same commit");
+    assert_eq!(store.counters().unwrap()["forwarded"], 1);
+    let read = store.messages(&[[8; 16], [7; 16]]).unwrap();
+    assert!(read[0].is_some() && read[1].is_none());
+}

@@ -1,0 +1,160 @@
+//! Mail throughput on real release processes over TCP on 127.0.0.1, against
+//! Postfix on the same machine in the same run.
+//!
+//! * mhub: Postfix's own load generator `smtp-source` submits MESSAGES
+//!   messages of 2 KiB over SESSIONS concurrent SMTP sessions to post office
+//!   POA; they travel POA -> H -> POB, committed to disk at every hop before
+//!   each acknowledgement, into POB's mailbox. Timed from the first
+//!   connection until POB reports every message delivered. Prints
+//!   messages/s and the peak RSS of the hub H (and of POA and POB).
+//! * Postfix: `benches/postfix-baseline.sh MESSAGES SESSIONS` (smtp-source
+//!   into Postfix, which queues durably and relays to smtp-sink). It needs
+//!   root and reconfigures the machine's Postfix; skipped with a note when
+//!   it cannot run, or with `--no-postfix`.
+//!
+//! Then the ratio of the two rates.
+//!
+//! `cargo bench -p integration-tests --bench mail -- [MESSAGES] [SESSIONS]`
+//! (default 10,000 and 20); `--keep` keeps the routers' logs and stores.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use integration_tests::mail::{Net, Router, Spec};
+use integration_tests::{peak_rss_kib, test_dir, wait_until};
+
+fn main() {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&String> = all.iter().filter(|a| !a.starts_with("--")).collect();
+    let num =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (messages, sessions) = (num(0, 10_000), num(1, 20));
+    let keep = all.iter().any(|a| a == "--keep");
+    let mhub = mhub(messages, sessions, keep);
+    if all.iter().any(|a| a == "--no-postfix") {
+        return;
+    }
+    match postfix(messages, sessions) {
+        Ok(rate) => println!(
+            "ratio mhub/postfix: {:.2} ({mhub:.0} / {rate:.0} messages/s)",
+            mhub / rate
+        ),
+        Err(why) => println!("postfix baseline not run: {why}"),
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `within`.
+fn run(cmd: &mut Command, within: Duration) -> Result<String, String> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + within;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {within:?}"));
+            }
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{}: {text}", out.status))
+    }
+}
+
+fn rss(router: &Router) -> String {
+    let kib = router.process.pid().and_then(peak_rss_kib).unwrap_or(0);
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
+    let root = test_dir("mail-bench");
+    let net = Net::start(
+        root.path(),
+        vec![
+            Spec::post_office("POA", "H", &["H"], &["JSMITH"]),
+            Spec::post_office("POB", "H", &["H"], &["KLEE"]),
+            Spec::relay("H", "hub", &[("POA", "POA"), ("POB", "POB")]),
+        ],
+    );
+    let (poa, pob) = (net.get("POA"), net.get("POB"));
+    let started = Instant::now();
+    let submitted = run(
+        Command::new("smtp-source").args([
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &messages.to_string(),
+            "-l",
+            "2048",
+            "-f",
+            "jsmith@poa.acme",
+            "-t",
+            "klee@pob.acme",
+            &poa.smtp().to_string(),
+        ]),
+        Duration::from_secs(600),
+    );
+    if let Err(e) = submitted {
+        panic!("smtp-source failed: {e}");
+    }
+    let accepted = started.elapsed();
+    let all_in = wait_until(Duration::from_secs(600), Duration::from_millis(5), || {
+        pob.count("delivered") >= messages as u64
+    });
+    let elapsed = started.elapsed();
+    assert!(
+        all_in,
+        "only {} of {messages} delivered",
+        pob.count("delivered")
+    );
+    let rate = messages as f64 / elapsed.as_secs_f64();
+    println!(
+        "mhub: {messages} messages of 2 KiB over {sessions} SMTP sessions, POA -> H -> POB: \
+         accepted in {:.2} s, delivered in {:.2} s: {rate:.0} messages/s",
+        accepted.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "mhub: peak RSS hub H {}, POA {}, POB {}",
+        rss(net.get("H")),
+        rss(poa),
+        rss(pob)
+    );
+    if keep {
+        println!("mhub: logs kept in {}", root.keep().display());
+    }
+    rate
+}
+
+/// The Postfix baseline's messages/s, from the script's last line.
+fn postfix(messages: usize, sessions: usize) -> Result<f64, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/postfix-baseline.sh");
+    let out = run(
+        Command::new("bash")
+            .arg(&script)
+            .args([messages.to_string(), sessions.to_string()]),
+        Duration::from_secs(900),
+    )?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("postfix:"))
+        .ok_or_else(|| format!("no result line in: {out}"))?;
+    println!("{line}");
+    line.rsplit(':')
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("cannot read the rate in {line:?}"))
+}

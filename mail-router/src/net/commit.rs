@@ -1,0 +1,162 @@
+//! Group commit. Every custody change (a message taken from an SMTP client
+//! or a peer, messages a peer acknowledged) goes through one committer
+//! thread, which folds whatever is waiting into a single transaction: one
+//! disk sync for twenty concurrent SMTP sessions instead of twenty. Each
+//! caller is answered only after the transaction holding its change has
+//! committed, so nothing is acknowledged before it is durable.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+use wire_format::MailTransfer;
+
+use super::{Shared, now_ms};
+use crate::MailError;
+use crate::store::{Queued, Taken};
+
+/// Changes waiting for the committer at most; senders wait beyond that.
+const QUEUE: usize = 4096;
+/// Messages folded into one transaction at most.
+const MAX_BATCH: usize = 4096;
+
+pub enum Job {
+    Take(
+        Vec<MailTransfer>,
+        oneshot::Sender<Result<Vec<Taken>, MailError>>,
+    ),
+    Forwarded(Vec<Queued>, oneshot::Sender<Result<(), MailError>>),
+}
+
+impl Job {
+    fn size(&self) -> usize {
+        match self {
+            Job::Take(m, _) => m.len(),
+            Job::Forwarded(q, _) => q.len(),
+        }
+    }
+}
+
+pub fn channel() -> (mpsc::Sender<Job>, mpsc::Receiver<Job>) {
+    mpsc::channel(QUEUE)
+}
+
+/// Runs the committer on its own thread until every sender is gone.
+pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("mail-commit".into())
+        .spawn(move || {
+            while let Some(first) = jobs.blocking_recv() {
+                let mut size = first.size();
+                let mut batch = vec![first];
+                while size < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => {
+                            size += job.size();
+                            batch.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit(&shared, batch);
+            }
+        })
+        .map(drop)
+}
+
+fn commit(shared: &Shared, batch: Vec<Job>) {
+    let (mut takes, mut take_replies) = (Vec::new(), Vec::new());
+    let (mut done, mut done_replies) = (Vec::new(), Vec::new());
+    for job in batch {
+        match job {
+            Job::Take(m, reply) => {
+                takes.push(m);
+                take_replies.push(reply);
+            }
+            Job::Forwarded(q, reply) => {
+                done.push(q);
+                done_replies.push(reply);
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let result = shared
+        .store
+        .commit_batch(&takes, &done, shared, shared.local(), now_ms());
+    debug!(
+        taken = takes.iter().map(Vec::len).sum::<usize>(),
+        forwarded = done.iter().map(Vec::len).sum::<usize>(),
+        micros = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
+    match result {
+        Ok(taken) => {
+            for (reply, t) in take_replies.into_iter().zip(taken) {
+                let _ = reply.send(Ok(t));
+            }
+            for reply in done_replies {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Err(e) if takes.len() + done.len() > 1 => {
+            // One bad change must not fail the others: commit each alone.
+            warn!(error = %e, "a group commit failed; committing its parts one by one");
+            for (m, reply) in takes.iter().zip(take_replies) {
+                let one = shared.store.commit_batch(
+                    std::slice::from_ref(m),
+                    &[],
+                    shared,
+                    shared.local(),
+                    now_ms(),
+                );
+                let _ = reply.send(one.map(|mut t| t.pop().unwrap_or_default()));
+            }
+            for (q, reply) in done.iter().zip(done_replies) {
+                let one = shared.store.commit_batch(
+                    &[],
+                    std::slice::from_ref(q),
+                    shared,
+                    shared.local(),
+                    now_ms(),
+                );
+                let _ = reply.send(one.map(drop));
+            }
+        }
+        Err(e) => {
+            if let Some(reply) = take_replies.pop() {
+                let _ = reply.send(Err(e));
+            } else if let Some(reply) = done_replies.pop() {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+    if !takes.is_empty() {
+        shared.wake.notify_waiters();
+    }
+}
+
+impl Shared {
+    /// Takes custody of `messages`; answers once they are on disk.
+    pub async fn take(&self, messages: Vec<MailTransfer>) -> Result<Vec<Taken>, MailError> {
+        let (reply, answer) = oneshot::channel();
+        self.commits
+            .send(Job::Take(messages, reply))
+            .await
+            .map_err(|_| MailError::Task("the committer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| MailError::Task("the committer dropped a change".into()))?
+    }
+
+    /// The next hop acknowledged these: drop them from the queue.
+    pub async fn forwarded(&self, done: Vec<Queued>) -> Result<(), MailError> {
+        let (reply, answer) = oneshot::channel();
+        self.commits
+            .send(Job::Forwarded(done, reply))
+            .await
+            .map_err(|_| MailError::Task("the committer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| MailError::Task("the committer dropped a change".into()))?
+    }
+}
