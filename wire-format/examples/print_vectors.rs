@@ -212,6 +212,19 @@ fn samples() -> Vec<Message> {
             post_office: name("POC"),
         }
         .into(),
+        GalSummaryRequest.into(),
+        GalSummary {
+            post_offices: vec![PostOfficeDigest {
+                post_office: name("POA"),
+                entries: 1,
+                digest: {
+                    let mut d = GalDigester::new();
+                    d.add(&entry());
+                    d.finish().remove(0).digest
+                },
+            }],
+        }
+        .into(),
         AdminOk {
             detail: "deleted 3 entries".into(),
         }

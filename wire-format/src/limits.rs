@@ -26,3 +26,5 @@ pub const MAX_RECIPIENTS: usize = 1000;
 pub const MAX_STATUS_ITEMS: usize = 4096;
 /// Status keys and text values.
 pub const MAX_STATUS_TEXT_LEN: usize = 1024;
+/// Post offices in a GAL summary.
+pub const MAX_SUMMARY_POST_OFFICES: usize = 65_536;

@@ -8,11 +8,11 @@ use crate::WireError;
 use crate::entry::{Address, Attribute, Entry, Name};
 use crate::limits::{
     MAX_ATTRIBUTES, MAX_CHUNK_ITEMS, MAX_DETAIL_LEN, MAX_ENDPOINT_LEN, MAX_PASSWORD_LEN,
-    MAX_STATUS_ITEMS, MAX_STATUS_TEXT_LEN, MAX_TEXT_LEN,
+    MAX_STATUS_ITEMS, MAX_STATUS_TEXT_LEN, MAX_SUMMARY_POST_OFFICES, MAX_TEXT_LEN,
 };
 use crate::primitives::{
-    PResult, bool_, fail, list, option, put_bool, put_list, put_option, put_string, string, u8_,
-    u32_, u64_,
+    PResult, array32, bool_, fail, list, option, put_bool, put_list, put_option, put_string,
+    string, u8_, u32_, u64_,
 };
 
 /// Operator -> any process: report your state.
@@ -110,6 +110,26 @@ pub struct PurgePostOffice {
 pub struct Repoint {
     pub server: Name,
     pub endpoint: String,
+}
+
+/// Operator -> requestor: summarise your GAL, one digest per post office
+/// (see [`crate::gal_digest`]): enough to check it against the whole
+/// directory without listing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GalSummaryRequest;
+
+/// The users of one post office in a GAL: how many, and their digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostOfficeDigest {
+    pub post_office: Name,
+    pub entries: u64,
+    pub digest: [u8; 32],
+}
+
+/// The answer to [`GalSummaryRequest`], by post office name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GalSummary {
+    pub post_offices: Vec<PostOfficeDigest>,
 }
 
 /// Any process -> operator: the request was carried out.
@@ -308,6 +328,48 @@ impl Body for Repoint {
         let (i, server) = Name::decode("repoint.server")(i)?;
         let (i, endpoint) = string("repoint.endpoint", MAX_ENDPOINT_LEN)(i)?;
         Ok((i, Repoint { server, endpoint }))
+    }
+}
+
+impl Body for GalSummaryRequest {
+    fn encode_body(&self, _out: &mut BytesMut) -> Result<(), WireError> {
+        Ok(())
+    }
+    fn decode_body(i: &[u8]) -> PResult<'_, Self> {
+        Ok((i, GalSummaryRequest))
+    }
+}
+
+impl Body for GalSummary {
+    fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        put_list(
+            out,
+            "gal_summary.post_offices",
+            &self.post_offices,
+            MAX_SUMMARY_POST_OFFICES,
+            |o, d| {
+                d.post_office.encode(o, "gal_summary.post_office")?;
+                o.put_u64(d.entries);
+                o.put_slice(&d.digest);
+                Ok(())
+            },
+        )
+    }
+    fn decode_body(i: &[u8]) -> PResult<'_, Self> {
+        let (i, post_offices) = list("gal_summary.post_offices", MAX_SUMMARY_POST_OFFICES, |i| {
+            let (i, post_office) = Name::decode("gal_summary.post_office")(i)?;
+            let (i, entries) = u64_(i)?;
+            let (i, digest) = array32(i)?;
+            Ok((
+                i,
+                PostOfficeDigest {
+                    post_office,
+                    entries,
+                    digest,
+                },
+            ))
+        })(i)?;
+        Ok((i, GalSummary { post_offices }))
     }
 }
 

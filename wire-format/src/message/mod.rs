@@ -142,6 +142,8 @@ messages! {
     0x49 => PurgePostOffice,
     0x4A => Repoint,
     0x4B => RestoreRequestor,
+    0x4C => GalSummaryRequest,
+    0x4D => GalSummary,
     0x4F => AdminOk,
 
     0x7F => ErrorReply,

@@ -276,6 +276,18 @@ fn admin() -> BoxedStrategy<Message> {
         name().prop_map(|post_office| PurgePostOffice { post_office }.into()),
         (name(), text(255)).prop_map(|(server, endpoint)| Repoint { server, endpoint }.into()),
         name().prop_map(|post_office| RestoreRequestor { post_office }.into()),
+        Just(GalSummaryRequest.into()),
+        vec((name(), any::<u64>(), any::<[u8; 32]>()), 0..5).prop_map(|rows| GalSummary {
+            post_offices: rows
+                .into_iter()
+                .map(|(post_office, entries, digest)| PostOfficeDigest {
+                    post_office,
+                    entries,
+                    digest,
+                })
+                .collect(),
+        }
+        .into()),
         text(4096).prop_map(|detail| AdminOk { detail }.into()),
         (error_code(), text(4096)).prop_map(|(code, text)| ErrorReply { code, text }.into()),
     ]
