@@ -15,6 +15,10 @@
 //! endpoint = "127.0.0.1:7000"
 //! secret = "..."               # this requestor's key on that server
 //!
+//! [[seed_users]]               # users of the store's first start (applied
+//! mailbox = "JSMITH"           # once, in one transaction; later changes go
+//! display_name = "John Smith"  # through UserUpsert/UserDelete)
+//!
 //! [site]                       # optional: the bridge (H3); see `crate::site`
 //! endpoint = "127.0.0.1:7103"  # the local site replicator
 //! secret = "..."               # this node's client key there
@@ -49,6 +53,15 @@ struct Config {
     #[serde(default)]
     servers: Vec<ServerConfig>,
     site: Option<SiteConfig>,
+    #[serde(default)]
+    seed_users: Vec<SeedUser>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedUser {
+    mailbox: String,
+    display_name: String,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +129,8 @@ pub struct Settings {
     pub post_offices: Vec<Name>,
     pub servers: Vec<(Name, ServerConfig)>,
     pub site: Option<SiteSettings>,
+    /// Mailbox and display name of each seed user.
+    pub seed_users: Vec<(Name, String)>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -183,8 +198,24 @@ impl Settings {
             }),
             None => None,
         };
+        if site.is_some() && !config.seed_users.is_empty() {
+            return Err(invalid(
+                "a bridge ([site]) owns no users of its own: remove seed_users".into(),
+            ));
+        }
+        let mut seed_users = Vec::with_capacity(config.seed_users.len());
+        for u in config.seed_users {
+            if u.display_name.len() > wire_format::limits::MAX_TEXT_LEN {
+                return Err(invalid(format!(
+                    "display name of {} is too long",
+                    u.mailbox
+                )));
+            }
+            seed_users.push((name("seed user", &u.mailbox)?, u.display_name));
+        }
         Ok(Settings {
             site,
+            seed_users,
             node,
             network: name("network", &config.network)?,
             data_dir: config.data_dir,

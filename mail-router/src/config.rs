@@ -24,9 +24,9 @@
 //! POA = "POA"
 //! POD = "H3"
 //!
-//! [[users]]                    # post office: seed users (more with UserUpsert)
-//! mailbox = "JSMITH"
-//! password = "..."
+//! [[users]]                    # post office: seed users of the first start (more,
+//! mailbox = "JSMITH"           # and changes, with UserUpsert)
+//! password = "..."             # optional: without one, no POP3 login until set
 //! ```
 //!
 //! Who dials whom: the sender always dials the next hop's `listen` endpoint,
@@ -89,7 +89,7 @@ struct PeerFile {
 #[serde(deny_unknown_fields)]
 struct UserFile {
     mailbox: String,
-    password: String,
+    password: Option<String>,
 }
 
 fn default_max_hops() -> u8 {
@@ -131,7 +131,9 @@ pub struct Settings {
     pub max_message_bytes: usize,
     pub peers: Vec<Peer>,
     pub routes: BTreeMap<Name, Name>,
-    pub users: Vec<(Name, String)>,
+    /// Seed users of the store's first start; without a password a user
+    /// cannot log in to POP3 until one is set (UserUpsert).
+    pub users: Vec<(Name, Option<String>)>,
 }
 
 impl std::fmt::Debug for Settings {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use peer_link::{Connection, LinkError, Timeouts};
-use wire_format::{Entry, ListGal, Message, Name, Role, StatusValue};
+use wire_format::{
+    Entry, GalSummaryRequest, ListGal, Message, Name, PostOfficeDigest, Role, StatusValue,
+};
 
 pub struct Operator {
     runtime: tokio::runtime::Runtime,
@@ -47,6 +49,14 @@ impl Operator {
         match self.request(wire_format::StatusRequest)? {
             Message::StatusReport(r) => Ok(r.items.into_iter().map(|i| (i.key, i.value)).collect()),
             other => Err(LinkError::unexpected("StatusReport", &other)),
+        }
+    }
+
+    /// The GAL's users per post office, as counts and digests.
+    pub fn gal_summary(&mut self) -> Result<Vec<PostOfficeDigest>, LinkError> {
+        match self.request(GalSummaryRequest)? {
+            Message::GalSummary(summary) => Ok(summary.post_offices),
+            other => Err(LinkError::unexpected("GalSummary", &other)),
         }
     }
 

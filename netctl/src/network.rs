@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wire_format::{Entry, Name};
+use wire_format::{Entry, Name, PostOfficeDigest};
 
 use crate::NetctlError;
 use crate::client::Operator;
@@ -70,6 +70,15 @@ impl Network {
         Ok(entries.into_iter().filter(|e| !e.tombstone).collect())
     }
 
+    /// A requestor's GAL summarised per post office (`GalSummary`).
+    pub fn gal_summary(&self, t: Target) -> Result<Vec<PostOfficeDigest>, NetctlError> {
+        let mut op = self.connect(t)?;
+        op.gal_summary().map_err(|source| NetctlError::Link {
+            process: t.to_string(),
+            source,
+        })
+    }
+
     /// Restarts every process that is not running (same config, same ports,
     /// same data), and records the new pids. Returns the ids restarted.
     pub fn heal(&mut self) -> Result<Vec<String>, NetctlError> {
@@ -115,9 +124,11 @@ impl Network {
             .is_some_and(|n| matches!(n.kind, NodeKind::OldHub | NodeKind::NewHub))
     }
 
-    /// A seed user of the post office, with the password mail clients use.
+    /// A seed user of the post office that has a POP3 password.
     pub fn seed_user(&self, po: &Name) -> Option<&User> {
-        self.topology.node(po).and_then(|n| n.users.first())
+        self.topology
+            .node(po)
+            .and_then(|n| n.users.iter().find(|u| u.password.is_some()))
     }
 
     pub fn mail_endpoint(&self, po: &Name, service: &str) -> Result<String, NetctlError> {

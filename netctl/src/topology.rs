@@ -16,7 +16,7 @@
 //! [[post_offices]]
 //! name = "POA"
 //! hub = "H"                   # the hub it starts on
-//! generate_users = 3          # USER1..USER3, or list them:
+//! generate_users = 3          # USER1..USER3 (no POP3 password), and/or list them:
 //! users = [{ mailbox = "JSMITH", display_name = "John Smith", password = "..." }]
 //! exports = ["F1", "FS*"]     # on the new hub: folders it receives (default all)
 //!
@@ -105,7 +105,10 @@ impl std::fmt::Debug for UserFile {
 pub struct User {
     pub mailbox: Name,
     pub display_name: String,
-    pub password: String,
+    /// The POP3 password. Generated users have none (hashing one per user
+    /// would make large generated networks slow to start): they receive
+    /// mail and log in once `netctl user add --password` gives them one.
+    pub password: Option<String>,
 }
 
 /// What a node is in the patent's network.
@@ -258,10 +261,11 @@ impl Topology {
                 users.push(User {
                     mailbox: name(&format!("a mailbox of {po_name}"), &u.mailbox)?,
                     display_name: u.display_name.clone(),
-                    password: u
-                        .password
-                        .clone()
-                        .unwrap_or_else(|| format!("{}-pw", u.mailbox.to_ascii_lowercase())),
+                    password: Some(
+                        u.password
+                            .clone()
+                            .unwrap_or_else(|| format!("{}-pw", u.mailbox.to_ascii_lowercase())),
+                    ),
                 });
             }
             for i in 1..=po.generate_users {
@@ -269,7 +273,7 @@ impl Topology {
                 users.push(User {
                     mailbox: name("generated mailbox", &mailbox)?,
                     display_name: format!("{po_name} User {i}"),
-                    password: format!("{}-pw", mailbox.to_ascii_lowercase()),
+                    password: None,
                 });
             }
             let mut seen = BTreeSet::new();

@@ -12,8 +12,10 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use wire_format::{Address, DirUpdate, Entry, Name};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use wire_format::{Address, DirUpdate, Entry, GalDigester, Name, PostOfficeDigest};
 
 use crate::{DirError, stored};
 
@@ -34,6 +36,7 @@ const GEN: &str = "resync_gen";
 const RESYNC_ACTIVE: &str = "resync_active";
 const N_LOCAL: &str = "local_entries";
 const N_IMPORTED: &str = "imported_entries";
+const SEEDED: &str = "seeded";
 
 /// Where this requestor stands with its server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,32 +138,26 @@ impl RequestorStore {
     /// Adds or changes a local user: the GAL row and its outbound change are
     /// one transaction, so an acknowledged admin request is never lost.
     /// Returns the change's origin sequence number.
-    pub fn upsert_local(&self, mut entry: Entry) -> Result<u64, DirError> {
+    pub fn upsert_local(&self, entry: Entry) -> Result<u64, DirError> {
+        self.write(|txn| upsert_in(txn, entry))
+    }
+
+    /// The seed users of a store's first start, in one transaction, once:
+    /// a restart never brings back a seed user the operator deleted since.
+    /// Returns how many were added (0 on every later start).
+    pub fn seed_once(&self, entries: Vec<Entry>) -> Result<u64, DirError> {
         self.write(|txn| {
-            let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
             let mut m = txn.open_table(META).map_err(DirError::store)?;
-            let key = entry.address.to_string();
-            let previous = match gal.get(key.as_str()).map_err(DirError::store)? {
-                Some(v) => Some(stored::decode(&key, v.value())?),
-                None => None,
-            };
-            let seq = get(&m, OUT_SEQ)? + 1;
-            entry.version.version = previous.as_ref().map_or(0, |(_, _, e)| e.version.version) + 1;
-            entry.version.origin_seq = seq;
-            entry.tombstone = false;
-            match previous.as_ref().map(|(_, tag, _)| *tag) {
-                Some(LOCAL) => {}
-                Some(_) => {
-                    add(&mut m, N_IMPORTED, -1)?;
-                    add(&mut m, N_LOCAL, 1)?;
-                }
-                None => add(&mut m, N_LOCAL, 1)?,
+            if get(&m, SEEDED)? != 0 {
+                return Ok(0);
             }
-            gal.insert(key.as_str(), stored::encode(seq, LOCAL, &entry)?.as_slice())
-                .map_err(DirError::store)?;
-            enqueue(txn, seq, &entry)?;
-            set(&mut m, OUT_SEQ, seq)?;
-            Ok(seq)
+            set(&mut m, SEEDED, 1)?;
+            drop(m);
+            let n = entries.len() as u64;
+            for entry in entries {
+                upsert_in(txn, entry)?;
+            }
+            Ok(n)
         })
     }
 
@@ -252,13 +249,26 @@ impl RequestorStore {
     /// transaction. Full: entries are stamped with the generation and the
     /// mark waits for [`RequestorStore::finish_pull`]. Entries of this post
     /// office are never imported over local ones.
+    ///
+    /// The commit is not flushed to disk: nobody is told a chunk arrived,
+    /// and the pull's end ([`Self::apply_and_finish`], [`Self::finish_pull`])
+    /// is a durable commit that flushes every chunk before it. A crash in
+    /// between falls back to the last durable state, whose mark (or active
+    /// resync) makes the next pull ask for the same changes again. One
+    /// fsync per pull instead of one per chunk is most of a full resync's
+    /// speed.
     pub fn apply_chunk(
         &self,
         own: &[Name],
         full_gen: Option<u64>,
         updates: &[DirUpdate],
     ) -> Result<u64, DirError> {
-        self.write(|txn| apply_in(txn, own, full_gen, updates))
+        let mut txn = self.db.begin_write().map_err(DirError::store)?;
+        txn.set_durability(Durability::None)
+            .map_err(DirError::store)?;
+        let applied = apply_in(&txn, own, full_gen, updates)?;
+        txn.commit().map_err(DirError::store)?;
+        Ok(applied)
     }
 
     /// Ends a pull: records the server's epoch and high water. After a full
@@ -347,6 +357,19 @@ impl RequestorStore {
         }
         Ok((out, false))
     }
+
+    /// The GAL's digest per post office (`GalSummary`), from one read
+    /// transaction: a consistent view, however busy the requestor is.
+    pub fn gal_summary(&self) -> Result<Vec<PostOfficeDigest>, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let gal = txn.open_table(GAL).map_err(DirError::store)?;
+        let mut digester = GalDigester::new();
+        for row in gal.iter().map_err(DirError::store)? {
+            let (k, v) = row.map_err(DirError::store)?;
+            digester.add(&stored::decode(k.value(), v.value())?.2);
+        }
+        Ok(digester.finish())
+    }
 }
 
 fn apply_in(
@@ -394,6 +417,33 @@ fn apply_in(
         set(&mut m, MARK, last.update_no)?;
     }
     Ok(applied)
+}
+
+fn upsert_in(txn: &WriteTransaction, mut entry: Entry) -> Result<u64, DirError> {
+    let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+    let mut m = txn.open_table(META).map_err(DirError::store)?;
+    let key = entry.address.to_string();
+    let previous = match gal.get(key.as_str()).map_err(DirError::store)? {
+        Some(v) => Some(stored::decode(&key, v.value())?),
+        None => None,
+    };
+    let seq = get(&m, OUT_SEQ)? + 1;
+    entry.version.version = previous.as_ref().map_or(0, |(_, _, e)| e.version.version) + 1;
+    entry.version.origin_seq = seq;
+    entry.tombstone = false;
+    match previous.as_ref().map(|(_, tag, _)| *tag) {
+        Some(LOCAL) => {}
+        Some(_) => {
+            add(&mut m, N_IMPORTED, -1)?;
+            add(&mut m, N_LOCAL, 1)?;
+        }
+        None => add(&mut m, N_LOCAL, 1)?,
+    }
+    gal.insert(key.as_str(), stored::encode(seq, LOCAL, &entry)?.as_slice())
+        .map_err(DirError::store)?;
+    enqueue(txn, seq, &entry)?;
+    set(&mut m, OUT_SEQ, seq)?;
+    Ok(seq)
 }
 
 /// A site directory can hold one address in two folders for a while (a

@@ -1,4 +1,6 @@
-use wire_format::{DirPullEnd, DirPullStart, DirUpdate, DirUpdates, Entry, EntryVersion, Name};
+use wire_format::{
+    Address, DirPullEnd, DirPullStart, DirUpdate, DirUpdates, Entry, EntryVersion, Name,
+};
 
 use super::*;
 
@@ -277,4 +279,27 @@ fn the_delete_of_an_old_folders_copy_leaves_the_entry_shown_from_another() {
         .apply_chunk(&[], None, &[in_folder(4, "FS-POC", true)])
         .unwrap();
     assert!(names(&store).is_empty());
+}
+
+#[test]
+fn seed_users_are_added_once_in_a_stores_life() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RequestorStore::open(dir.path()).unwrap();
+    let seeds = || vec![entry("POA", "X"), entry("POA", "Y")];
+    assert_eq!(store.seed_once(seeds()).unwrap(), 2);
+    assert_eq!(
+        store.pending(10).unwrap().len(),
+        2,
+        "seeds go up like any change"
+    );
+    let x: Address = "ACME/POA/X".parse().unwrap();
+    store.delete_local(&x, 1).unwrap();
+    drop(store);
+    let store = RequestorStore::open(dir.path()).unwrap();
+    assert_eq!(store.seed_once(seeds()).unwrap(), 0);
+    assert_eq!(
+        names(&store),
+        ["ACME/POA/Y"],
+        "a deleted seed stays deleted"
+    );
 }

@@ -7,7 +7,7 @@ use dir_core::DirError;
 use peer_link::{Connection, LinkError};
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
-use wire_format::{Address, AdminOk, Entry, EntryVersion, ErrorCode, GalPage, Message};
+use wire_format::{Address, AdminOk, Entry, EntryVersion, ErrorCode, GalPage, GalSummary, Message};
 
 use super::{Shared, SyncCommand, now_ms, status};
 
@@ -167,6 +167,13 @@ async fn handle(
                 }
             }
         }
+        Message::GalSummaryRequest(_) => match shared.with_store(|s| s.gal_summary()).await {
+            Ok(post_offices) => conn.reply(id, GalSummary { post_offices }).await,
+            Err(e) => {
+                conn.reply_error(id, ErrorCode::Internal, e.to_string())
+                    .await
+            }
+        },
         Message::Repoint(r) => {
             if shared.settings.server(&r.server).is_none() {
                 return conn

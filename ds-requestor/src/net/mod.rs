@@ -77,11 +77,36 @@ impl Shared {
     }
 }
 
+/// The configured seed users as this post office's own entries.
+fn seed_entries(settings: &Settings) -> Vec<wire_format::Entry> {
+    settings
+        .seed_users
+        .iter()
+        .map(|(mailbox, display_name)| wire_format::Entry {
+            address: wire_format::Address::new(settings.network, settings.node, *mailbox),
+            display_name: display_name.clone(),
+            attributes: Vec::new(),
+            owner: settings.node,
+            folder: None,
+            origin: settings.node,
+            version: wire_format::EntryVersion {
+                changed_at_ms: now_ms(),
+                ..Default::default()
+            },
+            tombstone: false,
+        })
+        .collect()
+}
+
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
     if settings.site.is_some() {
         return crate::site::run(settings, shutdown).await;
     }
     let store = RequestorStore::open(&settings.data_dir)?;
+    let seeded = store.seed_once(seed_entries(&settings))?;
+    if seeded > 0 {
+        info!(users = seeded, "seed users added to a new directory");
+    }
     let listener = TcpListener::bind(&settings.listen)
         .await
         .map_err(|source| DirError::Listen {

@@ -17,6 +17,7 @@
 //! the async client with the runtime's handle.
 
 mod marks;
+mod view;
 pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,7 @@ use wire_format::{Address, DirUpdate, Entry, Name, Role};
 
 use crate::config::SiteSettings;
 use marks::Marks;
+use view::LiveView;
 
 /// Changes asked for per log read.
 const READ_MAX: u32 = 10_000;
@@ -44,6 +46,8 @@ pub struct SiteMaster {
     pool: Mutex<Vec<SiteClient>>,
     epoch: Arc<AtomicU64>,
     marks: Marks,
+    /// Built on the first listing or count, then caught up from the log.
+    view: Mutex<Option<LiveView>>,
 }
 
 fn link(e: LinkError) -> DirError {
@@ -74,6 +78,7 @@ impl SiteMaster {
             pool: Mutex::new(Vec::new()),
             epoch: Arc::new(AtomicU64::new(0)),
             marks: Marks::open(data_dir)?,
+            view: Mutex::new(None),
         };
         let mut client = master.connect().await?;
         let first = client.read(ReadCursor::default(), 1).await.map_err(link)?;
@@ -179,6 +184,37 @@ impl SiteMaster {
         }
     }
 
+    /// Runs `f` on the live view caught up to the log's end. A view of an
+    /// older epoch is dropped and rebuilt; one whose catch-up failed too,
+    /// as it may have missed part of the log.
+    fn with_view<T>(&self, f: impl FnOnce(&LiveView) -> T) -> Result<T, DirError> {
+        let mut slot = self
+            .view
+            .lock()
+            .map_err(|_| DirError::Store("the live view's lock was poisoned".into()))?;
+        let epoch = self.epoch();
+        let mut view = match slot.take() {
+            Some(v) if v.epoch() == epoch => v,
+            _ => LiveView::new(epoch),
+        };
+        loop {
+            let read = self.read(ReadCursor {
+                epoch: view.epoch(),
+                usn: view.usn(),
+            })?;
+            for change in read.changes {
+                view.apply(change.usn, change.entry);
+            }
+            view.caught_up_to(read.next.usn);
+            if !read.more {
+                break;
+            }
+        }
+        let answer = f(&view);
+        *slot = Some(view);
+        Ok(answer)
+    }
+
     fn folder_of(&self, post_office: &Name) -> Result<Name, DirError> {
         self.site.folder_of(post_office)
     }
@@ -202,9 +238,7 @@ impl MasterList for SiteMaster {
     }
 
     fn live_entries(&self) -> Result<u64, DirError> {
-        let mut live = 0;
-        self.scan(|_, e| live += u64::from(!e.tombstone))?;
-        Ok(live)
+        self.with_view(LiveView::live)
     }
 
     fn upload_mark(&self, requestor: &Name) -> Result<u64, DirError> {
@@ -346,29 +380,10 @@ impl MasterList for SiteMaster {
     }
 
     /// Live entries in address order (one per address: a post office's own
-    /// folder wins over F1 while a migration has it in both). Built from a
-    /// scan of the log: an operator's view, not a hot path.
+    /// folder wins over F1 while a migration has it in both).
     fn page(&self, after: Option<&Address>, limit: usize) -> Result<(Vec<Entry>, bool), DirError> {
-        let mut live = std::collections::BTreeMap::new();
         let after = after.map(ToString::to_string);
-        self.scan(|_, e| {
-            let key = e.address.to_string();
-            if e.tombstone || after.as_ref().is_some_and(|a| key <= *a) {
-                return;
-            }
-            let prefix = self.site.folder_prefix.as_str();
-            let own = e.folder.is_some_and(|f| f.as_str().starts_with(prefix));
-            match live.get(&key) {
-                Some((true, _)) if !own => {}
-                _ => {
-                    live.insert(key, (own, e));
-                }
-            }
-        })?;
-        let more = live.len() > limit;
-        Ok((
-            live.into_values().take(limit).map(|(_, e)| e).collect(),
-            more,
-        ))
+        let prefix = self.site.folder_prefix.as_str();
+        self.with_view(|view| view.page(after.as_deref(), limit, prefix))
     }
 }

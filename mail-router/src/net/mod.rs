@@ -114,9 +114,7 @@ async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
 /// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until `shutdown`.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), MailError> {
     let store = MailStore::open(&settings.data_dir)?;
-    for (mailbox, password) in &settings.users {
-        store.set_user(mailbox, password)?;
-    }
+    store.seed_users_once(&settings.users)?;
     let mut routes = settings.routes.clone();
     routes.extend(store.routes()?);
     let mut endpoints: HashMap<Name, String> = settings

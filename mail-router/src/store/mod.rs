@@ -36,6 +36,7 @@ pub const DUPLICATES: &str = "duplicates";
 pub const RETURNED: &str = "returned";
 pub const DEFERRED: &str = "deferred";
 const ARRIVALS: &str = "arrivals";
+const SEEDED: &str = "seeded";
 
 const PBKDF2_ROUNDS: u32 = 10_000;
 
@@ -328,6 +329,47 @@ impl MailStore {
                 .insert(mailbox.as_str(), value.as_slice())
                 .map_err(|e| MailError::store(tx.path, e))?;
             Ok(())
+        })
+    }
+
+    /// The seed users of the store's first start, in one transaction, once:
+    /// a restart neither resets a password changed since nor brings back a
+    /// deleted user. A user without a password cannot log in until one is
+    /// set. Returns how many were added (0 on every later start).
+    pub fn seed_users_once(&self, users: &[(Name, Option<String>)]) -> Result<u64, MailError> {
+        // Hashed before the transaction: the write lock is not held for it.
+        let mut rows = Vec::with_capacity(users.len());
+        for (mailbox, password) in users {
+            let value = match password {
+                Some(p) => {
+                    let mut salt = [0u8; 16];
+                    getrandom::fill(&mut salt).map_err(|e| self.err(e))?;
+                    let mut v = salt.to_vec();
+                    v.extend_from_slice(&hash_password(p, &salt));
+                    v
+                }
+                None => Vec::new(),
+            };
+            rows.push((mailbox, value));
+        }
+        self.write(|tx| {
+            let done = tx
+                .meta
+                .get(SEEDED)
+                .map_err(|e| MailError::store(tx.path, e))?
+                .is_some_and(|v| v.value() != 0);
+            if done {
+                return Ok(0);
+            }
+            for (mailbox, value) in &rows {
+                tx.users
+                    .insert(mailbox.as_str(), value.as_slice())
+                    .map_err(|e| MailError::store(tx.path, e))?;
+            }
+            tx.meta
+                .insert(SEEDED, 1)
+                .map_err(|e| MailError::store(tx.path, e))?;
+            Ok(rows.len() as u64)
         })
     }
 

@@ -100,6 +100,29 @@ fn passwords_are_checked_against_a_salted_hash() {
 }
 
 #[test]
+fn seed_users_are_added_once_so_a_restart_keeps_later_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = vec![
+        (n("JSMITH"), Some("seed-pw".to_string())),
+        (n("NOPASS"), None),
+    ];
+    {
+        let store = MailStore::open(dir.path()).unwrap();
+        assert_eq!(store.seed_users_once(&seed).unwrap(), 2);
+        assert!(store.check_password(&n("JSMITH"), "seed-pw").unwrap());
+        assert!(store.user_exists(&n("NOPASS")).unwrap());
+        assert!(!store.check_password(&n("NOPASS"), "").unwrap());
+        store.set_user(&n("JSMITH"), "changed").unwrap();
+        assert!(store.delete_user(&n("NOPASS")).unwrap());
+    }
+    let store = MailStore::open(dir.path()).unwrap();
+    assert_eq!(store.seed_users_once(&seed).unwrap(), 0);
+    assert!(store.check_password(&n("JSMITH"), "changed").unwrap());
+    assert!(!store.check_password(&n("JSMITH"), "seed-pw").unwrap());
+    assert!(!store.user_exists(&n("NOPASS")).unwrap());
+}
+
+#[test]
 fn forwarded_messages_leave_the_queue_and_survive_reopen_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -234,7 +234,7 @@ pub fn final_verification(
         .iter()
         .filter_map(|m| Name::new(&m.post_office).ok())
         .collect();
-    let mut mails = Vec::new();
+    let mut pairs = Vec::new();
     for po in &moved {
         // One partner on each hub, not itself being moved.
         let mut partners = Vec::new();
@@ -248,15 +248,28 @@ pub fn final_verification(
             }
         }
         for partner in partners {
-            for (a, b) in [(*po, partner), (partner, *po)] {
-                let took = verify::test_mail(net, a, b, within)?;
-                progress.note(&format!(
-                    "test mail {a} -> {b} delivered in {} ms",
-                    took.as_millis()
-                ));
-                mails.push((a, b, took));
-            }
+            pairs.extend([(*po, partner), (partner, *po)]);
         }
+    }
+    // All at once: each waits mostly for delivery, not for this machine.
+    let net: &Network = net;
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let running: Vec<_> = pairs
+            .iter()
+            .map(|&(a, b)| s.spawn(move || verify::test_mail(net, a, b, within)))
+            .collect();
+        running.into_iter().map(|t| t.join()).collect()
+    });
+    let mut mails = Vec::new();
+    for ((a, b), outcome) in pairs.into_iter().zip(outcomes) {
+        let took = outcome.map_err(|_| {
+            NetctlError::Verification(format!("the test mail {a} -> {b} panicked"))
+        })??;
+        progress.note(&format!(
+            "test mail {a} -> {b} delivered in {} ms",
+            took.as_millis()
+        ));
+        mails.push((a, b, took));
     }
     Ok(Verification {
         gals_complete_after,

@@ -1,13 +1,9 @@
 //! `netctl up`: every role process of the topology, in the background.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use wire_format::{Address, Message, Name, UserUpsert};
-
 use crate::NetctlError;
-use crate::client::Operator;
 use crate::configs::{self, Context, PortPlan};
 use crate::state::{NetworkState, ProcessState, Secrets};
 use crate::supervisor;
@@ -93,55 +89,7 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
             }
         }
     }
-    seed_users(&topology, &state, &secrets)?;
     Ok(state)
-}
-
-/// Puts the topology's users into their post offices' directories, each
-/// only if that directory does not hold it yet (so a second `up` on the same
-/// data changes nothing).
-fn seed_users(
-    topology: &Topology,
-    state: &NetworkState,
-    secrets: &Secrets,
-) -> Result<(), NetctlError> {
-    for po in topology.post_offices() {
-        let Some(p) = state.process(po.name.as_str(), RoleKind::DsRequestor) else {
-            continue;
-        };
-        let link = |source| NetctlError::Link {
-            process: p.id.clone(),
-            source,
-        };
-        let wire = p.wire().ok_or_else(|| NetctlError::Start {
-            process: p.id.clone(),
-            reason: "announced no wire listener".into(),
-        })?;
-        let mut op = Operator::connect(wire, &secrets.operator).map_err(link)?;
-        let present: BTreeSet<Name> = op
-            .list_gal()
-            .map_err(link)?
-            .into_iter()
-            .filter(|e| !e.tombstone && e.address.post_office == po.name)
-            .map(|e| e.address.mailbox)
-            .collect();
-        for user in po.users.iter().filter(|u| !present.contains(&u.mailbox)) {
-            let upsert = UserUpsert {
-                address: Address::new(topology.network, po.name, user.mailbox),
-                display_name: user.display_name.clone(),
-                attributes: vec![],
-                // The mail router got the password from its config.
-                password: None,
-            };
-            match op.request(upsert).map_err(link)? {
-                Message::AdminOk(_) => {}
-                other => {
-                    return Err(link(peer_link::LinkError::unexpected("AdminOk", &other)));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 pub fn print(state: &NetworkState, json: bool) {

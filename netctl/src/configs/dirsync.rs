@@ -114,6 +114,14 @@ pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
             quoted(&secret)
         ));
     }
+    // The topology's users, added once when the directory is first created.
+    for user in &node.users {
+        text.push_str(&format!(
+            "\n[[seed_users]]\nmailbox = {}\ndisplay_name = {}\n",
+            quoted(user.mailbox.as_str()),
+            quoted(&user.display_name)
+        ));
+    }
     if bridge {
         text.push_str(&format!(
             "\n[site]\nendpoint = {}\nsecret = {}\nclient = {}\nimport_folder = {}\nexport = [\"FS*\"]\n",

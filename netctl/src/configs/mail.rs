@@ -75,10 +75,12 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
             }
             for user in &node.users {
                 peers.push_str(&format!(
-                    "\n[[users]]\nmailbox = {}\npassword = {}\n",
-                    quoted(user.mailbox.as_str()),
-                    quoted(&user.password)
+                    "\n[[users]]\nmailbox = {}\n",
+                    quoted(user.mailbox.as_str())
                 ));
+                if let Some(password) = &user.password {
+                    peers.push_str(&format!("password = {}\n", quoted(password)));
+                }
             }
         }
         NodeKind::OldHub | NodeKind::NewHub => {

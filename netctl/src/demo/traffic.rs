@@ -21,13 +21,16 @@ pub struct Account {
     pub password: String,
 }
 
+/// Every seed user with a POP3 password.
 pub fn accounts(net: &Network) -> Vec<Account> {
     net.topology
         .post_offices()
         .flat_map(|po| {
-            po.users.iter().map(|u| Account {
-                address: Address::new(net.topology.network, po.name, u.mailbox),
-                password: u.password.clone(),
+            po.users.iter().filter_map(|u| {
+                Some(Account {
+                    address: Address::new(net.topology.network, po.name, u.mailbox),
+                    password: u.password.clone()?,
+                })
             })
         })
         .collect()

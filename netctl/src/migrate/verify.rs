@@ -51,7 +51,59 @@ pub fn gals(net: &Network) -> Result<BTreeMap<Name, Users>, NetctlError> {
 }
 
 /// `None` when every GAL equals the whole directory; else what differs.
+/// Compares digests (`GalSummary`): each post office's digest of its own
+/// users is what every GAL must hold for it. Listing 20 GALs of 200,000
+/// users took 16 s; their summaries take a fraction of that.
 pub fn gal_gaps(net: &Network) -> Result<Option<String>, NetctlError> {
+    // Asked of every post office at once: each digests its own GAL.
+    let post_offices = net.post_offices();
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let asking: Vec<_> = post_offices
+            .iter()
+            .map(|&po| s.spawn(move || net.gal_summary(Target::new(po, RoleKind::DsRequestor))))
+            .collect();
+        asking.into_iter().map(|t| t.join()).collect()
+    });
+    let mut summaries = BTreeMap::new();
+    for (po, answer) in post_offices.into_iter().zip(answers) {
+        let answer = answer.map_err(|_| {
+            NetctlError::Verification(format!("asking {po} for its GAL summary panicked"))
+        })??;
+        let by_po: BTreeMap<Name, (u64, [u8; 32])> = answer
+            .into_iter()
+            .map(|d| (d.post_office, (d.entries, d.digest)))
+            .collect();
+        summaries.insert(po, by_po);
+    }
+    let own: BTreeMap<Name, (u64, [u8; 32])> = summaries
+        .iter()
+        .filter_map(|(po, by_po)| by_po.get(po).map(|d| (*po, *d)))
+        .collect();
+    let mut gaps = Vec::new();
+    for (po, by_po) in &summaries {
+        let mut differ = Vec::new();
+        for (owner, (entries, digest)) in &own {
+            match by_po.get(owner) {
+                Some(seen) if seen == &(*entries, *digest) => {}
+                Some((seen, _)) => {
+                    differ.push(format!("{seen} of {owner}'s {entries} (differing)"))
+                }
+                None => differ.push(format!("none of {owner}'s {entries}")),
+            }
+        }
+        for (owner, (seen, _)) in by_po.iter().filter(|(o, _)| !own.contains_key(*o)) {
+            differ.push(format!("{seen} stale of {owner}"));
+        }
+        if !differ.is_empty() {
+            gaps.push(format!("{po} holds {}", differ.join(", ")));
+        }
+    }
+    Ok((!gaps.is_empty()).then(|| gaps.join("; ")))
+}
+
+/// The same question as [`gal_gaps`], answered by listing every GAL in
+/// full: slow on a large network, but independent of the digests.
+pub fn listed_gal_gaps(net: &Network) -> Result<Option<String>, NetctlError> {
     let all = full_directory(net)?;
     let mut gaps = Vec::new();
     for (po, gal) in gals(net)? {
@@ -133,7 +185,8 @@ pub fn test_mail(
     let deadline = began + within;
     loop {
         let is_mine = |m: &[String]| mailclient::header(m, "X-Netctl-Test") == Some(token.as_str());
-        match mailclient::collect(&pop3, account.mailbox.as_str(), &account.password, &is_mine) {
+        let password = account.password.as_deref().unwrap_or_default();
+        match mailclient::collect(&pop3, account.mailbox.as_str(), password, &is_mine) {
             Ok(messages) if messages.iter().any(|m| is_mine(m)) => return Ok(began.elapsed()),
             Ok(_) => {}
             Err(e) if Instant::now() >= deadline => return Err(fail(e.to_string())),
