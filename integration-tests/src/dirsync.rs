@@ -114,9 +114,20 @@ pub fn start_requestor(
     servers: &[(&str, SocketAddr)],
     interval_ms: u64,
 ) -> Role {
+    start_requestor_with(root, po, servers, interval_ms, "")
+}
+
+/// [`start_requestor`] with more top-level config lines (`extra`).
+pub fn start_requestor_with(
+    root: &Path,
+    po: &str,
+    servers: &[(&str, SocketAddr)],
+    interval_ms: u64,
+    extra: &str,
+) -> Role {
     let dir = root.join(po);
     let mut text = format!(
-        "node = \"{po}\"\nnetwork = \"{NETWORK}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"{OPERATOR_SECRET}\"\nserver = \"{}\"\ninterval_ms = {interval_ms}\n",
+        "node = \"{po}\"\nnetwork = \"{NETWORK}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"{OPERATOR_SECRET}\"\nserver = \"{}\"\ninterval_ms = {interval_ms}\n{extra}",
         dir.join("data").display(),
         servers[0].0
     );

@@ -79,6 +79,7 @@ impl Client {
             match self.request(ListGal {
                 after: after.take(),
                 limit: 2000,
+                post_office: None,
             })? {
                 Message::GalPage(page) => {
                     out.extend(page.entries);

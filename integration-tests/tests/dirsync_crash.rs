@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::dirsync::{
-    self, Role, gal_view, requestor_secret, start_requestor, start_server, upsert,
+    self, Role, gal_view, requestor_secret, start_requestor, start_requestor_with, start_server,
+    upsert,
 };
 use integration_tests::operator::Client;
 use integration_tests::{test_dir, wait_until};
@@ -93,7 +94,8 @@ fn server_killed_mid_upload_and_requestor_killed_mid_download_lose_and_duplicate
     let root = test_dir("dirsync-crash");
     let mut server = start_server(root.path(), "H", &["POA", "POB", "POD", "POX"]);
     let h = ("H", server.endpoint());
-    let poa = start_requestor(root.path(), "POA", &[h], 600_000);
+    // Small upload frames, so the server dies between two of them.
+    let poa = start_requestor_with(root.path(), "POA", &[h], 600_000, "upload_chunk = 100\n");
     let pob = start_requestor(root.path(), "POB", &[h], 600_000);
     upsert(&mut pob.operator(), "POB", "BOB", "Bob");
     assert!(wait_until(CONVERGE, POLL, || gal_view(&poa).len() == 1));

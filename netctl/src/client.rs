@@ -61,14 +61,15 @@ impl Operator {
     }
 
     /// The whole directory the process serves (tombstones included), paged
-    /// in address order.
-    pub fn list_gal(&mut self) -> Result<Vec<Entry>, LinkError> {
+    /// in address order; only `post_office`'s users when one is named.
+    pub fn list_gal(&mut self, post_office: Option<Name>) -> Result<Vec<Entry>, LinkError> {
         let mut entries = Vec::new();
         let mut after = None;
         loop {
             let page = ListGal {
                 after: after.take(),
                 limit: 1000,
+                post_office,
             };
             match self.request(page)? {
                 Message::GalPage(page) => {

@@ -62,11 +62,24 @@ impl Network {
     /// The live entries of the directory `t` serves (a requestor's GAL, a
     /// server's master list, a site directory), in address order.
     pub fn directory(&self, t: Target) -> Result<Vec<Entry>, NetctlError> {
+        self.directory_of(t, None)
+    }
+
+    /// [`Self::directory`], only `post_office`'s users when one is named:
+    /// the process filters, so a check of one post office's users does not
+    /// carry the whole directory over the wire.
+    pub fn directory_of(
+        &self,
+        t: Target,
+        post_office: Option<Name>,
+    ) -> Result<Vec<Entry>, NetctlError> {
         let mut op = self.connect(t)?;
-        let entries = op.list_gal().map_err(|source| NetctlError::Link {
-            process: t.to_string(),
-            source,
-        })?;
+        let entries = op
+            .list_gal(post_office)
+            .map_err(|source| NetctlError::Link {
+                process: t.to_string(),
+                source,
+            })?;
         Ok(entries.into_iter().filter(|e| !e.tombstone).collect())
     }
 

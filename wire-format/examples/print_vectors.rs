@@ -188,6 +188,7 @@ fn samples() -> Vec<Message> {
         ListGal {
             after: Some(addr("ACME/POA/JSMITH")),
             limit: 500,
+            post_office: Some(name("POA")),
         }
         .into(),
         GalPage {

@@ -7,4 +7,4 @@ mod store;
 mod tests;
 
 pub use session::PullSession;
-pub use store::{Counts, RequestorStore, SyncState};
+pub use store::{Counts, PENDING_BYTES, RequestorStore, SyncState};

@@ -38,6 +38,11 @@ const N_LOCAL: &str = "local_entries";
 const N_IMPORTED: &str = "imported_entries";
 const SEEDED: &str = "seeded";
 
+/// Stored bytes of changes per [`RequestorStore::pending`] answer: a
+/// quarter of the default 4 MiB frame (an entry's encoding is about its
+/// stored size), whatever the entries hold.
+pub const PENDING_BYTES: usize = 1 << 20;
+
 /// Where this requestor stands with its server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SyncState {
@@ -189,17 +194,26 @@ impl RequestorStore {
     }
 
     /// Local changes not yet acknowledged, oldest first, at most `max`.
+    ///
+    /// At most `max` changes and about [`PENDING_BYTES`] of them, so that an
+    /// upload of many small entries takes few round trips while one of
+    /// large entries still fits a frame.
     pub fn pending(&self, max: usize) -> Result<Vec<Entry>, DirError> {
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
         let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
         let mut out = Vec::new();
+        let mut bytes = 0;
         for row in outbox
             .range((Bound::Excluded(acked), Bound::Unbounded))
             .map_err(DirError::store)?
             .take(max)
         {
+            if bytes >= PENDING_BYTES {
+                break;
+            }
             let (seq, v) = row.map_err(DirError::store)?;
+            bytes += v.value().len();
             out.push(stored::decode(&format!("outbox {}", seq.value()), v.value())?.2);
         }
         Ok(out)
@@ -331,11 +345,13 @@ impl RequestorStore {
         })
     }
 
-    /// GAL entries (local and imported) in address order after `after`.
+    /// GAL entries (local and imported) in address order after `after`,
+    /// only `post_office`'s when one is named.
     pub fn page(
         &self,
         after: Option<&Address>,
         limit: usize,
+        post_office: Option<&Name>,
     ) -> Result<(Vec<Entry>, bool), DirError> {
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let gal = txn.open_table(GAL).map_err(DirError::store)?;
@@ -349,11 +365,15 @@ impl RequestorStore {
             .range::<&str>((lower, Bound::Unbounded))
             .map_err(DirError::store)?
         {
+            let (k, v) = row.map_err(DirError::store)?;
+            let entry = stored::decode(k.value(), v.value())?.2;
+            if post_office.is_some_and(|po| entry.address.post_office != *po) {
+                continue;
+            }
             if out.len() == limit {
                 return Ok((out, true));
             }
-            let (k, v) = row.map_err(DirError::store)?;
-            out.push(stored::decode(k.value(), v.value())?.2);
+            out.push(entry);
         }
         Ok((out, false))
     }

@@ -32,7 +32,7 @@ fn update(no: u64, po: &str, mailbox: &str, tombstone: bool) -> DirUpdate {
 
 fn names(store: &RequestorStore) -> Vec<String> {
     store
-        .page(None, 1000)
+        .page(None, 1000, None)
         .unwrap()
         .0
         .iter()
@@ -302,4 +302,58 @@ fn seed_users_are_added_once_in_a_stores_life() {
         ["ACME/POA/Y"],
         "a deleted seed stays deleted"
     );
+}
+
+#[test]
+fn a_listing_of_one_post_office_pages_through_its_users_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RequestorStore::open(dir.path()).unwrap();
+    store.upsert_local(entry("POA", "A")).unwrap();
+    store
+        .apply_chunk(
+            &[n("POA")],
+            None,
+            &[
+                update(1, "POB", "B", false),
+                update(2, "POB", "C", false),
+                update(3, "POC", "D", false),
+            ],
+        )
+        .unwrap();
+    let pob = n("POB");
+    let (first, more) = store.page(None, 1, Some(&pob)).unwrap();
+    assert_eq!(
+        (first[0].address.to_string().as_str(), more),
+        ("ACME/POB/B", true)
+    );
+    let (rest, more) = store.page(Some(&first[0].address), 10, Some(&pob)).unwrap();
+    let rest: Vec<_> = rest.iter().map(|e| e.address.to_string()).collect();
+    assert_eq!((rest, more), (vec!["ACME/POB/C".to_string()], false));
+    // A GAL summary counts every post office's users, its own included.
+    let summary = store.gal_summary().unwrap();
+    let counts: Vec<_> = summary
+        .iter()
+        .map(|d| (d.post_office.as_str(), d.entries))
+        .collect();
+    assert_eq!(counts, [("POA", 1), ("POB", 2), ("POC", 1)]);
+}
+
+#[test]
+fn pending_changes_come_in_frames_of_bounded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RequestorStore::open(dir.path()).unwrap();
+    let big = "x".repeat(250);
+    let users = (0..6000)
+        .map(|i| {
+            let mut e = entry("POA", &format!("U{i}"));
+            e.display_name = big.clone();
+            e
+        })
+        .collect();
+    store.seed_once(users).unwrap();
+    let first = store.pending(10_000).unwrap();
+    assert!(first.len() < 6000, "{} changes in one frame", first.len());
+    let bytes: usize = first.iter().map(|e| e.display_name.len()).sum();
+    assert!(bytes <= PENDING_BYTES + 512, "{bytes} bytes");
+    assert_eq!(store.pending(10).unwrap().len(), 10);
 }

@@ -48,7 +48,14 @@ pub trait MasterList: Send + Sync {
         receives: &dyn Fn(&Entry) -> bool,
         sink: &mut dyn FnMut(PullEvent) -> Result<(), DirError>,
     ) -> Result<PullSummary, DirError>;
-    fn page(&self, after: Option<&Address>, limit: usize) -> Result<(Vec<Entry>, bool), DirError>;
+    /// Live entries in address order after `after`, only `post_office`'s
+    /// when one is named; the flag says whether more follow.
+    fn page(
+        &self,
+        after: Option<&Address>,
+        limit: usize,
+        post_office: Option<&Name>,
+    ) -> Result<(Vec<Entry>, bool), DirError>;
 }
 
 impl MasterList for super::ServerStore {
@@ -107,7 +114,12 @@ impl MasterList for super::ServerStore {
     ) -> Result<PullSummary, DirError> {
         super::ServerStore::pull(self, plan, chunk, receives, sink)
     }
-    fn page(&self, after: Option<&Address>, limit: usize) -> Result<(Vec<Entry>, bool), DirError> {
-        super::ServerStore::page(self, after, limit)
+    fn page(
+        &self,
+        after: Option<&Address>,
+        limit: usize,
+        post_office: Option<&Name>,
+    ) -> Result<(Vec<Entry>, bool), DirError> {
+        super::ServerStore::page(self, after, limit, post_office)
     }
 }

@@ -385,6 +385,7 @@ impl ServerStore {
         &self,
         after: Option<&Address>,
         limit: usize,
+        post_office: Option<&Name>,
     ) -> Result<(Vec<Entry>, bool), DirError> {
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let entries = txn.open_table(ENTRIES).map_err(DirError::store)?;
@@ -400,7 +401,7 @@ impl ServerStore {
         {
             let (k, v) = row.map_err(DirError::store)?;
             let (_, _, entry) = stored::decode(k.value(), v.value())?;
-            if entry.tombstone {
+            if entry.tombstone || post_office.is_some_and(|po| entry.address.post_office != *po) {
                 continue;
             }
             if out.len() == limit {

@@ -15,8 +15,6 @@ use wire_format::{DirUpdate, DirUpload, Message, Role};
 
 use super::{Shared, SyncCommand, now_ms};
 
-/// Local changes per DirUpload frame (small entries; far below the frame limit).
-const UPLOAD_CHUNK: usize = 500;
 /// Updates committed per transaction while pulling: fewer, larger commits
 /// make a full resync fast; each is still atomic with its mark.
 const APPLY_BATCH: usize = 5000;
@@ -201,10 +199,11 @@ async fn cycle(
 /// interrupted upload is simply sent again: the server skips sequence
 /// numbers it already applied.
 async fn upload(shared: &Arc<Shared>, c: &mut Connection) -> Result<u64, DirError> {
+    let chunk = shared.settings.upload_chunk;
     let mut uploaded = 0u64;
     // Bounded so a misbehaving server cannot keep a cycle going forever.
     for _ in 0..100_000 {
-        let batch = shared.with_store(|s| s.pending(UPLOAD_CHUNK)).await?;
+        let batch = shared.with_store(move |s| s.pending(chunk)).await?;
         let n = batch.len() as u64;
         let ack = match c
             .request(DirUpload { changes: batch })

@@ -17,7 +17,6 @@ use wire_format::{DirUpdate, DirUpload, Entry, Message, Role};
 use super::{Shared, Waiter};
 use crate::net::now_ms;
 
-const UPLOAD_CHUNK: usize = 2000;
 /// Updates from H written to the site per batch (one SiteWrite or a few).
 const IMPORT_BATCH: usize = 5000;
 const READ_MAX: u32 = 10_000;
@@ -263,9 +262,10 @@ async fn intake(shared: &Arc<Shared>, s: &mut SiteClient) -> Result<u64, DirErro
 
 /// Sends queued changes until H has acknowledged them all.
 async fn upload(shared: &Arc<Shared>, c: &mut Connection) -> Result<u64, DirError> {
+    let chunk = shared.settings.upload_chunk;
     let mut uploaded = 0u64;
     for _ in 0..100_000 {
-        let batch = shared.with_store(|s| s.pending(UPLOAD_CHUNK)).await?;
+        let batch = shared.with_store(move |s| s.pending(chunk)).await?;
         let n = batch.len() as u64;
         let ack = match c
             .request(DirUpload { changes: batch })

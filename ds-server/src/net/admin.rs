@@ -39,9 +39,9 @@ pub async fn handle(
         },
         Message::ListGal(list) => {
             let limit = (list.limit as usize).clamp(1, PAGE_MAX);
-            let after = list.after;
+            let (after, post_office) = (list.after, list.post_office);
             match shared
-                .with_store(move |s| s.page(after.as_ref(), limit))
+                .with_store(move |s| s.page(after.as_ref(), limit, post_office.as_ref()))
                 .await
             {
                 Ok((entries, more)) => {

@@ -147,6 +147,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "DS server serving");
     tokio::spawn(collect_tombstones(Arc::clone(&shared)));
     if let Some((site, epoch)) = site_watch {
+        tokio::spawn(keep_site_view_current(Arc::clone(&shared)));
         tokio::spawn(crate::site::watch::run(
             site,
             timeouts,
@@ -161,6 +162,18 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         () = shutdown => info!("shutting down"),
     }
     Ok(())
+}
+
+/// Site mode: builds the live view of the site directory at start and
+/// catches it up every second, so a listing or a count (a migration's
+/// checks, `netctl status`) never waits for the whole log to be read.
+async fn keep_site_view_current(shared: Arc<Shared>) {
+    loop {
+        if let Err(e) = shared.with_store(|s| s.live_entries()).await {
+            tracing::debug!(error = %e, "the site view could not catch up; trying again");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Collects tombstones past their lifetime, a tenth of the lifetime apart.

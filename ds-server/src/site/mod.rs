@@ -10,8 +10,9 @@
 //! * A requestor's upload goes to its post office's own folder
 //!   (`FS-<PO>`); the upload marks and removed requestors are kept here, in
 //!   a small store of this server ([`marks`]).
-//! * A pull streams the log from the requestor's mark up to the log end
-//!   read at its start; later changes are above that mark and come next time.
+//! * An incremental pull streams the log from the requestor's mark up to
+//!   the log end read at its start; later changes are above that mark and
+//!   come next time. A full pull reads the live view ([`view`]) instead.
 //!
 //! The trait is synchronous and runs on the blocking pool; each call drives
 //! the async client with the runtime's handle.
@@ -215,6 +216,52 @@ impl SiteMaster {
         Ok(answer)
     }
 
+    /// A full pull is the live set, which the view holds in memory: reading
+    /// it from there instead of the whole log (tombstones and all, through
+    /// the replicator) makes the resync that moves a post office to this
+    /// hub several times faster. The view is locked one slice at a time, so
+    /// listings and other pulls go on meanwhile; what changes after the
+    /// pull's high water is left to the next pull.
+    fn full_pull(
+        &self,
+        chunk: usize,
+        receives: &dyn Fn(&Entry) -> bool,
+        sink: &mut dyn FnMut(PullEvent) -> Result<(), DirError>,
+    ) -> Result<PullSummary, DirError> {
+        let (epoch, high_water) = self.with_view(|v| (v.epoch(), v.usn()))?;
+        sink(PullEvent::Start { high_water })?;
+        let mut sent = 0u64;
+        let mut batch = Vec::with_capacity(chunk);
+        let mut after: Option<String> = None;
+        loop {
+            let last = self.with_view(|view| {
+                (view.epoch() == epoch).then(|| {
+                    view.full_slice(after.as_deref(), chunk, high_water, receives, &mut batch)
+                })
+            })?;
+            let Some(last) = last else {
+                return Err(DirError::Store(
+                    "the site directory was rebuilt (new epoch) during a full pull; pull again"
+                        .into(),
+                ));
+            };
+            while batch.len() >= chunk {
+                let rest = batch.split_off(chunk);
+                sent += batch.len() as u64;
+                sink(PullEvent::Updates(std::mem::replace(&mut batch, rest)))?;
+            }
+            match last {
+                Some(key) => after = Some(key),
+                None => break,
+            }
+        }
+        if !batch.is_empty() {
+            sent += batch.len() as u64;
+            sink(PullEvent::Updates(batch))?;
+        }
+        Ok(PullSummary { high_water, sent })
+    }
+
     fn folder_of(&self, post_office: &Name) -> Result<Name, DirError> {
         self.site.folder_of(post_office)
     }
@@ -339,6 +386,9 @@ impl MasterList for SiteMaster {
         sink: &mut dyn FnMut(PullEvent) -> Result<(), DirError>,
     ) -> Result<PullSummary, DirError> {
         let chunk = chunk.max(1);
+        if plan.full {
+            return self.full_pull(chunk, receives, sink);
+        }
         let epoch = self.epoch();
         let high_water = self.high_water()?;
         sink(PullEvent::Start { high_water })?;
@@ -355,8 +405,7 @@ impl MasterList for SiteMaster {
                     break 'pages;
                 }
                 let entry = change.entry;
-                // A full answer is the live set; an incremental one carries deletes.
-                if (plan.full && entry.tombstone) || !receives(&entry) {
+                if !receives(&entry) {
                     continue;
                 }
                 batch.push(DirUpdate {
@@ -381,9 +430,14 @@ impl MasterList for SiteMaster {
 
     /// Live entries in address order (one per address: a post office's own
     /// folder wins over F1 while a migration has it in both).
-    fn page(&self, after: Option<&Address>, limit: usize) -> Result<(Vec<Entry>, bool), DirError> {
+    fn page(
+        &self,
+        after: Option<&Address>,
+        limit: usize,
+        post_office: Option<&Name>,
+    ) -> Result<(Vec<Entry>, bool), DirError> {
         let after = after.map(ToString::to_string);
         let prefix = self.site.folder_prefix.as_str();
-        self.with_view(|view| view.page(after.as_deref(), limit, prefix))
+        self.with_view(|view| view.page(after.as_deref(), limit, prefix, post_office))
     }
 }

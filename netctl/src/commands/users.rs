@@ -45,7 +45,7 @@ pub fn gal(data_dir: &Path, po: &Name) -> Result<Vec<Entry>, NetctlError> {
         process: p.id.clone(),
         source,
     };
-    op.list_gal().map_err(link)
+    op.list_gal(None).map_err(link)
 }
 
 /// Adds or changes a user: the directory entry at the post office's

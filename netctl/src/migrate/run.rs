@@ -364,7 +364,7 @@ fn perform(net: &Network, action: &Action) -> Result<(), Failure> {
 fn observe(net: &Network, check: &Check) -> Result<Option<String>, Failure> {
     let of = |t: plan::Target, po: &Name| -> Result<BTreeSet<(String, String)>, Failure> {
         Ok(net
-            .directory(t)
+            .directory_of(t, Some(*po))
             .map_err(|e| classify(t.to_string(), e))?
             .into_iter()
             .filter(|e| e.address.post_office == *po)
@@ -378,7 +378,7 @@ fn observe(net: &Network, check: &Check) -> Result<Option<String>, Failure> {
             post_office,
         } => {
             let left = net
-                .directory(*at)
+                .directory_of(*at, Some(*post_office))
                 .map_err(|e| classify(at.to_string(), e))?
                 .into_iter()
                 .filter(|e| e.folder == Some(*folder) && e.address.post_office == *post_office)

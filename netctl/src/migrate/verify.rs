@@ -26,7 +26,7 @@ pub fn full_directory(net: &Network) -> Result<Users, NetctlError> {
     for po in net.post_offices() {
         let t = Target::new(po, RoleKind::DsRequestor);
         all.extend(
-            net.directory(t)?
+            net.directory_of(t, Some(po))?
                 .into_iter()
                 .filter(|e| e.address.post_office == po)
                 .map(|e| (e.address.to_string(), e.display_name)),

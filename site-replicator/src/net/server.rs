@@ -261,8 +261,9 @@ async fn list_gal(
 ) -> Result<(), LinkError> {
     let limit = (list.limit as usize).clamp(1, GAL_PAGE_MAX);
     let from = list.after.as_ref().map(key_after_address);
+    let post_office = list.post_office;
     match shared
-        .with_store(move |s| s.page(from.as_deref(), limit))
+        .with_store(move |s| s.page(from.as_deref(), limit, post_office.as_ref()))
         .await
     {
         Ok((entries, more)) => {

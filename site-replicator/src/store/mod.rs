@@ -227,9 +227,15 @@ impl SiteStore {
 
     /// Live entries in key order from `from` (a key, inclusive), and whether
     /// more follow. Stops after `limit` entries, but never between two
-    /// folders' copies of one address.
-    pub fn page(&self, from: Option<&str>, limit: usize) -> Result<(Vec<Entry>, bool), SiteError> {
-        self.read()?.page(from, limit)
+    /// folders' copies of one address. Only `post_office`'s users when
+    /// one is named.
+    pub fn page(
+        &self,
+        from: Option<&str>,
+        limit: usize,
+        post_office: Option<&Name>,
+    ) -> Result<(Vec<Entry>, bool), SiteError> {
+        self.read()?.page(from, limit, post_office)
     }
 
     /// Live entries per folder.

@@ -320,7 +320,12 @@ impl ReadTables {
         })
     }
 
-    pub fn page(&self, from: Option<&str>, limit: usize) -> Result<(Vec<Entry>, bool), SiteError> {
+    pub fn page(
+        &self,
+        from: Option<&str>,
+        limit: usize,
+        post_office: Option<&Name>,
+    ) -> Result<(Vec<Entry>, bool), SiteError> {
         let rows = match from {
             Some(from) => self.entries.range::<&str>(from..),
             None => self.entries.range::<&str>(..),
@@ -330,7 +335,7 @@ impl ReadTables {
         for row in rows {
             let (key, raw) = row.map_err(|e| self.err(e))?;
             let (_, entry) = decode_stored(key.value(), raw.value())?;
-            if entry.tombstone {
+            if entry.tombstone || post_office.is_some_and(|po| entry.address.post_office != *po) {
                 continue;
             }
             if out.len() >= limit.max(1)

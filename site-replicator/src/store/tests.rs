@@ -58,7 +58,7 @@ fn pull(from: &SiteStore, to: &SiteStore, chunk: usize) -> ApplyCounts {
 }
 
 fn dump(store: &SiteStore) -> Vec<Entry> {
-    store.page(None, usize::MAX).unwrap().0
+    store.page(None, usize::MAX, None).unwrap().0
 }
 
 #[test]
@@ -196,11 +196,11 @@ fn pages_follow_addresses_and_never_split_one() {
             1,
         )
         .unwrap();
-    let (first, more) = s.store.page(None, 1).unwrap();
+    let (first, more) = s.store.page(None, 1, None).unwrap();
     assert!(more);
     assert_eq!(first.len(), 2, "both folders' copies of A stay together");
     let from = key_after_address(&first[1].address);
-    let (rest, more) = s.store.page(Some(&from), 10).unwrap();
+    let (rest, more) = s.store.page(Some(&from), 10, None).unwrap();
     assert!(!more);
     let names: Vec<_> = rest.iter().map(|e| e.address.mailbox.to_string()).collect();
     assert_eq!(names, ["B", "C"]);

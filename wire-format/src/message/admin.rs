@@ -71,11 +71,14 @@ pub struct SetRoute {
 }
 
 /// Operator -> directory holder: a page of the GAL, in address order, after
-/// `after` (from the start when absent).
+/// `after` (from the start when absent); only the users of `post_office`
+/// when one is named (the holder filters, so checking one post office's
+/// users does not carry the whole directory over the wire).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListGal {
     pub after: Option<Address>,
     pub limit: u32,
+    pub post_office: Option<Name>,
 }
 
 /// The answer to [`ListGal`]; `next` is where the following page starts.
@@ -275,12 +278,23 @@ impl Body for ListGal {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
         put_option(out, self.after.as_ref(), |o, a| a.encode(o))?;
         out.put_u32(self.limit);
-        Ok(())
+        put_option(out, self.post_office.as_ref(), |o, p| {
+            p.encode(o, "list_gal.post_office")
+        })
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, after) = option("list_gal.after", Address::decode)(i)?;
         let (i, limit) = u32_(i)?;
-        Ok((i, ListGal { after, limit }))
+        let (i, post_office) =
+            option("list_gal.post_office", Name::decode("list_gal.post_office"))(i)?;
+        Ok((
+            i,
+            ListGal {
+                after,
+                limit,
+                post_office,
+            },
+        ))
     }
 }
 

@@ -265,8 +265,14 @@ fn admin() -> BoxedStrategy<Message> {
             next_hop
         }
         .into()),
-        (option::of(address()), any::<u32>())
-            .prop_map(|(after, limit)| ListGal { after, limit }.into()),
+        (option::of(address()), any::<u32>(), option::of(name())).prop_map(
+            |(after, limit, post_office)| ListGal {
+                after,
+                limit,
+                post_office,
+            }
+            .into()
+        ),
         (vec(entry(), 0..6), option::of(address())).prop_map(|(entries, next)| GalPage {
             entries,
             next
