@@ -13,6 +13,8 @@ use crate::mailclient;
 use crate::network::Network;
 
 pub const ID_HEADER: &str = "X-Netctl-Demo";
+/// How far behind its schedule a lane may fall and still catch up.
+const MAX_BACKLOG: Duration = Duration::from_secs(1);
 
 /// A user mail can be sent to and collected from.
 #[derive(Clone)]
@@ -134,11 +136,15 @@ fn send_lane(
                 sent.refused += 1;
             }
         }
+        // Paced on a fixed schedule, so a slow submission is made up by the
+        // next ones and the lane keeps its rate; a backlog of more than a
+        // second (a stalled server) is dropped rather than sent as a burst.
         due += interval;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        } else {
-            due = Instant::now();
+        let now = Instant::now();
+        match due.checked_duration_since(now) {
+            Some(wait) => std::thread::sleep(wait),
+            None if now.duration_since(due) > MAX_BACKLOG => due = now - MAX_BACKLOG,
+            None => {}
         }
     }
     sent

@@ -77,17 +77,16 @@ impl Gap {
 
 /// Samples every other post office's GAL for the users of `moving` (their
 /// addresses as they were when the watch began) until `stop`.
+///
+/// Each observer is polled by its own thread, asking only for the moving
+/// post offices' users, a few milliseconds apart: once the steps take
+/// milliseconds, a gap as short as the patent method's C-to-G window would
+/// fall between slower samples and go unreported.
 pub fn watch_gap(net: &Network, moving: &[Name], stop: Arc<AtomicBool>) -> Gap {
-    let mut gap = Gap::default();
     let mut watched = BTreeSet::new();
     for po in moving {
-        if let Ok(entries) = net.directory(Target::new(*po, RoleKind::DsRequestor)) {
-            watched.extend(
-                entries
-                    .into_iter()
-                    .filter(|e| e.address.post_office == *po)
-                    .map(|e| e.address.to_string()),
-            );
+        if let Ok(entries) = net.directory_of(Target::new(*po, RoleKind::DsRequestor), Some(*po)) {
+            watched.extend(entries.into_iter().map(|e| e.address.to_string()));
         }
     }
     let observers: Vec<Name> = net
@@ -95,21 +94,55 @@ pub fn watch_gap(net: &Network, moving: &[Name], stop: Arc<AtomicBool>) -> Gap {
         .into_iter()
         .filter(|p| !moving.contains(p))
         .collect();
+    let (watched, stop) = (&watched, &stop);
+    let seen: Vec<Gap> = std::thread::scope(|s| {
+        let running: Vec<_> = observers
+            .iter()
+            .map(|po| s.spawn(move || watch_one(net, *po, moving, watched, stop)))
+            .collect();
+        running.into_iter().filter_map(|t| t.join().ok()).collect()
+    });
+    let mut gap = Gap::default();
+    for one in seen {
+        gap.pairs.extend(one.pairs);
+        gap.samples += one.samples;
+        gap.first_seen = gap.first_seen.into_iter().chain(one.first_seen).min();
+        gap.last_seen = gap.last_seen.into_iter().chain(one.last_seen).max();
+    }
+    gap
+}
+
+/// The GAL gap as one post office sees it.
+fn watch_one(
+    net: &Network,
+    observer: Name,
+    moving: &[Name],
+    watched: &BTreeSet<String>,
+    stop: &AtomicBool,
+) -> Gap {
+    let mut gap = Gap::default();
+    let at = Target::new(observer, RoleKind::DsRequestor);
     while !stop.load(Ordering::Relaxed) {
-        for po in &observers {
-            let Ok(gal) = net.directory(Target::new(*po, RoleKind::DsRequestor)) else {
-                continue;
-            };
-            let seen: BTreeSet<String> = gal.into_iter().map(|e| e.address.to_string()).collect();
+        let mut seen = BTreeSet::new();
+        let listed = moving
+            .iter()
+            .all(|po| match net.directory_of(at, Some(*po)) {
+                Ok(entries) => {
+                    seen.extend(entries.into_iter().map(|e| e.address.to_string()));
+                    true
+                }
+                Err(_) => false,
+            });
+        if listed {
             let now = Instant::now();
             for user in watched.difference(&seen) {
-                gap.pairs.insert((*po, user.clone()));
+                gap.pairs.insert((observer, user.clone()));
                 gap.first_seen.get_or_insert(now);
                 gap.last_seen = Some(now);
             }
+            gap.samples += 1;
         }
-        gap.samples += 1;
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
     gap
 }
