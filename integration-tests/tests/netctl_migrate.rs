@@ -109,6 +109,31 @@ fn placement(data: &std::path::Path, po: &str) -> Option<String> {
         .cloned()
 }
 
+/// The GAL gap of one post office's users, watched from every other one.
+struct GapWatch {
+    stop: Arc<AtomicBool>,
+    watcher: std::thread::JoinHandle<watch::Gap>,
+}
+
+fn watch_gap_of(post_office: &str, net: &Network) -> GapWatch {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (net, stop) = (net.clone(), stop.clone());
+        let moving = vec![wire_format::Name::new(post_office).unwrap()];
+        std::thread::spawn(move || watch::watch_gap(&net, &moving, stop))
+    };
+    // A first sample before anything moves.
+    std::thread::sleep(Duration::from_millis(300));
+    GapWatch { stop, watcher }
+}
+
+impl GapWatch {
+    fn stop(self) -> watch::Gap {
+        self.stop.store(true, Ordering::Relaxed);
+        self.watcher.join().unwrap()
+    }
+}
+
 #[test]
 fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
     let (_dir, guard) = up("netctl-migrate");
@@ -118,6 +143,9 @@ fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
     let load = Load::start(&net, 15);
     std::thread::sleep(Duration::from_secs(1));
 
+    // The patent method, watched: the watch must see its C-to-G window, or
+    // its silence during the handover below would prove nothing.
+    let watching = watch_gap_of("POC", &net);
     let out = netctl(
         &data,
         &[
@@ -125,6 +153,11 @@ fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
         ],
     );
     let report = succeeded("migrate POC --to H2 --method patent", &out);
+    let gap = watching.stop();
+    assert!(
+        !gap.pairs.is_empty(),
+        "the watch saw no gap during the patent method: {gap:?}"
+    );
     assert!(report.contains("\"moved\":[\"POC\"]"), "{report}");
     assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
 
@@ -135,20 +168,13 @@ fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
 
     // The handover method, watched: no other post office may lose sight of
     // any of POC's users at any moment.
-    let stop_watch = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (net, stop) = (net.clone(), stop_watch.clone());
-        let moving = vec![wire_format::Name::new("POC").unwrap()];
-        std::thread::spawn(move || watch::watch_gap(&net, &moving, stop))
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    let watching = watch_gap_of("POC", &net);
     let out = netctl(
         &data,
         &["migrate", "POC", "--to", "H2", "--method", "handover"],
     );
     succeeded("migrate POC --to H2 --method handover", &out);
-    stop_watch.store(true, Ordering::Relaxed);
-    let gap = watcher.join().unwrap();
+    let gap = watching.stop();
     assert!(gap.samples > 3, "the watch sampled the GALs: {gap:?}");
     assert!(gap.pairs.is_empty(), "GAL gap during a handover: {gap:?}");
     assert_eq!(placement(&data, "POC").as_deref(), Some("H2"));
