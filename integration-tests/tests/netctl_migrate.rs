@@ -191,6 +191,27 @@ fn migrate_by_each_method_roll_back_then_move_a_wave_under_load() {
     assert!(mails > 0);
     eprintln!("{mails} mails and {changes} directory changes crossed four migrations");
     gals_complete(&net);
+
+    // What the operator reads: POD's GAL, only POC's users, as POC has them.
+    let out = netctl(&data, &["--json", "gal", "POD", "--of", "POC"]);
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&succeeded("gal POD --of POC", &out)).unwrap();
+    let listed: Vec<&str> = listed
+        .iter()
+        .map(|e| e["address"].as_str().unwrap())
+        .collect();
+    let poc = wire_format::Name::new("POC").unwrap();
+    let own: Vec<String> = net
+        .directory_of(
+            netctl::migrate::plan::Target::new(poc, netctl::topology::RoleKind::DsRequestor),
+            Some(poc),
+        )
+        .unwrap()
+        .iter()
+        .map(|e| e.address.to_string())
+        .collect();
+    assert!(!own.is_empty());
+    assert_eq!(listed, own);
 }
 
 #[test]

@@ -48,6 +48,10 @@ enum Command {
     Gal {
         /// The post office, e.g. POA.
         po: Name,
+        /// Only the users of this post office (the filter runs in the
+        /// process, so a large GAL is not carried over the wire).
+        #[arg(long, value_name = "OWNER")]
+        of: Option<Name>,
     },
     /// Add, change or delete a user of a post office.
     #[command(subcommand)]
@@ -225,7 +229,7 @@ fn main() -> ExitCode {
                 println!("stopped {id}{}", if graceful { "" } else { " (killed)" });
             }
         }),
-        Command::Gal { po } => commands::users::gal(&cli.data_dir, &po)
+        Command::Gal { po, of } => commands::users::gal(&cli.data_dir, &po, of)
             .map(|e| commands::users::print_gal(&e, cli.json)),
         Command::User(UserCommand::Add {
             po,

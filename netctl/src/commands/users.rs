@@ -36,7 +36,7 @@ fn connect(p: &ProcessState, secrets: &Secrets) -> Result<Operator, NetctlError>
 }
 
 /// The whole GAL of post office `po`, paged.
-pub fn gal(data_dir: &Path, po: &Name) -> Result<Vec<Entry>, NetctlError> {
+pub fn gal(data_dir: &Path, po: &Name, of: Option<Name>) -> Result<Vec<Entry>, NetctlError> {
     let state = NetworkState::load(data_dir)?;
     let secrets = Secrets::load(data_dir)?;
     let p = process(&state, po.as_str(), RoleKind::DsRequestor)?;
@@ -45,7 +45,7 @@ pub fn gal(data_dir: &Path, po: &Name) -> Result<Vec<Entry>, NetctlError> {
         process: p.id.clone(),
         source,
     };
-    op.list_gal(None).map_err(link)
+    op.list_gal(of).map_err(link)
 }
 
 /// Adds or changes a user: the directory entry at the post office's
