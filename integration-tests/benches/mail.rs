@@ -78,6 +78,24 @@ fn rss(router: &Router) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
+/// CPU time (user + system) a running process has used so far, from /proc.
+fn cpu(router: &Router) -> String {
+    let secs = router
+        .process
+        .pid()
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: u64 =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            // Clock ticks of USER_HZ, 100 a second on Linux.
+            Some(ticks as f64 / 100.0)
+        });
+    secs.map_or_else(|| "?".into(), |s| format!("{s:.2} s"))
+}
+
 fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
     let root = test_dir("mail-bench");
     let net = Net::start(
@@ -131,6 +149,12 @@ fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
         rss(net.get("H")),
         rss(poa),
         rss(pob)
+    );
+    println!(
+        "mhub: CPU time hub H {}, POA {}, POB {}",
+        cpu(net.get("H")),
+        cpu(poa),
+        cpu(pob)
     );
     if keep {
         println!("mhub: logs kept in {}", root.keep().display());

@@ -19,19 +19,48 @@ use crate::store::{Queued, Taken};
 const QUEUE: usize = 4096;
 /// Messages folded into one transaction at most.
 const MAX_BATCH: usize = 4096;
+/// A batch smaller than this, with no SMTP client waiting on it, waits
+/// `LINGER` for more: a peer keeps a window of transfers in flight, so a
+/// millisecond more per hop costs it no throughput, while every commit has
+/// a fixed cost (the disk sync, the header and allocator pages) that fewer,
+/// larger commits share.
+const LINGER_BELOW: usize = 64;
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub enum Job {
-    Take(
-        Vec<MailTransfer>,
-        oneshot::Sender<Result<Vec<Taken>, MailError>>,
-    ),
+    Take {
+        messages: Vec<MailTransfer>,
+        /// A client is waiting on this one commit (SMTP), not a window.
+        urgent: bool,
+        reply: oneshot::Sender<Result<Vec<Taken>, MailError>>,
+    },
     Forwarded(Vec<Queued>, oneshot::Sender<Result<(), MailError>>),
 }
 
+/// Adds whatever is waiting to `batch`, up to `MAX_BATCH` messages; returns
+/// the batch's size.
+fn gather(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) -> usize {
+    let mut size: usize = batch.iter().map(Job::size).sum();
+    while size < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => {
+                size += job.size();
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    size
+}
+
 impl Job {
+    fn urgent(&self) -> bool {
+        matches!(self, Job::Take { urgent: true, .. })
+    }
+
     fn size(&self) -> usize {
         match self {
-            Job::Take(m, _) => m.len(),
+            Job::Take { messages, .. } => messages.len(),
             Job::Forwarded(q, _) => q.len(),
         }
     }
@@ -47,16 +76,11 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
         .name("mail-commit".into())
         .spawn(move || {
             while let Some(first) = jobs.blocking_recv() {
-                let mut size = first.size();
                 let mut batch = vec![first];
-                while size < MAX_BATCH {
-                    match jobs.try_recv() {
-                        Ok(job) => {
-                            size += job.size();
-                            batch.push(job);
-                        }
-                        Err(_) => break,
-                    }
+                let mut size = gather(&mut jobs, &mut batch);
+                if size < LINGER_BELOW && !batch.iter().any(Job::urgent) {
+                    std::thread::sleep(LINGER);
+                    size = gather(&mut jobs, &mut batch);
                 }
                 commit(&shared, batch);
             }
@@ -69,8 +93,10 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
     let (mut done, mut done_replies) = (Vec::new(), Vec::new());
     for job in batch {
         match job {
-            Job::Take(m, reply) => {
-                takes.push(m);
+            Job::Take {
+                messages, reply, ..
+            } => {
+                takes.push(messages);
                 take_replies.push(reply);
             }
             Job::Forwarded(q, reply) => {
@@ -90,8 +116,9 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
         "group commit"
     );
     match result {
-        Ok(taken) => {
-            for (reply, t) in take_replies.into_iter().zip(taken) {
+        Ok(committed) => {
+            shared.outbox.publish(shared, committed.queued);
+            for (reply, t) in take_replies.into_iter().zip(committed.taken) {
                 let _ = reply.send(Ok(t));
             }
             for reply in done_replies {
@@ -109,7 +136,10 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
                     shared.local(),
                     now_ms(),
                 );
-                let _ = reply.send(one.map(|mut t| t.pop().unwrap_or_default()));
+                let _ = reply.send(one.map(|mut c| {
+                    shared.outbox.publish(shared, std::mem::take(&mut c.queued));
+                    c.taken.pop().unwrap_or_default()
+                }));
             }
             for (q, reply) in done.iter().zip(done_replies) {
                 let one = shared.store.commit_batch(
@@ -119,7 +149,7 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
                     shared.local(),
                     now_ms(),
                 );
-                let _ = reply.send(one.map(drop));
+                let _ = reply.send(one.map(|c| shared.outbox.publish(shared, c.queued)));
             }
         }
         Err(e) => {
@@ -136,11 +166,20 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
 }
 
 impl Shared {
-    /// Takes custody of `messages`; answers once they are on disk.
-    pub async fn take(&self, messages: Vec<MailTransfer>) -> Result<Vec<Taken>, MailError> {
+    /// Takes custody of `messages`; answers once they are on disk. `urgent`:
+    /// a client waits on this alone (see `LINGER`).
+    pub async fn take(
+        &self,
+        messages: Vec<MailTransfer>,
+        urgent: bool,
+    ) -> Result<Vec<Taken>, MailError> {
         let (reply, answer) = oneshot::channel();
         self.commits
-            .send(Job::Take(messages, reply))
+            .send(Job::Take {
+                messages,
+                urgent,
+                reply,
+            })
             .await
             .map_err(|_| MailError::Task("the committer has stopped".into()))?;
         answer

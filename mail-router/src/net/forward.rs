@@ -1,15 +1,24 @@
-//! One forwarder per peer router: whenever woken (new mail, a route change,
-//! a new endpoint) or every second, it takes the queued messages whose route
-//! now leads to its peer, hands them over pipelined, and forgets each only
-//! after the peer acknowledged custody. A route change therefore moves
-//! queued mail with nothing else to do: it is routed when it is sent.
+//! One forwarder per peer router. Mail a group commit has just queued for
+//! the peer comes from the outbox, in memory; a scan of the store (at start,
+//! at most once a second, after a failure, and when a route or endpoint
+//! changed) finds everything else: mail queued before a restart, retries,
+//! re-routed mail. Queued mail is routed when it is sent, so a route change
+//! moves it with nothing else to do.
+//!
+//! Messages go out in a sliding window and the peer's acknowledgements are
+//! read as they come, so the peer always has a batch to fold into its next
+//! group commit. An acknowledged message is forgotten by a commit of its own
+//! in the background while the window moves on; it stays claimed (never
+//! sent twice at once) until that commit is done.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use peer_link::{Connection, LinkError};
 use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{ErrorCode, Message, Name, Role};
+use wire_format::{ErrorCode, MailTransfer, Message, Name, Role};
 
 use super::{Shared, now_ms};
 use crate::config::Peer;
@@ -17,7 +26,9 @@ use crate::routing::Disposition;
 use crate::store::{Queued, Router};
 
 /// Messages in flight on one connection at once.
-const WINDOW: usize = 128;
+const WINDOW: usize = 256;
+/// Queued messages one scan claims at most.
+const SCAN_LIMIT: usize = WINDOW * 8;
 const TICK: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -26,9 +37,18 @@ pub async fn run(shared: Arc<Shared>, peer: Peer) {
     async move {
         let mut conn: Option<Connection> = None;
         let mut backoff = Duration::from_millis(100);
+        let mut last_scan: Option<(Instant, u64)> = None;
         loop {
             let woken = shared.wake.notified();
-            match round(&shared, &peer, &mut conn, backoff).await {
+            let rescans = shared.rescans.load(Ordering::Relaxed);
+            let scan = match last_scan {
+                Some((at, seen)) => at.elapsed() >= TICK || seen != rescans,
+                None => true,
+            };
+            if scan {
+                last_scan = Some((Instant::now(), rescans));
+            }
+            match round(&shared, &peer, &mut conn, backoff, scan).await {
                 Ok(0) => {
                     backoff = Duration::from_millis(100);
                     let _ = tokio::time::timeout(TICK, woken).await;
@@ -36,6 +56,7 @@ pub async fn run(shared: Arc<Shared>, peer: Peer) {
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(e) => {
                     conn = None;
+                    last_scan = None;
                     shared.peer_state(&peer.name, |p| {
                         p.connected = false;
                         p.last_error = Some(e.to_string());
@@ -51,79 +72,29 @@ pub async fn run(shared: Arc<Shared>, peer: Peer) {
     .await
 }
 
-/// Claims the due messages routed to `peer` (so no other forwarder sends them
-/// meanwhile) and returns them.
-fn claim(shared: &Shared, peer: &Name, due: Vec<Queued>) -> Vec<Queued> {
+/// Claims the messages routed to `peer` that no other forwarder is sending
+/// (after a route change two forwarders could otherwise send one at once).
+fn claim<T>(shared: &Shared, peer: &Name, items: Vec<T>, queued: fn(&T) -> &Queued) -> Vec<T> {
     let Ok(mut in_flight) = shared.in_flight.lock() else {
         return Vec::new();
     };
-    due.into_iter()
-        .filter(|q| shared.disposition(&q.post_office) == Disposition::Forward(*peer))
-        .filter(|q| in_flight.insert(q.id))
-        .take(WINDOW * 8)
+    items
+        .into_iter()
+        .filter(|t| shared.disposition(&queued(t).post_office) == Disposition::Forward(*peer))
+        .filter(|t| in_flight.insert(queued(t).id))
         .collect()
 }
 
-fn release(shared: &Shared, claimed: &[Queued]) {
+fn itself(q: &Queued) -> &Queued {
+    q
+}
+
+fn release<'q>(shared: &Shared, claimed: impl IntoIterator<Item = &'q Queued>) {
     if let Ok(mut in_flight) = shared.in_flight.lock() {
         for q in claimed {
             in_flight.remove(&q.id);
         }
     }
-}
-
-/// One pass: returns how many messages were handed over. Messages queued
-/// here for longer than the expiry go back to their senders, whether or not
-/// the peer is reachable; when it is not, the rest wait `backoff`.
-async fn round(
-    shared: &Arc<Shared>,
-    peer: &Peer,
-    conn: &mut Option<Connection>,
-    backoff: Duration,
-) -> Result<usize, LinkError> {
-    let now = now_ms();
-    let due = shared
-        .blocking(move |s| s.store.due(now))
-        .await
-        .map_err(internal)?;
-    let claimed = claim(shared, &peer.name, due);
-    if claimed.is_empty() {
-        return Ok(0);
-    }
-    let expiry_ms = shared.settings.expiry.as_millis() as u64;
-    let (expired, live): (Vec<Queued>, Vec<Queued>) = claimed
-        .iter()
-        .cloned()
-        .partition(|q| now.saturating_sub(q.enqueued_ms) > expiry_ms);
-    if !expired.is_empty() {
-        let reason = format!("not delivered within {}s", expiry_ms / 1000);
-        let items: Vec<(Queued, String)> =
-            expired.into_iter().map(|q| (q, reason.clone())).collect();
-        if let Err(e) = shared
-            .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
-            .await
-        {
-            warn!(error = %e, "could not return expired messages");
-        }
-        shared.wake.notify_waiters();
-    }
-    let result = if live.is_empty() {
-        Ok(0)
-    } else {
-        hand_over(shared, peer, conn, &live).await
-    };
-    if result.is_err() {
-        // Those handed over are gone from the queue; the rest wait.
-        let retry_at = now_ms() + backoff.as_millis() as u64;
-        if let Err(e) = shared
-            .blocking(move |s| s.store.defer(&live, retry_at))
-            .await
-        {
-            warn!(error = %e, "could not defer messages");
-        }
-    }
-    release(shared, &claimed);
-    result
 }
 
 fn internal(e: crate::MailError) -> LinkError {
@@ -133,12 +104,152 @@ fn internal(e: crate::MailError) -> LinkError {
     }
 }
 
-async fn hand_over(
+/// The due messages in the store routed to `peer`, claimed. Those queued
+/// here for longer than the expiry go back to their senders instead,
+/// whether or not the peer is reachable.
+async fn scan(shared: &Arc<Shared>, peer: &Name) -> Result<VecDeque<Queued>, LinkError> {
+    // What the outbox holds is in the store, and the scan finds it.
+    drop(shared.outbox.take(peer));
+    let (now, hop) = (now_ms(), *peer);
+    let due = shared
+        .blocking(move |s| {
+            let claimed = s.in_flight.lock().map(|f| f.clone()).unwrap_or_default();
+            s.store.due_where(now, SCAN_LIMIT, |q| {
+                !claimed.contains(&q.id)
+                    && s.disposition(&q.post_office) == Disposition::Forward(hop)
+            })
+        })
+        .await
+        .map_err(internal)?;
+    let claimed = claim(shared, peer, due, itself);
+    let expiry_ms = shared.settings.expiry.as_millis() as u64;
+    let (expired, live): (Vec<Queued>, Vec<Queued>) = claimed
+        .into_iter()
+        .partition(|q| now.saturating_sub(q.enqueued_ms) > expiry_ms);
+    if !expired.is_empty() {
+        let reason = format!("not delivered within {}s", expiry_ms / 1000);
+        let items: Vec<(Queued, String)> = expired
+            .iter()
+            .map(|q| (q.clone(), reason.clone()))
+            .collect();
+        if let Err(e) = shared
+            .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
+            .await
+        {
+            warn!(error = %e, "could not return expired messages");
+        }
+        release(shared, &expired);
+        shared.rescan();
+    }
+    Ok(live.into())
+}
+
+/// What one round has claimed and not yet finished with.
+#[derive(Default)]
+struct Work {
+    /// Found by a scan; their text is read from the store a window at a time.
+    unread: VecDeque<Queued>,
+    ready: VecDeque<(Queued, MailTransfer)>,
+    in_air: HashMap<u32, Queued>,
+    /// Acknowledged, not yet handed to a forgetting commit.
+    acked: Vec<Queued>,
+    returned: Vec<(Queued, String)>,
+    handed: usize,
+}
+
+/// One round: sends until nothing is left to send and every message sent is
+/// answered. Returns how many the peer took.
+async fn round(
     shared: &Arc<Shared>,
     peer: &Peer,
     conn: &mut Option<Connection>,
-    claimed: &[Queued],
+    backoff: Duration,
+    rescan: bool,
 ) -> Result<usize, LinkError> {
+    let mut work = Work::default();
+    let result = async {
+        if rescan {
+            work.unread = scan(shared, &peer.name).await?;
+        }
+        refill(shared, &peer.name, &mut work).await?;
+        if work.ready.is_empty() {
+            return Ok(());
+        }
+        let c = connected(shared, peer, conn).await?;
+        hand_over(shared, &peer.name, c, &mut work).await
+    }
+    .await;
+    forget(shared, std::mem::take(&mut work.acked));
+    if !work.returned.is_empty() {
+        let returned = std::mem::take(&mut work.returned);
+        warn!(
+            count = returned.len(),
+            "returning messages at their hop limit to their senders"
+        );
+        let claimed: Vec<Queued> = returned.iter().map(|(q, _)| q.clone()).collect();
+        if let Err(e) = shared
+            .blocking(move |s| s.store.give_up(&returned, s, s.local(), now_ms()))
+            .await
+        {
+            warn!(error = %e, "could not return messages");
+        }
+        release(shared, &claimed);
+        shared.rescan();
+    }
+    let unsent: Vec<Queued> = work
+        .in_air
+        .into_values()
+        .chain(work.ready.into_iter().map(|(q, _)| q))
+        .chain(work.unread)
+        .collect();
+    if result.is_err() && !unsent.is_empty() {
+        let retry_at = now_ms() + backoff.as_millis() as u64;
+        let later = unsent.clone();
+        if let Err(e) = shared
+            .blocking(move |s| s.store.defer(&later, retry_at))
+            .await
+        {
+            warn!(error = %e, "could not defer messages");
+        }
+    }
+    release(shared, &unsent);
+    result.map(|()| work.handed)
+}
+
+/// Fills `ready` up to a window: first from what a scan found, then from the
+/// outbox. Leaves it empty only when both are.
+async fn refill(shared: &Arc<Shared>, peer: &Name, work: &mut Work) -> Result<(), LinkError> {
+    while work.ready.is_empty() && !work.unread.is_empty() {
+        let n = work.unread.len().min(WINDOW);
+        let batch: Vec<Queued> = work.unread.drain(..n).collect();
+        let ids: Vec<[u8; 16]> = batch.iter().map(|q| q.id).collect();
+        let texts = match shared.blocking(move |s| s.store.messages(&ids)).await {
+            Ok(t) => t,
+            Err(e) => {
+                work.unread.extend(batch);
+                return Err(internal(e));
+            }
+        };
+        for (q, m) in batch.into_iter().zip(texts) {
+            match m {
+                Some(m) => work.ready.push_back((q, m)),
+                // Gone: handed over by an earlier claim since the scan.
+                None => release(shared, [&q]),
+            }
+        }
+    }
+    if work.ready.is_empty() {
+        let fresh = shared.outbox.take(peer);
+        work.ready.extend(claim(shared, peer, fresh, |(q, _)| q));
+    }
+    Ok(())
+}
+
+async fn connected<'c>(
+    shared: &Arc<Shared>,
+    peer: &Peer,
+    conn: &'c mut Option<Connection>,
+) -> Result<&'c mut Connection, LinkError> {
     if conn.is_none() {
         let endpoint = shared
             .endpoints
@@ -173,66 +284,103 @@ async fn hand_over(
         });
         *conn = Some(c);
     }
-    let Some(c) = conn.as_mut() else { return Ok(0) };
-    let mut handed = 0;
-    for window in claimed.chunks(WINDOW) {
-        let ids: Vec<[u8; 16]> = window.iter().map(|q| q.id).collect();
-        let messages = shared
-            .blocking(move |s| s.store.messages(&ids))
-            .await
-            .map_err(internal)?;
-        let mut sent = Vec::new();
-        for (q, m) in window.iter().zip(messages) {
-            // Gone: another forwarder handed it over before this claim.
-            let Some(m) = m else { continue };
-            let request = c.send_request(m).await?;
-            sent.push((request, q.clone()));
-        }
-        let mut done = Vec::new();
-        let mut returned = Vec::new();
-        for (request, q) in sent {
-            match c.recv_reply(request).await {
-                Ok(Message::MailAck(_)) => done.push(q),
-                Ok(other) => return Err(LinkError::unexpected("MailAck", &other)),
-                Err(LinkError::Remote {
-                    code: ErrorCode::HopLimitExceeded,
-                    text,
-                }) => returned.push((q, text)),
+    conn.as_mut().ok_or_else(|| LinkError::Remote {
+        code: ErrorCode::Internal,
+        text: "no connection".into(),
+    })
+}
+
+async fn hand_over(
+    shared: &Arc<Shared>,
+    peer: &Name,
+    c: &mut Connection,
+    work: &mut Work,
+) -> Result<(), LinkError> {
+    loop {
+        // Registered before the outbox is looked at, so mail committed from
+        // here on wakes the wait below.
+        let woken = shared.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        while work.in_air.len() < WINDOW {
+            refill(shared, peer, work).await?;
+            let Some((q, m)) = work.ready.pop_front() else {
+                break;
+            };
+            match c.send_request(m).await {
+                Ok(request) => {
+                    work.in_air.insert(request, q);
+                }
                 Err(e) => {
-                    forget(shared, &done).await;
+                    work.unread.push_back(q);
                     return Err(e);
                 }
             }
         }
-        handed += done.len();
-        forget(shared, &done).await;
-        if !returned.is_empty() {
-            warn!(
-                count = returned.len(),
-                "returning messages at their hop limit to their senders"
-            );
-            if let Err(e) = shared
-                .blocking(move |s| s.store.give_up(&returned, s, s.local(), now_ms()))
-                .await
-            {
-                warn!(error = %e, "could not return messages");
-            }
+        if work.in_air.is_empty() {
+            return Ok(());
+        }
+        if work.acked.len() >= WINDOW / 2 {
+            forget(shared, std::mem::take(&mut work.acked));
+        }
+        tokio::select! {
+            frame = c.recv(shared.timeouts.reply) => answered(work, frame?)?,
+            () = &mut woken => {}
         }
     }
-    if handed > 0 {
-        // Returned reports may be queued for other peers.
-        shared.wake.notify_waiters();
-    }
-    Ok(handed)
 }
 
-/// The peer has these now; drop them from the queue.
-async fn forget(shared: &Arc<Shared>, done: &[Queued]) {
+/// Files the peer's answer to one transfer.
+fn answered(work: &mut Work, frame: wire_format::Frame) -> Result<(), LinkError> {
+    let Some(q) = work.in_air.remove(&frame.request_id) else {
+        return match frame.message {
+            Message::ErrorReply(e) => Err(LinkError::Remote {
+                code: e.code,
+                text: e.text,
+            }),
+            other => {
+                debug!(kind = other.message_type().name(), "dropping a stray frame");
+                Ok(())
+            }
+        };
+    };
+    match frame.message {
+        Message::MailAck(_) => {
+            work.handed += 1;
+            work.acked.push(q);
+            Ok(())
+        }
+        Message::ErrorReply(e) if e.code == ErrorCode::HopLimitExceeded => {
+            work.returned.push((q, e.text));
+            Ok(())
+        }
+        Message::ErrorReply(e) => {
+            work.in_air.insert(frame.request_id, q);
+            Err(LinkError::Remote {
+                code: e.code,
+                text: e.text,
+            })
+        }
+        other => {
+            work.in_air.insert(frame.request_id, q);
+            Err(LinkError::unexpected("MailAck", &other))
+        }
+    }
+}
+
+/// The peer has these now: drop them from the queue in a commit of their
+/// own, then let them be claimed again (by then they are gone). If that
+/// commit fails they stay queued and are sent again; the peer stores them
+/// once.
+fn forget(shared: &Arc<Shared>, done: Vec<Queued>) {
     if done.is_empty() {
         return;
     }
-    if let Err(e) = shared.forwarded(done.to_vec()).await {
-        // They stay queued and will be sent again; the peer stores them once.
-        warn!(error = %e, "could not record a hand-over");
-    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        if let Err(e) = shared.forwarded(done.clone()).await {
+            warn!(error = %e, "could not record a hand-over");
+        }
+        release(&shared, &done);
+    });
 }

@@ -6,12 +6,14 @@
 mod commit;
 mod forward;
 mod lines;
+mod outbox;
 mod pop3;
 mod smtp;
 mod status;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -47,6 +49,12 @@ pub struct Shared {
     /// change two forwarders never send the same one at once.
     pub in_flight: Mutex<HashSet<[u8; 16]>>,
     pub peers: Mutex<HashMap<Name, PeerState>>,
+    /// Just-queued messages for the forwarders (see `outbox`).
+    pub outbox: outbox::Outbox,
+    /// Bumped when queued mail may have changed hands without passing the
+    /// outbox (a route or endpoint change, returned mail): each forwarder
+    /// then scans the store.
+    pub rescans: AtomicU64,
     /// Custody changes, folded into group commits (see `commit`).
     pub commits: tokio::sync::mpsc::Sender<commit::Job>,
 }
@@ -84,6 +92,12 @@ impl Shared {
         tokio::task::spawn_blocking(move || op(&shared))
             .await
             .map_err(|e| MailError::Task(e.to_string()))?
+    }
+
+    /// Asks every forwarder to scan the store, and wakes them.
+    pub fn rescan(&self) {
+        self.rescans.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_waiters();
     }
 
     pub fn peer_state(&self, peer: &Name, update: impl FnOnce(&mut PeerState)) {
@@ -156,6 +170,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         wake: Notify::new(),
         in_flight: Mutex::new(HashSet::new()),
         peers: Mutex::new(HashMap::new()),
+        outbox: outbox::Outbox::default(),
+        rescans: AtomicU64::new(0),
         commits,
         settings,
     });

@@ -144,7 +144,7 @@ async fn take_mail(
         return Ok(());
     }
     let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
-    match shared.take(messages).await {
+    match shared.take(messages, false).await {
         Ok(taken) => {
             for ((id, m), t) in accepted.iter().zip(taken) {
                 conn.reply(
@@ -190,7 +190,7 @@ async fn set_route(
     if let Ok(mut routes) = shared.routes.write() {
         routes.insert(po, hop);
     }
-    shared.wake.notify_waiters();
+    shared.rescan();
     if shared.settings.mode == Mode::PostOffice && po == shared.settings.node {
         info!(hub = %hop, "hub changed; queued mail follows it");
         Ok(format!("{po} now sends its mail to hub {hop}"))
@@ -237,7 +237,7 @@ async fn admin(
                         if let Ok(mut endpoints) = shared.endpoints.lock() {
                             endpoints.insert(r.server, r.endpoint.clone());
                         }
-                        shared.wake.notify_waiters();
+                        shared.rescan();
                         Ok(format!("{} is now reached at {}", r.server, r.endpoint))
                     }
                     Err(e) => Err((ErrorCode::Internal, e.to_string())),

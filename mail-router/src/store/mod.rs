@@ -5,15 +5,17 @@
 //! and only then is it acknowledged.
 
 mod codec;
+mod tx;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use wire_format::{Address, MailTransfer, Name};
+use wire_format::{MailTransfer, Name};
 
 use crate::MailError;
-use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
+use crate::routing::Disposition;
+use tx::Tx;
 
 /// dest post office \0 id -> (next attempt ms, enqueued ms, attempts)
 const QUEUE: TableDefinition<&[u8], (u64, u64, u64)> = TableDefinition::new("queue");
@@ -56,6 +58,14 @@ pub struct Stored {
     pub key: Vec<u8>,
     pub uid: String,
     pub size: usize,
+}
+
+/// What one group commit did: each caller's takes, and every message it
+/// queued (with its encoding's source, for the forwarders).
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub taken: Vec<Vec<Taken>>,
+    pub queued: Vec<(Queued, MailTransfer)>,
 }
 
 /// What taking one message did.
@@ -148,7 +158,8 @@ impl MailStore {
 
     /// Several callers' takes and hand-overs in one transaction (one disk
     /// sync for all): the group commit of concurrent SMTP sessions, peer
-    /// connections and forwarders. The results are in the order given.
+    /// connections and forwarders. The results are in the order given, with
+    /// every message the transaction queued.
     pub fn commit_batch(
         &self,
         takes: &[Vec<MailTransfer>],
@@ -156,28 +167,22 @@ impl MailStore {
         router: &dyn Router,
         local: (Name, Name),
         now_ms: u64,
-    ) -> Result<Vec<Vec<Taken>>, MailError> {
+    ) -> Result<Committed, MailError> {
         self.write(|tx| {
-            let mut out = Vec::with_capacity(takes.len());
+            let mut taken = Vec::with_capacity(takes.len());
             for messages in takes {
-                out.push(
+                taken.push(
                     messages
                         .iter()
                         .map(|m| tx.take(m, router, local, now_ms))
                         .collect::<Result<Vec<_>, _>>()?,
                 );
             }
-            let mut count = 0;
-            for done in forwarded {
-                for q in done {
-                    tx.dequeue(q)?;
-                }
-                count += done.len() as u64;
-            }
-            if count > 0 {
-                tx.add(FORWARDED, count)?;
-            }
-            Ok(out)
+            tx.forget(forwarded.iter().flatten())?;
+            Ok(Committed {
+                taken,
+                queued: std::mem::take(&mut tx.queued),
+            })
         })
     }
 
@@ -198,17 +203,41 @@ impl MailStore {
 
     /// Everything queued whose next attempt is due.
     pub fn due(&self, now_ms: u64) -> Result<Vec<Queued>, MailError> {
-        Ok(self
-            .queued()?
-            .into_iter()
-            .filter(|q| q.next_attempt_ms <= now_ms)
-            .collect())
+        self.due_where(now_ms, usize::MAX, |_| true)
+    }
+
+    /// At most `limit` of the due messages that `keep` accepts, in key order:
+    /// a forwarder facing a long queue reads only what it will send now.
+    pub fn due_where(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        mut keep: impl FnMut(&Queued) -> bool,
+    ) -> Result<Vec<Queued>, MailError> {
+        let mut out = Vec::new();
+        self.scan(|q| {
+            if q.next_attempt_ms <= now_ms && keep(&q) {
+                out.push(q);
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
     }
 
     pub fn queued(&self) -> Result<Vec<Queued>, MailError> {
+        let mut out = Vec::new();
+        self.scan(|q| {
+            out.push(q);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `each` for every queued message in key order while it says to
+    /// go on.
+    fn scan(&self, mut each: impl FnMut(Queued) -> bool) -> Result<(), MailError> {
         let txn = self.read_txn()?;
         let table = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
         for row in table.iter().map_err(|e| self.err(e))? {
             let (key, value) = row.map_err(|e| self.err(e))?;
             let key = key.value();
@@ -223,15 +252,18 @@ impl MailStore {
             let Ok(post_office) = Name::new(po) else {
                 continue;
             };
-            out.push(Queued {
+            let go_on = each(Queued {
                 post_office,
                 id,
                 next_attempt_ms,
                 enqueued_ms,
                 attempts,
             });
+            if !go_on {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     pub fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
@@ -245,12 +277,7 @@ impl MailStore {
 
     /// The next hop has custody of these: forget them.
     pub fn forwarded(&self, done: &[Queued]) -> Result<(), MailError> {
-        self.write(|tx| {
-            for q in done {
-                tx.dequeue(q)?;
-            }
-            tx.add(FORWARDED, done.len() as u64)
-        })
+        self.write(|tx| tx.forget(done.iter()))
     }
 
     /// Try these again at `next_attempt_ms` (those still queued), in one
@@ -522,217 +549,6 @@ impl MailStore {
             out.insert(k.value().to_owned(), v.value().to_owned());
         }
         Ok(out)
-    }
-}
-
-struct Tx<'t> {
-    path: &'t Path,
-    queue: redb::Table<'t, &'static [u8], (u64, u64, u64)>,
-    messages: redb::Table<'t, &'static [u8], &'static [u8]>,
-    seen: redb::Table<'t, &'static [u8], (u64, u64)>,
-    mailboxes: redb::Table<'t, &'static [u8], &'static [u8]>,
-    users: redb::Table<'t, &'static str, &'static [u8]>,
-    routes: redb::Table<'t, &'static str, &'static str>,
-    endpoints: redb::Table<'t, &'static str, &'static str>,
-    meta: redb::Table<'t, &'static str, u64>,
-}
-
-impl<'t> Tx<'t> {
-    fn open(txn: &'t redb::WriteTransaction, path: &'t Path) -> Result<Tx<'t>, MailError> {
-        let e = |err: redb::TableError| MailError::store(path, err);
-        Ok(Tx {
-            path,
-            queue: txn.open_table(QUEUE).map_err(e)?,
-            messages: txn.open_table(MESSAGES).map_err(e)?,
-            seen: txn.open_table(SEEN).map_err(e)?,
-            mailboxes: txn.open_table(MAILBOXES).map_err(e)?,
-            users: txn.open_table(USERS).map_err(e)?,
-            routes: txn.open_table(ROUTES).map_err(e)?,
-            endpoints: txn.open_table(ENDPOINTS).map_err(e)?,
-            meta: txn.open_table(META).map_err(e)?,
-        })
-    }
-
-    fn add(&mut self, key: &str, n: u64) -> Result<(), MailError> {
-        let current = self
-            .meta
-            .get(key)
-            .map_err(|e| MailError::store(self.path, e))?
-            .map_or(0, |v| v.value());
-        self.meta
-            .insert(key, current + n)
-            .map_err(|e| MailError::store(self.path, e))?;
-        Ok(())
-    }
-
-    fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
-        match self
-            .messages
-            .get(id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
-        {
-            Some(raw) => codec::decode(id, raw.value()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn dequeue(&mut self, q: &Queued) -> Result<(), MailError> {
-        self.queue
-            .remove(queue_key(&q.post_office, &q.id).as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
-        self.messages
-            .remove(q.id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
-        Ok(())
-    }
-
-    fn take(
-        &mut self,
-        m: &MailTransfer,
-        router: &dyn Router,
-        local: (Name, Name),
-        now_ms: u64,
-    ) -> Result<Taken, MailError> {
-        let groups = split_by_post_office(&m.recipients);
-        let hops = u64::from(m.hop_count);
-        let seen = self
-            .seen
-            .get(m.message_id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
-            .map(|v| v.value().1);
-        if let Some(seen_hops) = seen {
-            // The same sender resending (a lost ack) sends the same hop
-            // count. More hops means the message went round a loop (routes
-            // changed in an unlucky order): refusing it as a duplicate would
-            // lose it, so a router in transit takes it again and the hop
-            // limit ends a real loop. A final delivery is never repeated.
-            let transit = groups
-                .keys()
-                .all(|po| router.disposition(po) != Disposition::Local);
-            if !(transit && hops > seen_hops) {
-                self.add(DUPLICATES, 1)?;
-                return Ok(Taken {
-                    duplicate: true,
-                    ..Taken::default()
-                });
-            }
-        }
-        self.seen
-            .insert(m.message_id.as_slice(), (now_ms, hops))
-            .map_err(|e| MailError::store(self.path, e))?;
-        self.add(RECEIVED, 1)?;
-        let mut taken = Taken::default();
-        // A message for one post office keeps its id end to end, so copies
-        // that reach it by two paths (a route changed mid-flight) are stored once.
-        let single = groups.len() == 1;
-        let mut failed: Vec<Address> = Vec::new();
-        for (po, recipients) in groups {
-            match router.disposition(&po) {
-                Disposition::Local => {
-                    for r in &recipients {
-                        if self
-                            .users
-                            .get(r.mailbox.as_str())
-                            .map_err(|e| MailError::store(self.path, e))?
-                            .is_some()
-                        {
-                            self.deliver(&r.mailbox, &m.message_id, &m.body)?;
-                            taken.delivered += 1;
-                        } else {
-                            failed.push(r.clone());
-                        }
-                    }
-                }
-                Disposition::Forward(_) => {
-                    let id = if single {
-                        m.message_id
-                    } else {
-                        copy_id(&m.message_id, &po)
-                    };
-                    let copy = MailTransfer {
-                        message_id: id,
-                        recipients,
-                        ..m.clone()
-                    };
-                    self.enqueue(&po, &copy, now_ms)?;
-                    taken.queued += 1;
-                }
-                Disposition::Unroutable => failed.extend(recipients),
-            }
-        }
-        if !failed.is_empty() {
-            let reason = "no such post office or mailbox";
-            taken.returned += self.return_to_sender(m, &failed, reason, router, local, now_ms)?;
-        }
-        self.add(DELIVERED, taken.delivered)?;
-        Ok(taken)
-    }
-
-    fn deliver(&mut self, mailbox: &Name, id: &[u8; 16], body: &[u8]) -> Result<(), MailError> {
-        let arrival = self
-            .meta
-            .get(ARRIVALS)
-            .map_err(|e| MailError::store(self.path, e))?
-            .map_or(0, |v| v.value())
-            + 1;
-        self.meta
-            .insert(ARRIVALS, arrival)
-            .map_err(|e| MailError::store(self.path, e))?;
-        let mut key = mailbox_prefix(mailbox);
-        key.extend_from_slice(&arrival.to_be_bytes());
-        let mut value = id.to_vec();
-        value.extend_from_slice(body);
-        self.mailboxes
-            .insert(key.as_slice(), value.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
-        Ok(())
-    }
-
-    fn enqueue(&mut self, po: &Name, m: &MailTransfer, now_ms: u64) -> Result<(), MailError> {
-        let bytes = codec::encode(m).map_err(|e| MailError::store(self.path, e))?;
-        self.messages
-            .insert(m.message_id.as_slice(), bytes.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
-        self.queue
-            .insert(queue_key(po, &m.message_id).as_slice(), (now_ms, now_ms, 0))
-            .map_err(|e| MailError::store(self.path, e))?;
-        Ok(())
-    }
-
-    /// Queues (or delivers) a non-delivery report; returns 1 if one was made.
-    fn return_to_sender(
-        &mut self,
-        m: &MailTransfer,
-        failed: &[Address],
-        reason: &str,
-        router: &dyn Router,
-        local: (Name, Name),
-        now_ms: u64,
-    ) -> Result<u64, MailError> {
-        let Some(ndr) = non_delivery(local.0, local.1, m, failed, reason, now_ms) else {
-            return Ok(0);
-        };
-        self.add(RETURNED, 1)?;
-        self.seen
-            .insert(ndr.message_id.as_slice(), (now_ms, 0))
-            .map_err(|e| MailError::store(self.path, e))?;
-        let sender = &m.from;
-        match router.disposition(&sender.post_office) {
-            Disposition::Local => {
-                if self
-                    .users
-                    .get(sender.mailbox.as_str())
-                    .map_err(|e| MailError::store(self.path, e))?
-                    .is_some()
-                {
-                    self.deliver(&sender.mailbox, &ndr.message_id, &ndr.body)?;
-                }
-            }
-            Disposition::Forward(_) => self.enqueue(&sender.post_office, &ndr, now_ms)?,
-            // Nowhere to return it: a report is never bounced.
-            Disposition::Unroutable => {}
-        }
-        Ok(1)
     }
 }
 

@@ -137,10 +137,15 @@ fn forwarded_messages_leave_the_queue_and_survive_reopen_otherwise() {
             .unwrap();
         let q = store.queued().unwrap();
         store.forwarded(&q[..1]).unwrap();
+        store.forwarded(&q[..1]).unwrap();
     }
     let store = MailStore::open(dir.path()).unwrap();
     assert_eq!(store.queued().unwrap().len(), 1);
-    assert_eq!(store.counters().unwrap()["forwarded"], 1);
+    assert_eq!(
+        store.counters().unwrap()["forwarded"],
+        1,
+        "a message handed over twice is counted once"
+    );
 }
 
 #[test]
@@ -190,7 +195,8 @@ fn a_group_commit_takes_and_forgets_for_several_callers_at_once() {
         .take(&[mail(7, &["ACME/POB/X"])], &router, local, 1)
         .unwrap();
     let earlier = store.queued().unwrap();
-    let taken = store
+    let earlier_one = earlier[0].clone();
+    let committed = store
         .commit_batch(
             &[
                 vec![mail(8, &["ACME/POB/X"])],
@@ -202,13 +208,26 @@ fn a_group_commit_takes_and_forgets_for_several_callers_at_once() {
             2,
         )
         .unwrap();
+    let taken = &committed.taken;
     assert_eq!(taken.len(), 2);
     assert_eq!(taken[1].len(), 2);
     assert!(taken[1][1].duplicate, "the same id within one commit");
+    let queued: Vec<[u8; 16]> = committed.queued.iter().map(|(q, _)| q.id).collect();
+    assert_eq!(
+        queued,
+        [[8; 16], [9; 16]],
+        "what the commit queued, for the outbox"
+    );
     let ids: Vec<[u8; 16]> = store.queued().unwrap().iter().map(|q| q.id).collect();
     assert_eq!(ids.len(), 2);
     assert!(!ids.contains(&[7; 16]), "forgotten in the same commit");
     assert_eq!(store.counters().unwrap()["forwarded"], 1);
+    store.forwarded(std::slice::from_ref(&earlier_one)).unwrap();
+    assert_eq!(
+        store.counters().unwrap()["forwarded"],
+        1,
+        "a message handed over twice is counted once"
+    );
     let read = store.messages(&[[8; 16], [7; 16]]).unwrap();
     assert!(read[0].is_some() && read[1].is_none());
 }

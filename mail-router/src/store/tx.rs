@@ -1,0 +1,264 @@
+//! One write transaction over every table, and the custody rules applied
+//! inside it: take (dedup, deliver or queue, return), dequeue, reports.
+
+use std::path::Path;
+
+use redb::ReadableTable;
+
+use wire_format::{Address, MailTransfer, Name};
+
+use super::{
+    ARRIVALS, DELIVERED, DUPLICATES, ENDPOINTS, FORWARDED, MAILBOXES, MESSAGES, META, QUEUE,
+    Queued, RECEIVED, RETURNED, ROUTES, Router, SEEN, Taken, USERS, codec, mailbox_prefix,
+    queue_key,
+};
+use crate::MailError;
+use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
+
+pub(super) struct Tx<'t> {
+    pub(super) path: &'t Path,
+    pub(super) queue: redb::Table<'t, &'static [u8], (u64, u64, u64)>,
+    pub(super) messages: redb::Table<'t, &'static [u8], &'static [u8]>,
+    pub(super) seen: redb::Table<'t, &'static [u8], (u64, u64)>,
+    pub(super) mailboxes: redb::Table<'t, &'static [u8], &'static [u8]>,
+    pub(super) users: redb::Table<'t, &'static str, &'static [u8]>,
+    pub(super) routes: redb::Table<'t, &'static str, &'static str>,
+    pub(super) endpoints: redb::Table<'t, &'static str, &'static str>,
+    pub(super) meta: redb::Table<'t, &'static str, u64>,
+    /// What this transaction queued, so that once it commits the forwarders
+    /// can send it from memory instead of reading it back.
+    pub(super) queued: Vec<(Queued, MailTransfer)>,
+}
+
+impl<'t> Tx<'t> {
+    pub(super) fn open(
+        txn: &'t redb::WriteTransaction,
+        path: &'t Path,
+    ) -> Result<Tx<'t>, MailError> {
+        let e = |err: redb::TableError| MailError::store(path, err);
+        Ok(Tx {
+            path,
+            queue: txn.open_table(QUEUE).map_err(e)?,
+            messages: txn.open_table(MESSAGES).map_err(e)?,
+            seen: txn.open_table(SEEN).map_err(e)?,
+            mailboxes: txn.open_table(MAILBOXES).map_err(e)?,
+            users: txn.open_table(USERS).map_err(e)?,
+            routes: txn.open_table(ROUTES).map_err(e)?,
+            endpoints: txn.open_table(ENDPOINTS).map_err(e)?,
+            meta: txn.open_table(META).map_err(e)?,
+            queued: Vec::new(),
+        })
+    }
+
+    pub(super) fn add(&mut self, key: &str, n: u64) -> Result<(), MailError> {
+        let current = self
+            .meta
+            .get(key)
+            .map_err(|e| MailError::store(self.path, e))?
+            .map_or(0, |v| v.value());
+        self.meta
+            .insert(key, current + n)
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    pub(super) fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
+        match self
+            .messages
+            .get(id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+        {
+            Some(raw) => codec::decode(id, raw.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Drops messages the next hop acknowledged, counting only those still
+    /// queued, so a message handed over twice is counted once.
+    pub(super) fn forget<'q>(
+        &mut self,
+        done: impl Iterator<Item = &'q Queued>,
+    ) -> Result<(), MailError> {
+        let mut count = 0;
+        for q in done {
+            if self.dequeue(q)? {
+                count += 1;
+            }
+        }
+        if count > 0 {
+            self.add(FORWARDED, count)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a queued message; false if it was no longer queued (a second
+    /// hand-over of one already forgotten).
+    pub(super) fn dequeue(&mut self, q: &Queued) -> Result<bool, MailError> {
+        let removed = self
+            .queue
+            .remove(queue_key(&q.post_office, &q.id).as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+            .is_some();
+        self.messages
+            .remove(q.id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(removed)
+    }
+
+    pub(super) fn take(
+        &mut self,
+        m: &MailTransfer,
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<Taken, MailError> {
+        let groups = split_by_post_office(&m.recipients);
+        let hops = u64::from(m.hop_count);
+        let seen = self
+            .seen
+            .get(m.message_id.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+            .map(|v| v.value().1);
+        if let Some(seen_hops) = seen {
+            // The same sender resending (a lost ack) sends the same hop
+            // count. More hops means the message went round a loop (routes
+            // changed in an unlucky order): refusing it as a duplicate would
+            // lose it, so a router in transit takes it again and the hop
+            // limit ends a real loop. A final delivery is never repeated.
+            let transit = groups
+                .keys()
+                .all(|po| router.disposition(po) != Disposition::Local);
+            if !(transit && hops > seen_hops) {
+                self.add(DUPLICATES, 1)?;
+                return Ok(Taken {
+                    duplicate: true,
+                    ..Taken::default()
+                });
+            }
+        }
+        self.seen
+            .insert(m.message_id.as_slice(), (now_ms, hops))
+            .map_err(|e| MailError::store(self.path, e))?;
+        self.add(RECEIVED, 1)?;
+        let mut taken = Taken::default();
+        // A message for one post office keeps its id end to end, so copies
+        // that reach it by two paths (a route changed mid-flight) are stored once.
+        let single = groups.len() == 1;
+        let mut failed: Vec<Address> = Vec::new();
+        for (po, recipients) in groups {
+            match router.disposition(&po) {
+                Disposition::Local => {
+                    for r in &recipients {
+                        if self
+                            .users
+                            .get(r.mailbox.as_str())
+                            .map_err(|e| MailError::store(self.path, e))?
+                            .is_some()
+                        {
+                            self.deliver(&r.mailbox, &m.message_id, &m.body)?;
+                            taken.delivered += 1;
+                        } else {
+                            failed.push(r.clone());
+                        }
+                    }
+                }
+                Disposition::Forward(_) => {
+                    let id = if single {
+                        m.message_id
+                    } else {
+                        copy_id(&m.message_id, &po)
+                    };
+                    let copy = MailTransfer {
+                        message_id: id,
+                        recipients,
+                        ..m.clone()
+                    };
+                    self.enqueue(&po, &copy, now_ms)?;
+                    taken.queued += 1;
+                }
+                Disposition::Unroutable => failed.extend(recipients),
+            }
+        }
+        if !failed.is_empty() {
+            let reason = "no such post office or mailbox";
+            taken.returned += self.return_to_sender(m, &failed, reason, router, local, now_ms)?;
+        }
+        self.add(DELIVERED, taken.delivered)?;
+        Ok(taken)
+    }
+
+    fn deliver(&mut self, mailbox: &Name, id: &[u8; 16], body: &[u8]) -> Result<(), MailError> {
+        let arrival = self
+            .meta
+            .get(ARRIVALS)
+            .map_err(|e| MailError::store(self.path, e))?
+            .map_or(0, |v| v.value())
+            + 1;
+        self.meta
+            .insert(ARRIVALS, arrival)
+            .map_err(|e| MailError::store(self.path, e))?;
+        let mut key = mailbox_prefix(mailbox);
+        key.extend_from_slice(&arrival.to_be_bytes());
+        let mut value = id.to_vec();
+        value.extend_from_slice(body);
+        self.mailboxes
+            .insert(key.as_slice(), value.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        Ok(())
+    }
+
+    fn enqueue(&mut self, po: &Name, m: &MailTransfer, now_ms: u64) -> Result<(), MailError> {
+        let bytes = codec::encode(m).map_err(|e| MailError::store(self.path, e))?;
+        self.messages
+            .insert(m.message_id.as_slice(), bytes.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
+        self.queue
+            .insert(queue_key(po, &m.message_id).as_slice(), (now_ms, now_ms, 0))
+            .map_err(|e| MailError::store(self.path, e))?;
+        let queued = Queued {
+            post_office: *po,
+            id: m.message_id,
+            next_attempt_ms: now_ms,
+            enqueued_ms: now_ms,
+            attempts: 0,
+        };
+        self.queued.push((queued, m.clone()));
+        Ok(())
+    }
+
+    /// Queues (or delivers) a non-delivery report; returns 1 if one was made.
+    pub(super) fn return_to_sender(
+        &mut self,
+        m: &MailTransfer,
+        failed: &[Address],
+        reason: &str,
+        router: &dyn Router,
+        local: (Name, Name),
+        now_ms: u64,
+    ) -> Result<u64, MailError> {
+        let Some(ndr) = non_delivery(local.0, local.1, m, failed, reason, now_ms) else {
+            return Ok(0);
+        };
+        self.add(RETURNED, 1)?;
+        self.seen
+            .insert(ndr.message_id.as_slice(), (now_ms, 0))
+            .map_err(|e| MailError::store(self.path, e))?;
+        let sender = &m.from;
+        match router.disposition(&sender.post_office) {
+            Disposition::Local => {
+                if self
+                    .users
+                    .get(sender.mailbox.as_str())
+                    .map_err(|e| MailError::store(self.path, e))?
+                    .is_some()
+                {
+                    self.deliver(&sender.mailbox, &ndr.message_id, &ndr.body)?;
+                }
+            }
+            Disposition::Forward(_) => self.enqueue(&sender.post_office, &ndr, now_ms)?,
+            // Nowhere to return it: a report is never bounced.
+            Disposition::Unroutable => {}
+        }
+        Ok(1)
+    }
+}
