@@ -16,6 +16,9 @@
 //!
 //! `cargo bench -p integration-tests --bench mail -- [MESSAGES] [SESSIONS]`
 //! (default 10,000 and 20); `--keep` keeps the routers' logs and stores.
+//! By default `smtp-source` opens a connection per message (a client per
+//! mail); `--reuse-sessions` (its `-d`) sends each session's messages over
+//! one connection, as a relaying MTA does, for both mhub and Postfix.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -31,11 +34,12 @@ fn main() {
         |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (messages, sessions) = (num(0, 10_000), num(1, 20));
     let keep = all.iter().any(|a| a == "--keep");
-    let mhub = mhub(messages, sessions, keep);
+    let reuse = all.iter().any(|a| a == "--reuse-sessions");
+    let mhub = mhub(messages, sessions, reuse, keep);
     if all.iter().any(|a| a == "--no-postfix") {
         return;
     }
-    match postfix(messages, sessions) {
+    match postfix(messages, sessions, reuse) {
         Ok(rate) => println!(
             "ratio mhub/postfix: {:.2} ({mhub:.0} / {rate:.0} messages/s)",
             mhub / rate
@@ -96,7 +100,16 @@ fn cpu(router: &Router) -> String {
     secs.map_or_else(|| "?".into(), |s| format!("{s:.2} s"))
 }
 
-fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
+/// How `smtp-source` uses its sessions, for the report.
+fn connections(reuse: bool) -> &'static str {
+    if reuse {
+        "one connection per session"
+    } else {
+        "one connection per message"
+    }
+}
+
+fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
     let root = test_dir("mail-bench");
     let net = Net::start(
         root.path(),
@@ -109,19 +122,21 @@ fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
     let (poa, pob) = (net.get("POA"), net.get("POB"));
     let started = Instant::now();
     let submitted = run(
-        Command::new("smtp-source").args([
-            "-s",
-            &sessions.to_string(),
-            "-m",
-            &messages.to_string(),
-            "-l",
-            "2048",
-            "-f",
-            "jsmith@poa.acme",
-            "-t",
-            "klee@pob.acme",
-            &poa.smtp().to_string(),
-        ]),
+        Command::new("smtp-source")
+            .args(reuse.then_some("-d"))
+            .args([
+                "-s",
+                &sessions.to_string(),
+                "-m",
+                &messages.to_string(),
+                "-l",
+                "2048",
+                "-f",
+                "jsmith@poa.acme",
+                "-t",
+                "klee@pob.acme",
+                &poa.smtp().to_string(),
+            ]),
         Duration::from_secs(600),
     );
     if let Err(e) = submitted {
@@ -139,8 +154,9 @@ fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
     );
     let rate = messages as f64 / elapsed.as_secs_f64();
     println!(
-        "mhub: {messages} messages of 2 KiB over {sessions} SMTP sessions, POA -> H -> POB: \
+        "mhub: {messages} messages of 2 KiB over {sessions} SMTP sessions ({}), POA -> H -> POB: \
          accepted in {:.2} s, delivered in {:.2} s: {rate:.0} messages/s",
+        connections(reuse),
         accepted.as_secs_f64(),
         elapsed.as_secs_f64()
     );
@@ -163,12 +179,13 @@ fn mhub(messages: usize, sessions: usize, keep: bool) -> f64 {
 }
 
 /// The Postfix baseline's messages/s, from the script's last line.
-fn postfix(messages: usize, sessions: usize) -> Result<f64, String> {
+fn postfix(messages: usize, sessions: usize, reuse: bool) -> Result<f64, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/postfix-baseline.sh");
     let out = run(
         Command::new("bash")
             .arg(&script)
-            .args([messages.to_string(), sessions.to_string()]),
+            .args([messages.to_string(), sessions.to_string()])
+            .args(reuse.then_some("reuse")),
         Duration::from_secs(900),
     )?;
     let line = out
