@@ -12,6 +12,9 @@
 //! hub = "H"                    # post office: where all other mail goes
 //! max_hops = 16                # a message that passed this many routers is returned
 //! expiry_secs = 86400          # undeliverable for this long: returned to the sender
+//! seen_retention_secs = 604800 # how long a message id is remembered, so a
+//!                              # re-sent copy is stored once; at least
+//!                              # expiry_secs (a sender retries that long)
 //! max_message_bytes = 3932160  # SMTP SIZE limit (at most this, the default:
 //!                              # a message must fit in one wire frame)
 //!
@@ -67,6 +70,8 @@ struct File {
     max_hops: u8,
     #[serde(default = "default_expiry_secs")]
     expiry_secs: u64,
+    #[serde(default = "default_seen_retention_secs")]
+    seen_retention_secs: u64,
     #[serde(default = "default_max_message_bytes")]
     max_message_bytes: usize,
     #[serde(default)]
@@ -98,6 +103,10 @@ fn default_max_hops() -> u8 {
 fn default_expiry_secs() -> u64 {
     86_400
 }
+/// A week: well past the default expiry, after which no sender resends.
+fn default_seen_retention_secs() -> u64 {
+    7 * 86_400
+}
 /// The largest message a router hands on: it must fit in one frame of the
 /// wire protocol with its envelope (up to 1,000 recipients), so a message
 /// accepted by SMTP can never be stuck in a queue for being too big.
@@ -128,6 +137,8 @@ pub struct Settings {
     pub hub: Option<Name>,
     pub max_hops: u8,
     pub expiry: Duration,
+    /// How long a message id is remembered (duplicates refused).
+    pub seen_retention: Duration,
     pub max_message_bytes: usize,
     pub peers: Vec<Peer>,
     pub routes: BTreeMap<Name, Name>,
@@ -208,6 +219,13 @@ impl Settings {
                 file.max_message_bytes
             )));
         }
+        if file.seen_retention_secs < file.expiry_secs {
+            return Err(invalid(format!(
+                "seen_retention_secs {} is shorter than expiry_secs {}: a copy re-sent \
+                 by a peer still retrying could be delivered twice",
+                file.seen_retention_secs, file.expiry_secs
+            )));
+        }
         if file.max_hops == 0 {
             return Err(invalid("max_hops must be at least 1".into()));
         }
@@ -223,10 +241,52 @@ impl Settings {
             hub,
             max_hops: file.max_hops,
             expiry: Duration::from_secs(file.expiry_secs),
+            seen_retention: Duration::from_secs(file.seen_retention_secs),
             max_message_bytes: file.max_message_bytes,
             peers,
             routes,
             users,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HUB: &str = r#"
+node = "H"
+network = "ACME"
+mode = "hub"
+data_dir = "/tmp/h"
+listen = "127.0.0.1:0"
+operator_secret = "op"
+"#;
+
+    fn refused(text: &str) -> String {
+        match Settings::parse(text, "test.toml") {
+            Err(MailError::ConfigInvalid { reason, .. }) => reason,
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("accepted: {text}"),
+        }
+    }
+
+    #[test]
+    fn message_ids_are_kept_a_week_by_default_and_never_less_than_the_expiry() {
+        let settings = Settings::parse(HUB, "test.toml").unwrap();
+        assert_eq!(settings.seen_retention, Duration::from_secs(7 * 86_400));
+        assert!(settings.seen_retention >= settings.expiry);
+        let short = format!("{HUB}expiry_secs = 600\nseen_retention_secs = 599\n");
+        assert!(refused(&short).contains("seen_retention_secs 599"));
+        let equal = format!("{HUB}expiry_secs = 600\nseen_retention_secs = 600\n");
+        assert!(Settings::parse(&equal, "test.toml").is_ok());
+    }
+
+    #[test]
+    fn a_post_office_needs_its_hub_and_client_listeners() {
+        let po = HUB.replace("\"hub\"", "\"post-office\"");
+        assert!(refused(&po).contains("needs `hub`"));
+        let with_hub = format!("{po}hub = \"H2\"\n");
+        assert!(refused(&with_hub).contains("smtp_listen"));
     }
 }

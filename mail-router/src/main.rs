@@ -22,7 +22,9 @@ use mail_router::Settings;
 struct Cli {
     /// The TOML configuration: node, network, mode (post-office, hub,
     /// gateway), data_dir, listen, smtp_listen, pop3_listen, operator_secret,
-    /// hub, max_hops, expiry_secs, max_message_bytes, [[peers]] (name, secret,
+    /// hub, max_hops, expiry_secs, seen_retention_secs (how long a message id
+    /// is remembered so a re-sent copy is stored once; at least expiry_secs,
+    /// default a week), max_message_bytes, [[peers]] (name, secret,
     /// endpoint), [routes] (post office = next hop), [[users]] (mailbox,
     /// password). See the documentation of `mail_router::config`.
     #[arg(long, value_name = "FILE")]

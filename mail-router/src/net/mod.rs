@@ -15,12 +15,12 @@ mod wire;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use peer_link::{Keyring, Timeouts};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tracing::info;
+use tracing::{info, warn};
 use wire_format::{Name, Role};
 
 use crate::MailError;
@@ -107,6 +107,40 @@ impl Shared {
     }
 }
 
+/// Message ids past their retention are forgotten a tenth of it apart (at
+/// most hourly), in batches: the table of ids would otherwise grow with
+/// every message the router ever took.
+async fn forget_old_ids(shared: Arc<Shared>) {
+    const BATCH: usize = 10_000;
+    let retention = shared.settings.seen_retention;
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        tokio::time::sleep(every).await;
+        let before = now_ms().saturating_sub(retention.as_millis() as u64);
+        let mut forgotten = 0;
+        loop {
+            match shared
+                .blocking(move |s| s.store.forget_seen_before(before, BATCH))
+                .await
+            {
+                Ok(n) => {
+                    forgotten += n;
+                    if n < BATCH as u64 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "could not forget old message ids; trying later");
+                    break;
+                }
+            }
+        }
+        if forgotten > 0 {
+            info!(forgotten, "forgot message ids past their retention");
+        }
+    }
+}
+
 async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -179,6 +213,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     for peer in shared.settings.peers.clone() {
         tokio::spawn(forward::run(Arc::clone(&shared), peer));
     }
+    tokio::spawn(forget_old_ids(Arc::clone(&shared)));
     info!(node = %shared.settings.node, mode = ?shared.settings.mode, %wire_addr, "mail router serving");
     println!("listening wire {wire_addr}");
     for (service, (listener, addr)) in client_listeners {

@@ -503,6 +503,31 @@ impl MailStore {
 
     // ---- run-time routes and endpoints ----
 
+    /// Forgets up to `max` message ids taken before `before_ms`; returns how
+    /// many. Ids are read in a read transaction and removed in a short write
+    /// of their own, so the committer never waits behind a scan of the table.
+    pub fn forget_seen_before(&self, before_ms: u64, max: usize) -> Result<u64, MailError> {
+        let old: Vec<Vec<u8>> = {
+            let txn = self.read_txn()?;
+            let seen = txn.open_table(SEEN).map_err(|e| self.err(e))?;
+            let mut old = Vec::new();
+            for row in seen.iter().map_err(|e| self.err(e))? {
+                let (id, taken) = row.map_err(|e| self.err(e))?;
+                if taken.value().0 < before_ms {
+                    old.push(id.value().to_vec());
+                    if old.len() >= max {
+                        break;
+                    }
+                }
+            }
+            old
+        };
+        if old.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| tx.forget_seen(&old, before_ms))
+    }
+
     pub fn routes(&self) -> Result<BTreeMap<Name, Name>, MailError> {
         Ok(self
             .text_pairs(ROUTES)?

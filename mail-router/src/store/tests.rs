@@ -231,3 +231,27 @@ fn a_group_commit_takes_and_forgets_for_several_callers_at_once() {
     let read = store.messages(&[[8; 16], [7; 16]]).unwrap();
     assert!(read[0].is_some() && read[1].is_none());
 }
+
+#[test]
+fn message_ids_are_forgotten_after_their_retention_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    store.set_user(&n("AJONES"), "pw").unwrap();
+    let router = post_office("POD");
+    let local = (n("POD"), n("ACME"));
+    let to = ["ACME/POD/AJONES"];
+    store.take(&[mail(1, &to)], &router, local, 100).unwrap();
+    store.take(&[mail(2, &to)], &router, local, 200).unwrap();
+    store.take(&[mail(3, &to)], &router, local, 300).unwrap();
+    // Ids taken before 250, one per call at most.
+    assert_eq!(store.forget_seen_before(250, 1).unwrap(), 1);
+    assert_eq!(store.forget_seen_before(250, 1).unwrap(), 1);
+    assert_eq!(store.forget_seen_before(250, 1).unwrap(), 0);
+    // Still remembered: a copy of 3 is refused; 1, forgotten, is taken again.
+    let again = store
+        .take(&[mail(3, &to), mail(1, &to)], &router, local, 400)
+        .unwrap();
+    assert!(again[0].duplicate);
+    assert!(!again[1].duplicate);
+    assert_eq!(store.mailbox(&n("AJONES")).unwrap().len(), 4);
+}

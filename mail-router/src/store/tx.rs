@@ -91,6 +91,30 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
+    /// Forgets the ids still taken before `before_ms` (one may have been
+    /// taken again since it was read); returns how many went.
+    pub(super) fn forget_seen(
+        &mut self,
+        ids: &[Vec<u8>],
+        before_ms: u64,
+    ) -> Result<u64, MailError> {
+        let mut forgotten = 0;
+        for id in ids {
+            let old = self
+                .seen
+                .get(id.as_slice())
+                .map_err(|e| MailError::store(self.path, e))?
+                .is_some_and(|taken| taken.value().0 < before_ms);
+            if old {
+                self.seen
+                    .remove(id.as_slice())
+                    .map_err(|e| MailError::store(self.path, e))?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Drops a queued message; false if it was no longer queued (a second
     /// hand-over of one already forgotten).
     pub(super) fn dequeue(&mut self, q: &Queued) -> Result<bool, MailError> {
