@@ -189,15 +189,36 @@ impl SiteMaster {
     /// older epoch is dropped and rebuilt; one whose catch-up failed too,
     /// as it may have missed part of the log.
     fn with_view<T>(&self, f: impl FnOnce(&LiveView) -> T) -> Result<T, DirError> {
+        self.view_then(true, f)
+    }
+
+    /// [`Self::with_view`] without reading the log's tail when a view of
+    /// this epoch is already built: for a reader that wants nothing past a
+    /// position it has already caught up to.
+    fn with_view_as_is<T>(&self, f: impl FnOnce(&LiveView) -> T) -> Result<T, DirError> {
+        self.view_then(false, f)
+    }
+
+    fn view_then<T>(&self, catch_up: bool, f: impl FnOnce(&LiveView) -> T) -> Result<T, DirError> {
         let mut slot = self
             .view
             .lock()
             .map_err(|_| DirError::Store("the live view's lock was poisoned".into()))?;
         let epoch = self.epoch();
-        let mut view = match slot.take() {
-            Some(v) if v.epoch() == epoch => v,
-            _ => LiveView::new(epoch),
+        let (mut view, catch_up) = match slot.take() {
+            Some(v) if v.epoch() == epoch => (v, catch_up),
+            _ => (LiveView::new(epoch), true),
         };
+        if catch_up {
+            self.catch_up(&mut view)?;
+        }
+        let answer = f(&view);
+        *slot = Some(view);
+        Ok(answer)
+    }
+
+    /// Applies the log after the view's position, up to its end.
+    fn catch_up(&self, view: &mut LiveView) -> Result<(), DirError> {
         loop {
             let read = self.read(ReadCursor {
                 epoch: view.epoch(),
@@ -208,12 +229,9 @@ impl SiteMaster {
             }
             view.caught_up_to(read.next.usn);
             if !read.more {
-                break;
+                return Ok(());
             }
         }
-        let answer = f(&view);
-        *slot = Some(view);
-        Ok(answer)
     }
 
     /// A full pull is the live set, which the view holds in memory: reading
@@ -234,7 +252,8 @@ impl SiteMaster {
         let mut batch = Vec::with_capacity(chunk);
         let mut after: Option<String> = None;
         loop {
-            let last = self.with_view(|view| {
+            // The view is already past `high_water`: no slice reads the log.
+            let last = self.with_view_as_is(|view| {
                 (view.epoch() == epoch).then(|| {
                     view.full_slice(after.as_deref(), chunk, high_water, receives, &mut batch)
                 })
