@@ -201,11 +201,6 @@ impl MailStore {
             .collect()
     }
 
-    /// Everything queued whose next attempt is due.
-    pub fn due(&self, now_ms: u64) -> Result<Vec<Queued>, MailError> {
-        self.due_where(now_ms, usize::MAX, |_| true)
-    }
-
     /// At most `limit` of the due messages that `keep` accepts, in key order:
     /// a forwarder facing a long queue reads only what it will send now.
     pub fn due_where(
@@ -267,12 +262,7 @@ impl MailStore {
     }
 
     pub fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MESSAGES).map_err(|e| self.err(e))?;
-        match table.get(id.as_slice()).map_err(|e| self.err(e))? {
-            Some(raw) => codec::decode(id, raw.value()).map(Some),
-            None => Ok(None),
-        }
+        Ok(self.messages(&[*id])?.pop().flatten())
     }
 
     /// The next hop has custody of these: forget them.

@@ -62,6 +62,14 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
+    fn has_user(&self, mailbox: &Name) -> Result<bool, MailError> {
+        Ok(self
+            .users
+            .get(mailbox.as_str())
+            .map_err(|e| MailError::store(self.path, e))?
+            .is_some())
+    }
+
     pub(super) fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
         match self
             .messages
@@ -173,12 +181,7 @@ impl<'t> Tx<'t> {
             match router.disposition(&po) {
                 Disposition::Local => {
                     for r in &recipients {
-                        if self
-                            .users
-                            .get(r.mailbox.as_str())
-                            .map_err(|e| MailError::store(self.path, e))?
-                            .is_some()
-                        {
+                        if self.has_user(&r.mailbox)? {
                             self.deliver(&r.mailbox, &m.message_id, &m.body)?;
                             taken.delivered += 1;
                         } else {
@@ -270,12 +273,7 @@ impl<'t> Tx<'t> {
         let sender = &m.from;
         match router.disposition(&sender.post_office) {
             Disposition::Local => {
-                if self
-                    .users
-                    .get(sender.mailbox.as_str())
-                    .map_err(|e| MailError::store(self.path, e))?
-                    .is_some()
-                {
+                if self.has_user(&sender.mailbox)? {
                     self.deliver(&sender.mailbox, &ndr.message_id, &ndr.body)?;
                 }
             }
