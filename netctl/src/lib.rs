@@ -7,6 +7,7 @@
 //! * [`state`]: what `up` leaves in the data directory for later commands;
 //! * [`migrate`]: the staged migration (plan, journal, executor, checks);
 //! * [`network`]: a running network as the operator reaches it;
+//! * [`parallel`]: one thread per item, for work that waits on the network;
 //! * [`mailclient`]: SMTP and POP3 as a mail client speaks them;
 //! * [`demo`]: `netctl demo`, the whole story with live traffic;
 //! * [`commands`]: one module per subcommand.
@@ -19,6 +20,7 @@ mod error;
 pub mod mailclient;
 pub mod migrate;
 pub mod network;
+pub mod parallel;
 pub mod state;
 pub mod supervisor;
 pub mod topology;

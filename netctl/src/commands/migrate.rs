@@ -253,13 +253,8 @@ pub fn final_verification(
     }
     // All at once: each waits mostly for delivery, not for this machine.
     let net: &Network = net;
-    let outcomes: Vec<_> = std::thread::scope(|s| {
-        let running: Vec<_> = pairs
-            .iter()
-            .map(|&(a, b)| s.spawn(move || verify::test_mail(net, a, b, within)))
-            .collect();
-        running.into_iter().map(|t| t.join()).collect()
-    });
+    let outcomes =
+        crate::parallel::on_threads(&pairs, |&(a, b)| verify::test_mail(net, a, b, within));
     let mut mails = Vec::new();
     for ((a, b), outcome) in pairs.into_iter().zip(outcomes) {
         let took = outcome.map_err(|_| {

@@ -66,14 +66,12 @@ pub fn send_in_lanes(
 ) -> Sent {
     let lanes = lanes.max(1);
     let share = f64::from(rate.max(1)) / f64::from(lanes);
-    let results: Vec<Sent> = std::thread::scope(|s| {
-        let running: Vec<_> = (0..lanes)
-            .map(|lane| s.spawn(move || send_lane(net, accounts, share, lane, lanes, stop)))
-            .collect();
-        running.into_iter().filter_map(|t| t.join().ok()).collect()
+    let each: Vec<u32> = (0..lanes).collect();
+    let results = crate::parallel::on_threads(&each, |&lane| {
+        send_lane(net, accounts, share, lane, lanes, stop)
     });
     let mut sent = Sent::default();
-    for lane in results {
+    for lane in results.into_iter().flatten() {
         sent.accepted.extend(lane.accepted);
         sent.refused += lane.refused;
         for (po, n) in lane.per_post_office {

@@ -94,16 +94,11 @@ pub fn watch_gap(net: &Network, moving: &[Name], stop: Arc<AtomicBool>) -> Gap {
         .into_iter()
         .filter(|p| !moving.contains(p))
         .collect();
-    let (watched, stop) = (&watched, &stop);
-    let seen: Vec<Gap> = std::thread::scope(|s| {
-        let running: Vec<_> = observers
-            .iter()
-            .map(|po| s.spawn(move || watch_one(net, *po, moving, watched, stop)))
-            .collect();
-        running.into_iter().filter_map(|t| t.join().ok()).collect()
+    let seen = crate::parallel::on_threads(&observers, |&po| {
+        watch_one(net, po, moving, &watched, &stop)
     });
     let mut gap = Gap::default();
-    for one in seen {
+    for one in seen.into_iter().flatten() {
         gap.pairs.extend(one.pairs);
         gap.samples += one.samples;
         gap.first_seen = gap.first_seen.into_iter().chain(one.first_seen).min();

@@ -57,12 +57,8 @@ pub fn gals(net: &Network) -> Result<BTreeMap<Name, Users>, NetctlError> {
 pub fn gal_gaps(net: &Network) -> Result<Option<String>, NetctlError> {
     // Asked of every post office at once: each digests its own GAL.
     let post_offices = net.post_offices();
-    let answers: Vec<_> = std::thread::scope(|s| {
-        let asking: Vec<_> = post_offices
-            .iter()
-            .map(|&po| s.spawn(move || net.gal_summary(Target::new(po, RoleKind::DsRequestor))))
-            .collect();
-        asking.into_iter().map(|t| t.join()).collect()
+    let answers = crate::parallel::on_threads(&post_offices, |&po| {
+        net.gal_summary(Target::new(po, RoleKind::DsRequestor))
     });
     let mut summaries = BTreeMap::new();
     for (po, answer) in post_offices.into_iter().zip(answers) {
