@@ -111,6 +111,16 @@ async fn within<T>(
         .map_err(|_| LinkError::Timeout { waiting_for, after })
 }
 
+/// Queued frames are written once they reach this many bytes, whether or
+/// not the caller has flushed.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
+fn framed(stream: TcpStream) -> Framed<TcpStream, FrameCodec> {
+    let mut framed = Framed::new(stream, FrameCodec::default());
+    framed.set_backpressure_boundary(WRITE_BATCH);
+    framed
+}
+
 async fn next_frame(
     framed: &mut Framed<TcpStream, FrameCodec>,
     after: Duration,
@@ -143,7 +153,7 @@ impl Connection {
             source,
         })?;
         let _ = stream.set_nodelay(true);
-        let mut framed = Framed::new(stream, FrameCodec::default());
+        let mut framed = framed(stream);
         let hello = auth::client_hello(role, *me, random_nonce());
         within(
             timeouts.handshake,
@@ -212,7 +222,7 @@ impl Connection {
         timeouts: Timeouts,
     ) -> Result<Connection, LinkError> {
         let _ = stream.set_nodelay(true);
-        let mut framed = Framed::new(stream, FrameCodec::default());
+        let mut framed = framed(stream);
         let result =
             Self::server_handshake(&mut framed, me, role, keyring, session, timeouts).await;
         match result {
@@ -319,6 +329,39 @@ impl Connection {
         Ok(())
     }
 
+    /// Puts `frame` in the write buffer without sending it: a batch of
+    /// frames then leaves in one write when [`Connection::flush`] is called
+    /// (or earlier, once the buffer holds [`WRITE_BATCH`] bytes).
+    pub async fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        within(
+            self.timeouts.write,
+            "queueing a frame",
+            self.framed.feed(frame),
+        )
+        .await??;
+        Ok(())
+    }
+
+    /// Sends every queued frame.
+    pub async fn flush(&mut self) -> Result<(), LinkError> {
+        within(self.timeouts.write, "sending frames", self.framed.flush()).await??;
+        Ok(())
+    }
+
+    /// Queues a request with a fresh request id (see [`Connection::queue`])
+    /// and returns that id.
+    pub async fn queue_request(&mut self, message: impl Into<Message>) -> Result<u32, LinkError> {
+        let id = self.fresh_request_id();
+        self.queue(Frame::new(id, message)).await?;
+        Ok(id)
+    }
+
+    fn fresh_request_id(&mut self) -> u32 {
+        let id = self.next_request_id;
+        self.next_request_id = self.next_request_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
     /// Sends `message` as the answer to `request_id`.
     pub async fn reply(
         &mut self,
@@ -362,8 +405,7 @@ impl Connection {
 
     /// Sends a request with a fresh request id and returns that id.
     pub async fn send_request(&mut self, message: impl Into<Message>) -> Result<u32, LinkError> {
-        let id = self.next_request_id;
-        self.next_request_id = self.next_request_id.checked_add(1).unwrap_or(1);
+        let id = self.fresh_request_id();
         self.send(Frame::new(id, message)).await?;
         Ok(id)
     }

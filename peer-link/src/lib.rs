@@ -13,6 +13,6 @@
 mod connection;
 mod keyring;
 
-pub use connection::{Connection, LinkError, PeerIdentity, Timeouts};
+pub use connection::{Connection, LinkError, PeerIdentity, Timeouts, WRITE_BATCH};
 pub use keyring::Keyring;
 pub use wire_format;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use peer_link::{Connection, Keyring, LinkError, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wire_format::{ErrorCode, Message, Name, Ping, Pong, Role};
+use wire_format::{ErrorCode, Frame, Message, Name, Ping, Pong, Role};
 
 fn name(s: &str) -> Name {
     Name::new(s).unwrap()
@@ -126,4 +126,52 @@ async fn a_silent_peer_times_out_instead_of_hanging() {
         .await
         .unwrap_err();
     assert!(matches!(err, LinkError::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn queued_frames_wait_for_the_flush_then_arrive_in_order() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = listener.local_addr().unwrap().to_string();
+    let keyring = keyring("POA", Role::Requestor, "k");
+    let (waited, waited_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn =
+            Connection::accept(stream, &name("H"), Role::DsServer, &keyring, 7, quick()).await?;
+        // The client has queued its pings by now, but not flushed them.
+        let early = conn.recv(Duration::from_millis(300)).await;
+        assert!(
+            matches!(early, Err(LinkError::Timeout { .. })),
+            "a queued frame left before the flush: {early:?}"
+        );
+        waited.send(()).unwrap();
+        let mut pings = Vec::new();
+        for _ in 0..3 {
+            let frame = conn.recv(Duration::from_secs(2)).await?;
+            let Message::Ping(p) = frame.message else {
+                panic!("not a ping: {:?}", frame.message);
+            };
+            pings.push((frame.request_id, p.token));
+            conn.queue(Frame::new(frame.request_id, Pong { token: p.token }))
+                .await?;
+        }
+        conn.flush().await?;
+        Ok::<_, LinkError>(pings)
+    });
+    let mut conn = Connection::connect(&endpoint, &name("POA"), Role::Requestor, b"k", quick())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for token in [10, 11, 12] {
+        ids.push(conn.queue_request(Ping { token }).await.unwrap());
+    }
+    waited_rx.await.unwrap();
+    conn.flush().await.unwrap();
+    for (id, token) in ids.iter().zip([10, 11, 12]) {
+        let frame = conn.recv(Duration::from_secs(2)).await.unwrap();
+        assert_eq!(frame.request_id, *id);
+        assert_eq!(frame.message, Message::Pong(Pong { token }));
+    }
+    let pings = server.await.unwrap().unwrap();
+    assert_eq!(pings, vec![(ids[0], 10), (ids[1], 11), (ids[2], 12)]);
 }

@@ -307,7 +307,7 @@ async fn hand_over(
             let Some((q, m)) = work.ready.pop_front() else {
                 break;
             };
-            match c.send_request(m).await {
+            match c.queue_request(m).await {
                 Ok(request) => {
                     work.in_air.insert(request, q);
                 }
@@ -317,6 +317,8 @@ async fn hand_over(
                 }
             }
         }
+        // What the loop queued leaves in as few writes as possible.
+        c.flush().await?;
         if work.in_air.is_empty() {
             return Ok(());
         }
@@ -324,7 +326,18 @@ async fn hand_over(
             forget(shared, std::mem::take(&mut work.acked));
         }
         tokio::select! {
-            frame = c.recv(shared.timeouts.reply) => answered(work, frame?)?,
+            frame = c.recv(shared.timeouts.reply) => {
+                answered(work, frame?)?;
+                // File every answer already received before sending more, so
+                // a window's worth of acks frees it in one step, not one
+                // write per ack.
+                while let Ok(frame) = tokio::time::timeout(Duration::ZERO, c.next()).await {
+                    match frame? {
+                        Some(frame) => answered(work, frame)?,
+                        None => return Err(LinkError::Closed),
+                    }
+                }
+            }
             () = &mut woken => {}
         }
     }

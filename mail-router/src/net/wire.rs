@@ -8,7 +8,9 @@ use std::time::Duration;
 use peer_link::{Connection, LinkError};
 use tokio::net::TcpListener;
 use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{AdminOk, ErrorCode, Frame, MailAck, MailTransfer, Message, Name, Role};
+use wire_format::{
+    AdminOk, ErrorCode, ErrorReply, Frame, MailAck, MailTransfer, Message, Name, Role,
+};
 
 use super::{Shared, status};
 use crate::config::Mode;
@@ -133,40 +135,36 @@ async fn take_mail(
     }
     for (id, message_id) in refused {
         warn!(message = %hex_id(&message_id), "refused a message at its hop limit");
-        conn.reply_error(
-            id,
+        let refusal = ErrorReply::new(
             ErrorCode::HopLimitExceeded,
             format!("message passed {max_hops} routers"),
-        )
-        .await?;
+        );
+        conn.queue(Frame::new(id, refusal)).await?;
     }
-    if accepted.is_empty() {
-        return Ok(());
-    }
-    let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
-    match shared.take(messages, false).await {
-        Ok(taken) => {
-            for ((id, m), t) in accepted.iter().zip(taken) {
-                conn.reply(
-                    *id,
-                    MailAck {
+    if !accepted.is_empty() {
+        let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
+        match shared.take(messages, false).await {
+            Ok(taken) => {
+                for ((id, m), t) in accepted.iter().zip(taken) {
+                    let ack = MailAck {
                         message_id: m.message_id,
                         duplicate: t.duplicate,
-                    },
-                )
-                .await?;
+                    };
+                    conn.queue(Frame::new(*id, ack)).await?;
+                }
             }
-            Ok(())
-        }
-        Err(e) => {
-            warn!(error = %e, "could not store mail; the sender keeps it");
-            for (id, _) in &accepted {
-                conn.reply_error(*id, ErrorCode::Unavailable, "storage failed; retry later")
-                    .await?;
+            Err(e) => {
+                warn!(error = %e, "could not store mail; the sender keeps it");
+                for (id, _) in &accepted {
+                    let error =
+                        ErrorReply::new(ErrorCode::Unavailable, "storage failed; retry later");
+                    conn.queue(Frame::new(*id, error)).await?;
+                }
             }
-            Ok(())
         }
     }
+    // The batch's answers leave together, in one write.
+    conn.flush().await
 }
 
 /// A route change, durable before it is answered. Queued mail is routed when
