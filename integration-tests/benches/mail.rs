@@ -82,9 +82,10 @@ fn rss(router: &Router) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// CPU time (user + system) a running process has used so far, from /proc.
+/// CPU time a running process has used so far, from /proc: user + system
+/// (user, system).
 fn cpu(router: &Router) -> String {
-    let secs = router
+    let ticks = router
         .process
         .pid()
         .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
@@ -92,12 +93,23 @@ fn cpu(router: &Router) -> String {
             // Fields after the command name, which is in parentheses.
             let rest = stat.rsplit_once(')')?.1;
             let fields: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: u64 =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            // Clock ticks of USER_HZ, 100 a second on Linux.
-            Some(ticks as f64 / 100.0)
+            let user = fields.get(11)?.parse::<u64>().ok()?;
+            let system = fields.get(12)?.parse::<u64>().ok()?;
+            Some((user, system))
         });
-    secs.map_or_else(|| "?".into(), |s| format!("{s:.2} s"))
+    // Clock ticks of USER_HZ, 100 a second on Linux.
+    let secs = |t: u64| t as f64 / 100.0;
+    ticks.map_or_else(
+        || "?".into(),
+        |(u, s)| {
+            format!(
+                "{:.2} s ({:.2} user, {:.2} system)",
+                secs(u + s),
+                secs(u),
+                secs(s)
+            )
+        },
+    )
 }
 
 /// How `smtp-source` uses its sessions, for the report.

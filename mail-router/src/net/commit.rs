@@ -6,6 +6,8 @@
 //! committed, so nothing is acknowledged before it is durable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -25,7 +27,14 @@ const MAX_BATCH: usize = 4096;
 /// a fixed cost (the disk sync, the header and allocator pages) that fewer,
 /// larger commits share.
 const LINGER_BELOW: usize = 64;
-const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+const LINGER: Duration = Duration::from_millis(1);
+/// A batch a client waits on waits at most this long for SMTP messages
+/// already being received (see `Shared::arriving`): with a connection per
+/// message, sessions reach DATA a few at a time, and a commit for each few
+/// costs more (the disk sync, the pages every commit rewrites) than a
+/// fraction of a millisecond of their wait.
+const ARRIVING_WAIT: Duration = Duration::from_micros(250);
+const ARRIVING_POLL: Duration = Duration::from_micros(50);
 
 pub enum Job {
     Take {
@@ -76,11 +85,22 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
         .name("mail-commit".into())
         .spawn(move || {
             while let Some(first) = jobs.blocking_recv() {
+                let started = Instant::now();
                 let mut batch = vec![first];
                 let mut size = gather(&mut jobs, &mut batch);
-                if size < LINGER_BELOW && !batch.iter().any(Job::urgent) {
-                    std::thread::sleep(LINGER);
-                    size = gather(&mut jobs, &mut batch);
+                if !batch.iter().any(Job::urgent) {
+                    if size < LINGER_BELOW {
+                        std::thread::sleep(LINGER);
+                        gather(&mut jobs, &mut batch);
+                    }
+                } else {
+                    while size < MAX_BATCH
+                        && shared.arriving.load(Ordering::Acquire) > 0
+                        && started.elapsed() < ARRIVING_WAIT
+                    {
+                        std::thread::sleep(ARRIVING_POLL);
+                        size = gather(&mut jobs, &mut batch);
+                    }
                 }
                 commit(&shared, batch);
             }
@@ -173,15 +193,27 @@ impl Shared {
         messages: Vec<MailTransfer>,
         urgent: bool,
     ) -> Result<Vec<Taken>, MailError> {
+        self.take_then(messages, urgent, || ()).await
+    }
+
+    /// As `take`, calling `queued` once the committer has the messages.
+    pub async fn take_then(
+        &self,
+        messages: Vec<MailTransfer>,
+        urgent: bool,
+        queued: impl FnOnce(),
+    ) -> Result<Vec<Taken>, MailError> {
         let (reply, answer) = oneshot::channel();
-        self.commits
+        let sent = self
+            .commits
             .send(Job::Take {
                 messages,
                 urgent,
                 reply,
             })
-            .await
-            .map_err(|_| MailError::Task("the committer has stopped".into()))?;
+            .await;
+        queued();
+        sent.map_err(|_| MailError::Task("the committer has stopped".into()))?;
         answer
             .await
             .map_err(|_| MailError::Task("the committer dropped a change".into()))?
@@ -197,5 +229,21 @@ impl Shared {
         answer
             .await
             .map_err(|_| MailError::Task("the committer dropped a change".into()))?
+    }
+}
+
+/// Counts one SMTP message in `Shared::arriving` while it lives.
+pub struct Arriving<'a>(&'a AtomicUsize);
+
+impl<'a> Arriving<'a> {
+    pub fn new(count: &'a AtomicUsize) -> Arriving<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Arriving(count)
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -9,6 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{Instrument, debug, info_span, warn};
 use wire_format::{MailKind, MailTransfer};
 
+use super::commit::Arriving;
 use super::lines::{Line, read_line};
 use super::{Shared, now_ms};
 use crate::smtp::{Action, SmtpConfig, SmtpSession};
@@ -63,6 +64,7 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
     if send(&mut writer, &greeting).await.is_err() {
         return;
     }
+    let mut arriving: Option<Arriving<'_>> = None;
     loop {
         let max = if smtp.in_data() {
             MAX_DATA_LINE
@@ -107,7 +109,7 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
                             submitted_at_ms: now_ms(),
                             body: data.into(),
                         };
-                        shared.take(vec![mail], true).await
+                        shared.take_then(vec![mail], true, || arriving = None).await
                     }
                     Err(e) => Err(crate::MailError::Task(e.to_string())),
                 };
@@ -117,6 +119,13 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
                 reply
             }
         };
+        // Counted from DATA until the message is handed over (or refused,
+        // say for its size, or the client goes).
+        if !smtp.in_data() {
+            arriving = None;
+        } else if arriving.is_none() {
+            arriving = Some(Arriving::new(&shared.arriving));
+        }
         if send(&mut writer, &reply).await.is_err() {
             return;
         }
