@@ -138,24 +138,6 @@ impl MailStore {
         self.db.begin_read().map_err(|e| self.err(e))
     }
 
-    /// Takes custody of `messages` in one transaction (one disk sync for the
-    /// batch). Local recipients are delivered (unknown mailboxes returned to
-    /// the sender), the rest queued per destination post office.
-    pub fn take(
-        &self,
-        messages: &[MailTransfer],
-        router: &dyn Router,
-        local_node: (Name, Name),
-        now_ms: u64,
-    ) -> Result<Vec<Taken>, MailError> {
-        self.write(|tx| {
-            messages
-                .iter()
-                .map(|m| tx.take(m, router, local_node, now_ms))
-                .collect()
-        })
-    }
-
     /// Several callers' takes and hand-overs in one transaction (one disk
     /// sync for all): the group commit of concurrent SMTP sessions, peer
     /// connections and forwarders. The results are in the order given, with
@@ -259,15 +241,6 @@ impl MailStore {
             }
         }
         Ok(())
-    }
-
-    pub fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
-        Ok(self.messages(&[*id])?.pop().flatten())
-    }
-
-    /// The next hop has custody of these: forget them.
-    pub fn forwarded(&self, done: &[Queued]) -> Result<(), MailError> {
-        self.write(|tx| tx.forget(done.iter()))
     }
 
     /// Try these again at `next_attempt_ms` (those still queued), in one

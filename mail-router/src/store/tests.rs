@@ -6,6 +6,36 @@ use super::*;
 use crate::config::Mode;
 use crate::routing::route;
 
+/// One caller's take or hand-over in a transaction of its own: what the
+/// committer's `commit_batch` does for many at once.
+impl MailStore {
+    /// Takes custody of `messages` in one transaction (one disk sync for the
+    /// batch). Local recipients are delivered (unknown mailboxes returned to
+    /// the sender), the rest queued per destination post office.
+    fn take(
+        &self,
+        messages: &[MailTransfer],
+        router: &dyn Router,
+        local_node: (Name, Name),
+        now_ms: u64,
+    ) -> Result<Vec<Taken>, MailError> {
+        self.write(|tx| {
+            messages
+                .iter()
+                .map(|m| tx.take(m, router, local_node, now_ms))
+                .collect()
+        })
+    }
+
+    fn forwarded(&self, done: &[Queued]) -> Result<(), MailError> {
+        self.write(|tx| tx.forget(done.iter()))
+    }
+
+    fn message(&self, id: &[u8; 16]) -> Result<Option<MailTransfer>, MailError> {
+        Ok(self.messages(&[*id])?.pop().flatten())
+    }
+}
+
 fn n(s: &str) -> Name {
     Name::new(s).unwrap()
 }
