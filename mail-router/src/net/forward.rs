@@ -128,20 +128,25 @@ async fn scan(shared: &Arc<Shared>, peer: &Name) -> Result<VecDeque<Queued>, Lin
         .partition(|q| now.saturating_sub(q.enqueued_ms) > expiry_ms);
     if !expired.is_empty() {
         let reason = format!("not delivered within {}s", expiry_ms / 1000);
-        let items: Vec<(Queued, String)> = expired
-            .iter()
-            .map(|q| (q.clone(), reason.clone()))
-            .collect();
-        if let Err(e) = shared
-            .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
-            .await
-        {
-            warn!(error = %e, "could not return expired messages");
-        }
-        release(shared, &expired);
-        shared.rescan();
+        let items = expired.into_iter().map(|q| (q, reason.clone())).collect();
+        return_to_senders(shared, items, now).await;
     }
     Ok(live.into())
+}
+
+/// Turns claimed messages into non-delivery reports to their senders (each
+/// with its reason), lets them go, and has the forwarders scan for the
+/// reports, which may be queued for any peer.
+async fn return_to_senders(shared: &Arc<Shared>, items: Vec<(Queued, String)>, now: u64) {
+    let claimed: Vec<Queued> = items.iter().map(|(q, _)| q.clone()).collect();
+    if let Err(e) = shared
+        .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
+        .await
+    {
+        warn!(error = %e, "could not return messages to their senders");
+    }
+    release(shared, &claimed);
+    shared.rescan();
 }
 
 /// What one round has claimed and not yet finished with.
@@ -186,15 +191,7 @@ async fn round(
             count = returned.len(),
             "returning messages at their hop limit to their senders"
         );
-        let claimed: Vec<Queued> = returned.iter().map(|(q, _)| q.clone()).collect();
-        if let Err(e) = shared
-            .blocking(move |s| s.store.give_up(&returned, s, s.local(), now_ms()))
-            .await
-        {
-            warn!(error = %e, "could not return messages");
-        }
-        release(shared, &claimed);
-        shared.rescan();
+        return_to_senders(shared, returned, now_ms()).await;
     }
     let unsent: Vec<Queued> = work
         .in_air
