@@ -216,6 +216,36 @@ fn a_message_that_comes_back_round_a_loop_is_taken_again_but_never_delivered_twi
 }
 
 #[test]
+fn a_copy_back_round_a_loop_survives_the_late_forgetting_of_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    let hub = Table(
+        n("H"),
+        Mode::Hub,
+        None,
+        BTreeMap::from([(n("POX"), n("H2"))]),
+    );
+    let local = (n("H"), n("ACME"));
+    let mut m = mail(8, &["ACME/POX/SOMEONE"]);
+    m.hop_count = 1;
+    store.take(&[m.clone()], &hub, local, 5).unwrap();
+    let handed = store.queued().unwrap();
+    // H2 took it and sent it straight back, and H takes the new copy (in
+    // the same millisecond) before forgetting the one it handed over.
+    m.hop_count = 3;
+    assert!(!store.take(&[m.clone()], &hub, local, 5).unwrap()[0].duplicate);
+    store.forwarded(&handed).unwrap();
+    let left = store.queued().unwrap();
+    assert_eq!(left.len(), 1, "the new copy was dropped with the old one");
+    assert_ne!(left[0].enqueued_ms, handed[0].enqueued_ms);
+    assert_eq!(store.message(&m.message_id).unwrap().unwrap().hop_count, 3);
+    assert_eq!(store.counters().unwrap()["forwarded"], 0);
+    store.forwarded(&left).unwrap();
+    assert!(store.queued().unwrap().is_empty());
+    assert!(store.message(&m.message_id).unwrap().is_none());
+}
+
+#[test]
 fn a_group_commit_takes_and_forgets_for_several_callers_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = MailStore::open(dir.path()).unwrap();

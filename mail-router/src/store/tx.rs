@@ -123,18 +123,27 @@ impl<'t> Tx<'t> {
         Ok(forgotten)
     }
 
-    /// Drops a queued message; false if it was no longer queued (a second
-    /// hand-over of one already forgotten).
+    /// Drops the queued copy `q` names; false if that copy is no longer
+    /// queued: it was handed over twice, or a routing loop brought the
+    /// message back and a new copy (a later `enqueued_ms`) waits in its
+    /// place, which a hand-over of the old one must not drop.
     pub(super) fn dequeue(&mut self, q: &Queued) -> Result<bool, MailError> {
-        let removed = self
+        let key = queue_key(&q.post_office, &q.id);
+        let this_copy = self
             .queue
-            .remove(queue_key(&q.post_office, &q.id).as_slice())
+            .get(key.as_slice())
             .map_err(|e| MailError::store(self.path, e))?
-            .is_some();
+            .is_some_and(|row| row.value().1 == q.enqueued_ms);
+        if !this_copy {
+            return Ok(false);
+        }
+        self.queue
+            .remove(key.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?;
         self.messages
             .remove(q.id.as_slice())
             .map_err(|e| MailError::store(self.path, e))?;
-        Ok(removed)
+        Ok(true)
     }
 
     pub(super) fn take(
@@ -210,7 +219,6 @@ impl<'t> Tx<'t> {
             let reason = "no such post office or mailbox";
             taken.returned += self.return_to_sender(m, &failed, reason, router, local, now_ms)?;
         }
-        self.add(DELIVERED, taken.delivered)?;
         Ok(taken)
     }
 
@@ -231,7 +239,8 @@ impl<'t> Tx<'t> {
         self.mailboxes
             .insert(key.as_slice(), value.as_slice())
             .map_err(|e| MailError::store(self.path, e))?;
-        Ok(())
+        // Counted here, so a report returned into a local mailbox counts too.
+        self.add(DELIVERED, 1)
     }
 
     fn enqueue(&mut self, po: &Name, m: &MailTransfer, now_ms: u64) -> Result<(), MailError> {
@@ -239,14 +248,27 @@ impl<'t> Tx<'t> {
         self.messages
             .insert(m.message_id.as_slice(), bytes.as_slice())
             .map_err(|e| MailError::store(self.path, e))?;
+        let key = queue_key(po, &m.message_id);
+        // A copy still queued (its hand-over not yet forgotten) gets a
+        // successor with a later `enqueued_ms`, which is how `dequeue` tells
+        // the two apart.
+        let previous = self
+            .queue
+            .get(key.as_slice())
+            .map_err(|e| MailError::store(self.path, e))?
+            .map(|row| row.value().1);
+        let enqueued_ms = match previous {
+            Some(earlier) if earlier >= now_ms => earlier + 1,
+            _ => now_ms,
+        };
         self.queue
-            .insert(queue_key(po, &m.message_id).as_slice(), (now_ms, now_ms, 0))
+            .insert(key.as_slice(), (now_ms, enqueued_ms, 0))
             .map_err(|e| MailError::store(self.path, e))?;
         let queued = Queued {
             post_office: *po,
             id: m.message_id,
             next_attempt_ms: now_ms,
-            enqueued_ms: now_ms,
+            enqueued_ms,
             attempts: 0,
         };
         self.queued.push((queued, m.clone()));
