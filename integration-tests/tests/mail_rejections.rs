@@ -2,9 +2,9 @@
 //! mailbox or post office comes back to the sender as a non-delivery report
 //! in its POP3 mailbox; a sender of another post office or a recipient
 //! outside the network cannot use the SMTP listener as a relay; the SIZE
-//! limit holds whether the client announces the size or not; and a
-//! malformed frame on the wire port gets an error frame while the router
-//! keeps serving.
+//! limit holds whether the client announces the size or not; RSET drops
+//! an envelope; and a malformed frame on the wire port gets an error frame
+//! while the router keeps serving.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -105,6 +105,11 @@ s.rcpt('klee@pob.acme')
 code, _ = s.data(open(sys.argv[3], 'rb').read())
 print(code)
 print(s.noop()[0])
+# RSET drops an envelope: DATA after it has no sender.
+s.mail('jsmith@poa.acme')
+s.rcpt('klee@pob.acme')
+print(s.rset()[0])
+print(s.docmd('DATA')[0])
 s.quit()
 "#;
     let (ok, out, err) = python(
@@ -117,7 +122,10 @@ s.quit()
         Duration::from_secs(60),
     );
     assert!(ok, "{err}");
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["552", "250"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["552", "250", "250", "503"]
+    );
 
     // Nothing of that was queued; the legitimate message goes through.
     assert_eq!(poa.count("received"), 0);
