@@ -523,8 +523,14 @@ count, _ = p.stat()
 uids = p.uidl()[1]
 if len(uids) != count:
     raise SystemExit('UIDL lists %d messages, STAT %d' % (len(uids), count))
+sizes = p.list()[1]
+if len(sizes) != count:
+    raise SystemExit('LIST lists %d messages, STAT %d' % (len(sizes), count))
 for i in range(1, count + 1):
-    _, lines, _ = p.retr(i)
+    _, lines, octets = p.retr(i)
+    listed = int(sizes[i - 1].split()[1])
+    if octets != listed:
+        raise SystemExit('message %d: LIST says %d octets, RETR sent %d' % (i, listed, octets))
     print(binascii.hexlify(b'\r\n'.join(lines) + b'\r\n').decode())
     if delete:
         p.dele(i)
