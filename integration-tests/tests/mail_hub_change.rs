@@ -1,7 +1,8 @@
 //! A post office changes hub at run time (the migration moves POC from H to
 //! H2): `SetRoute{POC, H2}` sent to POC's own router. Mail POC had queued
 //! for its dead old hub follows to the new one, exactly once; a hub that is
-//! not a configured peer is refused.
+//! not a configured peer is refused. Meanwhile the status reports the
+//! queue per next hop, the deferred attempts and the oldest message's age.
 
 use std::time::Duration;
 
@@ -36,6 +37,19 @@ fn mail_queued_for_the_old_hub_follows_the_post_office_to_its_new_hub() {
     assert_eq!(inject(poc.wire(), "POC", messages, 50, WAIT), MESSAGES);
     assert!(wait_until(WAIT, POLL, || poc.count("queue.H.depth") == MESSAGES as u64));
     assert_eq!(poc.text("hub").as_deref(), Some("H"));
+    // The status says how it stands: attempts on the dead hub are counted
+    // as deferred, and the oldest queued message ages with the clock.
+    assert!(
+        wait_until(WAIT, POLL, || poc.count("deferred") > 0),
+        "no deferred attempt counted"
+    );
+    let age = poc.count("queue.oldest_age_ms");
+    std::thread::sleep(Duration::from_millis(300));
+    let later = poc.count("queue.oldest_age_ms");
+    assert!(
+        later >= age + 300,
+        "oldest age {age} ms, 300 ms later {later} ms"
+    );
 
     // Only a peer can be the hub.
     match poc.operator().request(SetRoute {
