@@ -4,9 +4,11 @@
 //! * [`routing`]: where mail for a post office goes, as plain functions;
 //! * [`store`]: the durable queue, mailboxes and users (redb); custody is
 //!   taken in one transaction, acknowledged only after it commits;
-//! * [`smtp`], [`pop3`]: the client protocols as sans-IO session machines;
+//! * [`smtp`], [`pop3`]: the client protocols as sans-IO session machines,
+//!   over [`command`], their command lines parsed with nom;
 //! * [`net`]: the Tokio shell (wire listener, forwarders, SMTP, POP3).
 
+pub mod command;
 pub mod config;
 mod error;
 pub mod net;

@@ -4,6 +4,7 @@
 
 use wire_format::Name;
 
+use crate::command::verb_and_argument;
 use crate::store::Stored;
 
 pub const MAX_LINE: usize = 512;
@@ -97,8 +98,7 @@ impl Pop3Session {
         let Ok(text) = std::str::from_utf8(line) else {
             return err("not valid text");
         };
-        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
-        let verb = verb.to_ascii_uppercase();
+        let (verb, arg) = verb_and_argument(text);
         match (&mut self.state, verb.as_str()) {
             (_, "QUIT") => match &self.state {
                 State::Transaction { messages, deleted } => Action::Quit {

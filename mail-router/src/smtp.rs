@@ -5,6 +5,7 @@
 
 use wire_format::{Address, Name};
 
+use crate::command::{path_argument, verb_and_argument};
 use crate::routing::parse_smtp_address;
 
 /// A command line longer than this is refused (RFC 5321 allows 512).
@@ -55,22 +56,6 @@ fn reply(text: &str) -> Action {
     Action::Reply(text.to_owned())
 }
 
-/// `MAIL FROM:<addr> [params]` / `RCPT TO:<addr>`: the path and the parameters.
-fn path_argument<'a>(rest: &'a str, keyword: &str) -> Option<(&'a str, &'a str)> {
-    let rest = rest.trim_start();
-    if rest.len() < keyword.len() || !rest[..keyword.len()].eq_ignore_ascii_case(keyword) {
-        return None;
-    }
-    let rest = rest[keyword.len()..].trim_start();
-    if let Some(stripped) = rest.strip_prefix('<') {
-        let end = stripped.find('>')?;
-        Some((&stripped[..end], stripped[end + 1..].trim()))
-    } else {
-        let mut parts = rest.splitn(2, ' ');
-        Some((parts.next()?, parts.next().unwrap_or("").trim()))
-    }
-}
-
 impl SmtpSession {
     pub fn new(config: SmtpConfig) -> (SmtpSession, String) {
         let greeting = format!(
@@ -114,8 +99,8 @@ impl SmtpSession {
         let Ok(text) = std::str::from_utf8(line) else {
             return reply("500 5.5.2 Command is not valid text");
         };
-        let (verb, rest) = text.split_once(' ').unwrap_or((text, ""));
-        match verb.to_ascii_uppercase().as_str() {
+        let (verb, rest) = verb_and_argument(text);
+        match verb.as_str() {
             "EHLO" => {
                 self.state = State::Ready;
                 self.reset();
@@ -158,15 +143,12 @@ impl SmtpSession {
             State::Mail | State::Data => return reply("503 5.5.1 Sender already given"),
             State::Ready => {}
         }
-        let Some((path, params)) = path_argument(rest, "FROM:") else {
+        let Some(path) = path_argument(rest, "FROM:") else {
             return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
         };
-        for param in params.split_whitespace() {
-            if let Some(size) = param
-                .strip_prefix("SIZE=")
-                .or_else(|| param.strip_prefix("size="))
-            {
-                match size.parse::<usize>() {
+        for param in &path.params {
+            if param.is("SIZE") {
+                match param.value.unwrap_or("").parse::<usize>() {
                     Ok(n) if n > self.config.max_size => {
                         return Action::Reply(format!(
                             "552 5.3.4 Message size exceeds the limit of {} bytes",
@@ -178,7 +160,7 @@ impl SmtpSession {
                 }
             }
         }
-        let Some(from) = parse_smtp_address(path) else {
+        let Some(from) = parse_smtp_address(path.address) else {
             return reply("553 5.1.7 Sender must be mailbox@postoffice.network");
         };
         if from.post_office != self.config.post_office
@@ -199,10 +181,10 @@ impl SmtpSession {
         if self.state != State::Mail {
             return reply("503 5.5.1 MAIL first");
         }
-        let Some((path, _)) = path_argument(rest, "TO:") else {
+        let Some(path) = path_argument(rest, "TO:") else {
             return reply("501 5.5.4 Syntax: RCPT TO:<address>");
         };
-        match parse_smtp_address(path) {
+        match parse_smtp_address(path.address) {
             Some(to) if to.network == self.config.network => {
                 if self.recipients.len() >= MAX_RECIPIENTS {
                     return reply("452 4.5.3 Too many recipients");
