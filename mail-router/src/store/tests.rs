@@ -178,17 +178,17 @@ fn forwarded_messages_leave_the_queue_and_survive_reopen_otherwise() {
     );
 }
 
+/// Hub H's routing, with one route, and H's own name and network.
+fn hub_h_routing(post_office: &str, next_hop: &str) -> (Table, (Name, Name)) {
+    let routes = BTreeMap::from([(n(post_office), n(next_hop))]);
+    (Table(n("H"), Mode::Hub, None, routes), (n("H"), n("ACME")))
+}
+
 #[test]
 fn a_message_that_comes_back_round_a_loop_is_taken_again_but_never_delivered_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = MailStore::open(dir.path()).unwrap();
-    let hub = Table(
-        n("H"),
-        Mode::Hub,
-        None,
-        BTreeMap::from([(n("POC"), n("H3"))]),
-    );
-    let local = (n("H"), n("ACME"));
+    let (hub, local) = hub_h_routing("POC", "H3");
     let mut m = mail(6, &["ACME/POC/BBROWN"]);
     m.hop_count = 2;
     store.take(&[m.clone()], &hub, local, 1).unwrap();
@@ -219,13 +219,7 @@ fn a_message_that_comes_back_round_a_loop_is_taken_again_but_never_delivered_twi
 fn a_copy_back_round_a_loop_survives_the_late_forgetting_of_the_one_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = MailStore::open(dir.path()).unwrap();
-    let hub = Table(
-        n("H"),
-        Mode::Hub,
-        None,
-        BTreeMap::from([(n("POX"), n("H2"))]),
-    );
-    let local = (n("H"), n("ACME"));
+    let (hub, local) = hub_h_routing("POX", "H2");
     let mut m = mail(8, &["ACME/POX/SOMEONE"]);
     m.hop_count = 1;
     store.take(&[m.clone()], &hub, local, 5).unwrap();
