@@ -5,7 +5,8 @@
 //! * [`store`]: the durable queue, mailboxes and users (redb); custody is
 //!   taken in one transaction, acknowledged only after it commits;
 //! * [`smtp`], [`pop3`]: the client protocols as sans-IO session machines,
-//!   over [`command`], their command lines parsed with nom;
+//!   POP3 command lines parsed with nom ([`command`]), SMTP ones with
+//!   the `smtp-proto` crate;
 //! * [`net`]: the Tokio shell (wire listener, forwarders, SMTP, POP3).
 
 pub mod command;

@@ -1,11 +1,17 @@
 //! An SMTP submission session (RFC 5321 subset) as a sans-IO state machine:
 //! feed it lines (without CRLF), act on what it returns. It accepts mail only
 //! from users of this post office, to addresses of this network: never an
-//! open relay.
+//! open relay. Command lines are parsed by the `smtp-proto` crate (RFC 5321
+//! and its extensions' parameters); this module maps its requests and errors
+//! to replies.
 
+use std::borrow::Cow;
+
+use smtp_proto::{
+    Error as ParseError, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MailFrom, RcptTo, Request,
+};
 use wire_format::{Address, Name};
 
-use crate::command::{path_argument, verb_and_argument};
 use crate::routing::parse_smtp_address;
 
 /// A command line longer than this is refused (RFC 5321 allows 512).
@@ -50,10 +56,81 @@ pub struct SmtpSession {
     recipients: Vec<Address>,
     data: Vec<u8>,
     too_big: bool,
+    /// The command line with its CRLF put back, as `smtp-proto` parses it;
+    /// kept between lines so that a line needs no new buffer.
+    command: Vec<u8>,
 }
 
 fn reply(text: &str) -> Action {
     Action::Reply(text.to_owned())
+}
+
+/// The reply to a line `smtp-proto` refused.
+fn parse_error(error: ParseError) -> Action {
+    match error {
+        ParseError::UnknownCommand => reply("500 5.5.2 Command not recognized"),
+        ParseError::SyntaxError { syntax } => Action::Reply(format!("501 5.5.4 Syntax: {syntax}")),
+        ParseError::InvalidSenderAddress => {
+            reply("553 5.1.7 Sender must be mailbox@postoffice.network")
+        }
+        ParseError::InvalidRecipientAddress => reply("553 5.1.3 Bad recipient address syntax"),
+        ParseError::InvalidParameter { param } => {
+            Action::Reply(format!("501 5.5.4 Invalid {param} parameter"))
+        }
+        // RFC 5321 4.1.1.11: a parameter the server does not know is 555.
+        // The name is the client's (upper-cased, no white space); the line
+        // had no CR or LF, so the echo stays one reply line.
+        ParseError::UnsupportedParameter { param } => {
+            Action::Reply(format!("555 5.5.4 Unsupported parameter {param}"))
+        }
+        // Not expected of one whole line (NeedsMoreData) nor of a request
+        // (the response errors); still a syntax error, never a panic.
+        ParseError::NeedsMoreData { .. }
+        | ParseError::ResponseTooLong
+        | ParseError::InvalidResponse { .. } => reply("501 5.5.2 Syntax error"),
+    }
+}
+
+/// `MAIL FROM` parameters other than those the EHLO reply offers (SIZE,
+/// BODY=7BIT/8BITMIME), which RFC 5321 4.1.1.11 answers with 555. The
+/// struct is taken apart field by field so that a new one in a later
+/// `smtp-proto` must be decided here.
+fn unoffered_mail_parameter(from: &MailFrom<Cow<'_, str>>) -> bool {
+    let MailFrom {
+        address: _,
+        size: _,
+        flags,
+        trans_id,
+        by,
+        env_id,
+        solicit,
+        mtrk,
+        auth,
+        hold_for,
+        hold_until,
+        mt_priority,
+    } = from;
+    flags & !(MAIL_BODY_7BIT | MAIL_BODY_8BITMIME) != 0
+        || trans_id.is_some()
+        || *by != 0
+        || env_id.is_some()
+        || solicit.is_some()
+        || mtrk.is_some()
+        || auth.is_some()
+        || *hold_for != 0
+        || *hold_until != 0
+        || *mt_priority != 0
+}
+
+/// `RCPT TO` parameters: none is offered (DSN, RRVS and CONNEG are not).
+fn unoffered_rcpt_parameter(to: &RcptTo<Cow<'_, str>>) -> bool {
+    let RcptTo {
+        address: _,
+        orcpt,
+        rrvs,
+        flags,
+    } = to;
+    orcpt.is_some() || *rrvs != 0 || *flags != 0
 }
 
 impl SmtpSession {
@@ -69,6 +146,7 @@ impl SmtpSession {
             recipients: Vec::new(),
             data: Vec::new(),
             too_big: false,
+            command: Vec::with_capacity(MAX_COMMAND_LINE + 2),
         };
         (session, greeting)
     }
@@ -96,29 +174,46 @@ impl SmtpSession {
         if line.len() > MAX_COMMAND_LINE {
             return reply("500 5.5.6 Command line too long");
         }
-        let Ok(text) = std::str::from_utf8(line) else {
+        // RFC 5321 2.3.8: CR and LF only come together, as the line's end
+        // (which the shell took off). smtp-proto would skip a CR and stop
+        // at an LF, reading a different command than the client sent.
+        if std::str::from_utf8(line).is_err() || line.contains(&b'\r') || line.contains(&b'\n') {
             return reply("500 5.5.2 Command is not valid text");
+        }
+        let mut command = std::mem::take(&mut self.command);
+        command.clear();
+        command.extend_from_slice(line);
+        command.extend_from_slice(b"\r\n");
+        let action = match Request::parse(&mut command.iter()) {
+            Ok(request) => self.request(request, is_local_user),
+            Err(error) => parse_error(error),
         };
-        let (verb, rest) = verb_and_argument(text);
-        match verb.as_str() {
-            "EHLO" => {
+        self.command = command;
+        action
+    }
+
+    fn request(
+        &mut self,
+        request: Request<Cow<'_, str>>,
+        is_local_user: impl Fn(&Name) -> bool,
+    ) -> Action {
+        match request {
+            Request::Ehlo { host } => {
                 self.state = State::Ready;
                 self.reset();
                 Action::Reply(format!(
                     "250-{} greets {}\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 PIPELINING",
-                    self.config.hostname,
-                    rest.trim(),
-                    self.config.max_size
+                    self.config.hostname, host, self.config.max_size
                 ))
             }
-            "HELO" => {
+            Request::Helo { .. } => {
                 self.state = State::Ready;
                 self.reset();
                 Action::Reply(format!("250 {}", self.config.hostname))
             }
-            "MAIL" => self.mail(rest, is_local_user),
-            "RCPT" => self.rcpt(rest),
-            "DATA" => match self.state {
+            Request::Mail { from } => self.mail(&from, is_local_user),
+            Request::Rcpt { to } => self.rcpt(&to),
+            Request::Data => match self.state {
                 State::Mail if !self.recipients.is_empty() => {
                     self.state = State::Data;
                     reply("354 End data with <CR><LF>.<CR><LF>")
@@ -126,41 +221,48 @@ impl SmtpSession {
                 State::Mail => reply("554 5.5.1 No valid recipients"),
                 _ => reply("503 5.5.1 MAIL first"),
             },
-            "RSET" => {
+            Request::Rset => {
                 self.reset();
                 reply("250 2.0.0 OK")
             }
-            "NOOP" => reply("250 2.0.0 OK"),
-            "QUIT" => Action::Close("221 2.0.0 Bye".into()),
-            "VRFY" => reply("252 2.5.2 Cannot VRFY user, but will accept message"),
-            _ => reply("500 5.5.2 Command not recognized"),
+            Request::Noop { .. } => reply("250 2.0.0 OK"),
+            Request::Quit => Action::Close("221 2.0.0 Bye".into()),
+            Request::Vrfy { .. } => reply("252 2.5.2 Cannot VRFY user, but will accept message"),
+            // Known to RFC 5321 or an extension, not offered here.
+            Request::Lhlo { .. }
+            | Request::Bdat { .. }
+            | Request::Auth { .. }
+            | Request::Expn { .. }
+            | Request::Help { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. }
+            | Request::StartTls => reply("502 5.5.1 Command not implemented"),
         }
     }
 
-    fn mail(&mut self, rest: &str, is_local_user: impl Fn(&Name) -> bool) -> Action {
+    fn mail(
+        &mut self,
+        path: &MailFrom<Cow<'_, str>>,
+        is_local_user: impl Fn(&Name) -> bool,
+    ) -> Action {
         match self.state {
             State::Connected => return reply("503 5.5.1 Say EHLO or HELO first"),
             State::Mail | State::Data => return reply("503 5.5.1 Sender already given"),
             State::Ready => {}
         }
-        let Some(path) = path_argument(rest, "FROM:") else {
-            return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
-        };
-        for param in &path.params {
-            if param.is("SIZE") {
-                match param.value.unwrap_or("").parse::<usize>() {
-                    Ok(n) if n > self.config.max_size => {
-                        return Action::Reply(format!(
-                            "552 5.3.4 Message size exceeds the limit of {} bytes",
-                            self.config.max_size
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(_) => return reply("501 5.5.4 SIZE must be a number"),
-                }
-            }
+        if unoffered_mail_parameter(path) {
+            return reply("555 5.5.4 Only the SIZE and BODY parameters are supported");
         }
-        let Some(from) = parse_smtp_address(path.address) else {
+        if path.size > self.config.max_size {
+            return Action::Reply(format!(
+                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                self.config.max_size
+            ));
+        }
+        // The null reverse path `<>` (address "") is no user of this post
+        // office either.
+        let Some(from) = parse_smtp_address(&path.address) else {
             return reply("553 5.1.7 Sender must be mailbox@postoffice.network");
         };
         if from.post_office != self.config.post_office
@@ -177,14 +279,14 @@ impl SmtpSession {
         reply("250 2.1.0 Sender OK")
     }
 
-    fn rcpt(&mut self, rest: &str) -> Action {
+    fn rcpt(&mut self, path: &RcptTo<Cow<'_, str>>) -> Action {
         if self.state != State::Mail {
             return reply("503 5.5.1 MAIL first");
         }
-        let Some(path) = path_argument(rest, "TO:") else {
-            return reply("501 5.5.4 Syntax: RCPT TO:<address>");
-        };
-        match parse_smtp_address(path.address) {
+        if unoffered_rcpt_parameter(path) {
+            return reply("555 5.5.4 No RCPT parameters are supported");
+        }
+        match parse_smtp_address(&path.address) {
             Some(to) if to.network == self.config.network => {
                 if self.recipients.len() >= MAX_RECIPIENTS {
                     return reply("452 4.5.3 Too many recipients");
@@ -333,5 +435,286 @@ mod tests {
         assert_eq!(code(s.line(b".", local)), "552");
         assert_eq!(code(s.line(&[b'X'; 600], local)), "500");
         assert_eq!(code(s.line(b"BOGUS", local)), "500");
+    }
+
+    /// A session past EHLO and a valid MAIL FROM.
+    fn in_mail() -> SmtpSession {
+        let mut s = session();
+        s.line(b"EHLO client", local);
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "250");
+        s
+    }
+
+    #[test]
+    fn the_ehlo_reply_offers_size_8bitmime_and_pipelining() {
+        let mut s = session();
+        assert_eq!(
+            s.line(b"ehlo client.example", local),
+            Action::Reply(
+                "250-poa.acme greets client.example\r\n250-SIZE 100\r\n\
+                 250-8BITMIME\r\n250 PIPELINING"
+                    .into()
+            )
+        );
+        assert_eq!(
+            s.line(b"HELO x", local),
+            Action::Reply("250 poa.acme".into())
+        );
+    }
+
+    #[test]
+    fn verbs_and_keywords_come_in_any_case_and_spacing() {
+        let mut s = session();
+        assert_eq!(code(s.line(b"eHlO client", local)), "250");
+        assert_eq!(
+            code(s.line(b"mail from: <JSmith@POA.acme> size=20 BODY=8bitmime", local)),
+            "250"
+        );
+        assert_eq!(code(s.line(b"Rcpt To:<klee@pob.acme>", local)), "250");
+        // A source route is accepted and ignored (RFC 5321 4.1.1.3, C).
+        assert_eq!(
+            code(s.line(b"RCPT TO:<@hub.acme:ajones@pod.acme>", local)),
+            "250"
+        );
+        assert_eq!(code(s.line(b"noop", local)), "250");
+        assert_eq!(code(s.line(b"vrfy jsmith", local)), "252");
+        assert_eq!(code(s.line(b"data", local)), "354");
+        assert_eq!(s.line(b"body", local), Action::None);
+        match s.line(b".", local) {
+            Action::Submit {
+                from, recipients, ..
+            } => {
+                assert_eq!(from.to_string(), "ACME/POA/JSMITH");
+                let to: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+                assert_eq!(to, ["ACME/POB/KLEE", "ACME/POD/AJONES"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rset_drops_the_envelope_and_quit_closes() {
+        let mut s = in_mail();
+        s.line(b"RCPT TO:<klee@pob.acme>", local);
+        assert_eq!(code(s.line(b"RSET", local)), "250");
+        assert_eq!(code(s.line(b"DATA", local)), "503");
+        assert_eq!(code(s.line(b"RCPT TO:<klee@pob.acme>", local)), "503");
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "250");
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "503");
+        assert!(matches!(s.line(b"quit", local), Action::Close(r) if r.starts_with("221")));
+    }
+
+    #[test]
+    fn recipients_are_counted_once_and_bounded() {
+        let mut s = in_mail();
+        for i in 0..MAX_RECIPIENTS {
+            let line = format!("RCPT TO:<u{i}@pob.acme>");
+            assert_eq!(code(s.line(line.as_bytes(), local)), "250");
+            if i == 0 {
+                // The same one again is no new recipient.
+                assert_eq!(code(s.line(line.as_bytes(), local)), "250");
+            }
+        }
+        assert_eq!(code(s.line(b"RCPT TO:<one@more.acme>", local)), "452");
+        s.line(b"DATA", local);
+        s.line(b"x", local);
+        match s.line(b".", local) {
+            Action::Submit { recipients, .. } => assert_eq!(recipients.len(), MAX_RECIPIENTS),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_must_be_bracketed_and_senders_local() {
+        let mut s = session();
+        s.line(b"EHLO x", local);
+        // RFC 5321 4.1.2: Reverse-path = Path = "<" ... ">".
+        assert_eq!(code(s.line(b"MAIL FROM:jsmith@poa.acme", local)), "501");
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme", local)), "501");
+        assert_eq!(code(s.line(b"MAIL jsmith@poa.acme", local)), "501");
+        assert_eq!(code(s.line(b"MAIL", local)), "501");
+        assert_eq!(code(s.line(b"MAIL TO:<jsmith@poa.acme>", local)), "501");
+        // The null reverse path is valid syntax but no user here.
+        assert_eq!(code(s.line(b"MAIL FROM:<>", local)), "553");
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@acme>", local)), "553");
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith..x@poa.acme>", local)),
+            "553"
+        );
+        assert_eq!(code(s.line(b"MAIL FROM:<nodomain>", local)), "553");
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.other>", local)), "550");
+        let mut s = in_mail();
+        assert_eq!(code(s.line(b"RCPT TO:klee@pob.acme", local)), "501");
+        assert_eq!(code(s.line(b"RCPT FROM:<klee@pob.acme>", local)), "501");
+        assert_eq!(code(s.line(b"RCPT TO:<klee@@pob.acme>", local)), "553");
+        assert_eq!(code(s.line(b"RCPT TO:<>", local)), "550");
+        assert_eq!(code(s.line(b"RCPT TO:<postmaster>", local)), "550");
+    }
+
+    #[test]
+    fn parameters_are_checked_against_what_ehlo_offered() {
+        let mut s = session();
+        s.line(b"EHLO x", local);
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=abc", local)),
+            "501"
+        );
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=", local)),
+            "501"
+        );
+        // Past usize::MAX, as the old parser's `parse::<usize>` did.
+        let huge = b"MAIL FROM:<jsmith@poa.acme> SIZE=99999999999999999999";
+        assert_eq!(code(s.line(huge, local)), "501");
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> BODY=9BIT", local)),
+            "501"
+        );
+        // Unknown to smtp-proto, or known but not offered here: 555.
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> X-FOO=1", local)),
+            "555"
+        );
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SMTPUTF8", local)),
+            "555"
+        );
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> RET=HDRS", local)),
+            "555"
+        );
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> REQUIRETLS", local)),
+            "555"
+        );
+        let binary = b"MAIL FROM:<jsmith@poa.acme> BODY=BINARYMIME";
+        assert_eq!(code(s.line(binary, local)), "555");
+        assert_eq!(
+            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=100", local)),
+            "250"
+        );
+        assert_eq!(
+            code(s.line(b"RCPT TO:<klee@pob.acme> NOTIFY=NEVER", local)),
+            "555"
+        );
+        assert_eq!(code(s.line(b"RCPT TO:<klee@pob.acme> X-BAR", local)), "555");
+        assert_eq!(
+            code(s.line(b"RCPT TO:<klee@pob.acme> NOTIFY=SOMETIMES", local)),
+            "501"
+        );
+        assert_eq!(
+            code(s.line(b"DATA", local)),
+            "554",
+            "none of them was taken"
+        );
+        // The parameter's name comes back, on one line.
+        match s.line(b"RCPT TO:<klee@pob.acme> x-bar=1", local) {
+            Action::Reply(r) => assert_eq!(r, "555 5.5.4 Unsupported parameter X-BAR=1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_size_limit_holds_whatever_size_was_announced() {
+        // smtp-proto 0.2.5 reads a SIZE of more than 20 digits modulo its
+        // overflow (this one as 50); the announcement is only advisory, the
+        // data itself is counted.
+        let mut s = session();
+        s.line(b"EHLO x", local);
+        let wrapped = b"MAIL FROM:<jsmith@poa.acme> SIZE=100000000000000000000050";
+        assert_eq!(code(s.line(wrapped, local)), "250");
+        s.line(b"RCPT TO:<a@pob.acme>", local);
+        s.line(b"DATA", local);
+        for _ in 0..20 {
+            s.line(b"0123456789", local);
+        }
+        assert_eq!(code(s.line(b".", local)), "552");
+    }
+
+    #[test]
+    fn smtp_proto_errors_map_to_replies() {
+        let cases = [
+            (ParseError::UnknownCommand, "500"),
+            (
+                ParseError::SyntaxError {
+                    syntax: "EHLO domain",
+                },
+                "501",
+            ),
+            (ParseError::InvalidSenderAddress, "553"),
+            (ParseError::InvalidRecipientAddress, "553"),
+            (ParseError::InvalidParameter { param: "SIZE" }, "501"),
+            (
+                ParseError::UnsupportedParameter { param: "X".into() },
+                "555",
+            ),
+            (ParseError::NeedsMoreData { bytes_left: 0 }, "501"),
+            (ParseError::ResponseTooLong, "501"),
+            (ParseError::InvalidResponse { code: 0 }, "501"),
+        ];
+        for (error, want) in cases {
+            assert_eq!(code(parse_error(error.clone())), want, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn other_commands_and_malformed_lines_get_their_codes() {
+        let mut s = session();
+        assert_eq!(code(s.line(b"", local)), "500");
+        assert_eq!(code(s.line(b"MAILX FROM:<jsmith@poa.acme>", local)), "500");
+        assert_eq!(code(s.line(b"TOOLONGVERB", local)), "500");
+        // RFC 5321 4.1.1.1: EHLO and HELO name the client; VRFY a user.
+        assert_eq!(code(s.line(b"EHLO", local)), "501");
+        assert_eq!(code(s.line(b"HELO", local)), "501");
+        assert_eq!(code(s.line(b"VRFY", local)), "501");
+        for verb in [
+            "STARTTLS",
+            "AUTH PLAIN",
+            "HELP",
+            "EXPN staff",
+            "BDAT 10 LAST",
+            "ETRN x",
+            "LHLO x",
+        ] {
+            assert_eq!(code(s.line(verb.as_bytes(), local)), "502", "{verb}");
+        }
+        // Not text, or a CR or LF inside the line: refused before parsing.
+        assert_eq!(code(s.line(b"NOOP \xff", local)), "500");
+        assert_eq!(code(s.line(b"NO\rOP", local)), "500");
+        assert_eq!(code(s.line(b"NOOP\nQUIT", local)), "500");
+        // Still at the start: nothing above said EHLO.
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "503");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_get_a_reply_and_never_a_panic(
+            lines in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..600), 0..8),
+        ) {
+            let mut s = session();
+            s.line(b"EHLO x", local);
+            for line in &lines {
+                match s.line(line, local) {
+                    Action::Reply(r) | Action::Close(r) => {
+                        proptest::prop_assert!(r.len() >= 3 && r.as_bytes()[..3].iter().all(u8::is_ascii_digit), "{r:?}");
+                        for reply_line in r.split("\r\n") {
+                            proptest::prop_assert!(!reply_line.contains(['\r', '\n']));
+                        }
+                    }
+                    Action::None | Action::Submit { .. } => {}
+                }
+            }
+        }
+
+        #[test]
+        fn command_like_lines_never_panic(
+            verb in "(?i)(mail from:|rcpt to:|ehlo|helo|vrfy|noop|data|rset|auth|bdat) ?",
+            path in "<?[a-z@.\"\\:,]{0,20}>?",
+            params in "( [A-Za-z=0-9;,+-]{0,12}){0,4}",
+        ) {
+            let mut s = in_mail();
+            let line = format!("{verb}{path}{params}");
+            let _ = s.line(line.as_bytes(), local);
+        }
     }
 }
