@@ -76,6 +76,8 @@ fn three_post_offices_share_adds_changes_and_deletes() {
 
     // The password given to UserUpsert never reaches a log.
     for r in &all {
-        assert!(!r.log_text().contains("never-in-the-directory"));
+        let log = r.log_text();
+        assert!(!log.contains("never-in-the-directory"));
+        assert!(!log.contains('\x1b'), "colour codes in a log file: {log}");
     }
 }

@@ -61,4 +61,11 @@ fn smtp_on_poa_to_pop3_on_pod_through_both_hubs_and_the_bridge() {
     assert_eq!(got[0], body);
     // DELE + QUIT removed it.
     assert!(pop3_fetch(pod.pop3(), "AJONES", false).is_empty());
+
+    // The logs went to files, not a terminal: plain text, no colour codes.
+    for hop in ["POA", "H", "H3", "H2", "POD"] {
+        let log = net.get(hop).log_text();
+        assert!(log.contains("mail router serving"), "{hop}: {log}");
+        assert!(!log.contains('\x1b'), "{hop}: colour codes in {log}");
+    }
 }
