@@ -82,34 +82,63 @@ fn rss(router: &Router) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// CPU time a running process has used so far, from /proc: user + system
-/// (user, system).
+/// Clock ticks (USER_HZ, 100 a second on Linux) from a /proc stat line:
+/// `fields[i]` and `fields[i + 1]` of what follows the command name, which
+/// is in parentheses.
+fn stat_ticks(stat: &str, i: usize) -> Option<(u64, u64)> {
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        fields.get(i)?.parse().ok()?,
+        fields.get(i + 1)?.parse().ok()?,
+    ))
+}
+
+fn seconds(ticks: u64) -> f64 {
+    ticks as f64 / 100.0
+}
+
+fn format_cpu((user, system): (u64, u64)) -> String {
+    format!(
+        "{:.2} s ({:.2} user, {:.2} system)",
+        seconds(user + system),
+        seconds(user),
+        seconds(system)
+    )
+}
+
+/// CPU time a running process has used so far: user + system (user,
+/// system).
 fn cpu(router: &Router) -> String {
-    let ticks = router
+    router
         .process
         .pid()
         .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .and_then(|stat| {
-            // Fields after the command name, which is in parentheses.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user = fields.get(11)?.parse::<u64>().ok()?;
-            let system = fields.get(12)?.parse::<u64>().ok()?;
-            Some((user, system))
-        });
-    // Clock ticks of USER_HZ, 100 a second on Linux.
-    let secs = |t: u64| t as f64 / 100.0;
-    ticks.map_or_else(
-        || "?".into(),
-        |(u, s)| {
-            format!(
-                "{:.2} s ({:.2} user, {:.2} system)",
-                secs(u + s),
-                secs(u),
-                secs(s)
-            )
-        },
-    )
+        .and_then(|stat| stat_ticks(&stat, 11))
+        .map_or_else(|| "?".into(), format_cpu)
+}
+
+/// User and system time of this process's children that have ended (the
+/// load generator, once it has been waited for).
+fn ended_children_cpu() -> Option<(u64, u64)> {
+    stat_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?, 13)
+}
+
+/// The machine's (busy, all) clock ticks so far, over every core.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: idle and iowait
+    // are the time no core had work.
+    let all: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((all - idle, all))
 }
 
 /// How `smtp-source` uses its sessions, for the report.
@@ -132,6 +161,7 @@ fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
         ],
     );
     let (poa, pob) = (net.get("POA"), net.get("POB"));
+    let (children_before, machine_before) = (ended_children_cpu(), machine_ticks());
     let started = Instant::now();
     let submitted = run(
         Command::new("smtp-source")
@@ -155,10 +185,16 @@ fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
         panic!("smtp-source failed: {e}");
     }
     let accepted = started.elapsed();
+    let generator = ended_children_cpu()
+        .zip(children_before)
+        .map(|(after, before)| (after.0 - before.0, after.1 - before.1));
     let all_in = wait_until(Duration::from_secs(600), Duration::from_millis(5), || {
         pob.count("delivered") >= messages as u64
     });
     let elapsed = started.elapsed();
+    let machine = machine_ticks()
+        .zip(machine_before)
+        .map(|(after, before)| (after.0 - before.0, after.1 - before.1));
     assert!(
         all_in,
         "only {} of {messages} delivered",
@@ -183,6 +219,14 @@ fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
         cpu(net.get("H")),
         cpu(poa),
         cpu(pob)
+    );
+    println!(
+        "mhub: CPU time of the load generator smtp-source {}; the machine was busy {}",
+        generator.map_or_else(|| "?".into(), format_cpu),
+        machine.map_or_else(
+            || "?".into(),
+            |(busy, all)| format!("{:.0}% of the run", 100.0 * busy as f64 / all.max(1) as f64)
+        )
     );
     if keep {
         println!("mhub: logs kept in {}", root.keep().display());
