@@ -9,10 +9,13 @@
 //! * [`Connection::request`]: send a request and wait for the frame with its
 //!   request id; unsolicited frames (request id 0) that arrive meanwhile are
 //!   kept for [`Connection::take_unsolicited`].
+//! * [`listen`]: a listening socket with a long accept queue.
 
 mod connection;
 mod keyring;
+mod listen;
 
 pub use connection::{Connection, LinkError, PeerIdentity, Timeouts, WRITE_BATCH};
 pub use keyring::Keyring;
+pub use listen::{LISTEN_BACKLOG, listen};
 pub use wire_format;

@@ -107,7 +107,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     if seeded > 0 {
         info!(users = seeded, "seed users added to a new directory");
     }
-    let listener = TcpListener::bind(&settings.listen)
+    let listener = peer_link::listen(&settings.listen)
         .await
         .map_err(|source| DirError::Listen {
             addr: settings.listen.clone(),

@@ -70,7 +70,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         });
     };
     let store = BridgeStore::open(&settings.data_dir)?;
-    let listener = TcpListener::bind(&settings.listen)
+    let listener = peer_link::listen(&settings.listen)
         .await
         .map_err(|source| DirError::Listen {
             addr: settings.listen.clone(),

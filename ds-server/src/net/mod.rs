@@ -14,7 +14,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dir_core::DirError;
 use dir_core::server::{MasterList, ServerStore};
 use peer_link::{Keyring, Timeouts};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 use wire_format::{Name, Role};
@@ -112,7 +111,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         }
         None => Box::new(ServerStore::open(&settings.data_dir)?),
     };
-    let listener = TcpListener::bind(&settings.listen)
+    let listener = peer_link::listen(&settings.listen)
         .await
         .map_err(|source| DirError::Listen {
             addr: settings.listen.clone(),

@@ -145,7 +145,7 @@ async fn forget_old_ids(shared: Arc<Shared>) {
 }
 
 async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
-    let listener = TcpListener::bind(addr)
+    let listener = peer_link::listen(addr)
         .await
         .map_err(|source| MailError::Listen {
             addr: addr.to_owned(),

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use peer_link::{Keyring, Timeouts};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 use wire_format::{Name, Role};
@@ -102,7 +101,7 @@ fn keyring(settings: &Settings) -> Keyring {
 /// (`listening wire ADDR`, `ready`) and serves until `shutdown` resolves.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
     let store = SiteStore::open(&settings.data_dir, settings.node)?;
-    let listener = TcpListener::bind(&settings.listen)
+    let listener = peer_link::listen(&settings.listen)
         .await
         .map_err(|source| SiteError::Listen {
             addr: settings.listen.clone(),
