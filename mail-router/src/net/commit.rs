@@ -5,8 +5,9 @@
 //! caller is answered only after the transaction holding its change has
 //! committed, so nothing is acknowledged before it is durable.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -29,12 +30,11 @@ const MAX_BATCH: usize = 4096;
 const LINGER_BELOW: usize = 64;
 const LINGER: Duration = Duration::from_millis(1);
 /// A batch a client waits on waits at most this long for SMTP messages
-/// already being received (see `Shared::arriving`): with a connection per
+/// already being received (see [`Arrivals`]): with a connection per
 /// message, sessions reach DATA a few at a time, and a commit for each few
 /// costs more (the disk sync, the pages every commit rewrites) than a
 /// fraction of a millisecond of their wait.
 const ARRIVING_WAIT: Duration = Duration::from_micros(250);
-const ARRIVING_POLL: Duration = Duration::from_micros(50);
 
 pub enum Job {
     Take {
@@ -81,9 +81,11 @@ pub fn channel() -> (mpsc::Sender<Job>, mpsc::Receiver<Job>) {
 
 /// Runs the committer on its own thread until every sender is gone.
 pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
-    std::thread::Builder::new()
+    let committer = Arc::clone(&shared);
+    let thread = std::thread::Builder::new()
         .name("mail-commit".into())
         .spawn(move || {
+            let shared = committer;
             while let Some(first) = jobs.blocking_recv() {
                 let started = Instant::now();
                 let mut batch = vec![first];
@@ -94,18 +96,22 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
                         gather(&mut jobs, &mut batch);
                     }
                 } else {
-                    while size < MAX_BATCH
-                        && shared.arriving.load(Ordering::Acquire) > 0
-                        && started.elapsed() < ARRIVING_WAIT
-                    {
-                        std::thread::sleep(ARRIVING_POLL);
+                    while size < MAX_BATCH && shared.arrivals.any() {
+                        let Some(left) = ARRIVING_WAIT.checked_sub(started.elapsed()) else {
+                            break;
+                        };
+                        // Woken by a new job or the last arrival ending.
+                        std::thread::park_timeout(left);
                         size = gather(&mut jobs, &mut batch);
                     }
                 }
                 commit(&shared, batch);
             }
-        })
-        .map(drop)
+        })?;
+    // Sessions only wake the committer once it is known; until then the
+    // wait above ends by its timeout.
+    let _ = shared.arrivals.committer.set(thread.thread().clone());
+    Ok(())
 }
 
 fn commit(shared: &Shared, batch: Vec<Job>) {
@@ -213,6 +219,7 @@ impl Shared {
             })
             .await;
         queued();
+        self.arrivals.wake_committer();
         sent.map_err(|_| MailError::Task("the committer has stopped".into()))?;
         answer
             .await
@@ -232,18 +239,71 @@ impl Shared {
     }
 }
 
-/// Counts one SMTP message in `Shared::arriving` while it lives.
-pub struct Arriving<'a>(&'a AtomicUsize);
+/// SMTP sessions receiving a message (past DATA, not yet handed to the
+/// committer), which a commit a client waits on waits briefly for.
+#[derive(Default)]
+pub struct Arrivals {
+    count: AtomicUsize,
+    committer: OnceLock<Thread>,
+}
 
-impl<'a> Arriving<'a> {
-    pub fn new(count: &'a AtomicUsize) -> Arriving<'a> {
-        count.fetch_add(1, Ordering::AcqRel);
-        Arriving(count)
+impl Arrivals {
+    /// Counts one arriving message until the guard is dropped.
+    pub fn start(&self) -> Arriving<'_> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        Arriving(self)
+    }
+
+    fn any(&self) -> bool {
+        self.count.load(Ordering::Acquire) > 0
+    }
+
+    /// Ends the committer's wait early. Cheap when it is not waiting: an
+    /// unpark is then an atomic store, and leaves at most one spurious
+    /// return of its next wait.
+    fn wake_committer(&self) {
+        if let Some(committer) = self.committer.get() {
+            committer.unpark();
+        }
     }
 }
 
+/// One arriving message; uncounted when dropped.
+pub struct Arriving<'a>(&'a Arrivals);
+
 impl Drop for Arriving<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.wake_committer();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_arrival_ending_wakes_the_waiting_committer() {
+        let arrivals = Arc::new(Arrivals::default());
+        let _ = arrivals.committer.set(std::thread::current());
+        let guard_holder = Arc::clone(&arrivals);
+        let started = Instant::now();
+        let (counted, is_counted) = std::sync::mpsc::channel();
+        let session = std::thread::spawn(move || {
+            let arriving = guard_holder.start();
+            let _ = counted.send(());
+            std::thread::sleep(Duration::from_millis(20));
+            drop(arriving);
+        });
+        is_counted.recv().unwrap();
+        // Waits as the committer does, with a timeout far beyond the test's
+        // bound: only the wake ends it in time.
+        while arrivals.any() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::park_timeout(Duration::from_secs(10));
+        }
+        session.join().unwrap();
+        assert!(!arrivals.any());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -13,7 +13,7 @@ mod status;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,9 +57,11 @@ pub struct Shared {
     pub rescans: AtomicU64,
     /// Custody changes, folded into group commits (see `commit`).
     pub commits: tokio::sync::mpsc::Sender<commit::Job>,
-    /// SMTP sessions receiving a message (past DATA, not yet handed to the
-    /// committer): a commit a client waits on waits briefly for them.
-    pub arriving: AtomicUsize,
+    /// SMTP sessions receiving a message: a commit a client waits on waits
+    /// briefly for them.
+    pub arrivals: commit::Arrivals,
+    /// Ids for messages taken over SMTP.
+    pub message_ids: smtp::MessageIds,
 }
 
 impl Router for Shared {
@@ -210,7 +212,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         outbox: outbox::Outbox::default(),
         rescans: AtomicU64::new(0),
         commits,
-        arriving: AtomicUsize::new(0),
+        arrivals: commit::Arrivals::default(),
+        message_ids: smtp::MessageIds::new()
+            .map_err(|e| MailError::Task(format!("no randomness for message ids: {e}")))?,
         settings,
     });
     commit::start(Arc::clone(&shared), jobs).map_err(|e| MailError::Task(e.to_string()))?;

@@ -30,11 +30,11 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-async fn session(shared: Arc<Shared>, stream: TcpStream) {
+async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
     let hostname =
         format!("{}.{}", shared.settings.node, shared.settings.network).to_ascii_lowercase();
     let (mut pop, greeting) = Pop3Session::new(&hostname);
-    let (reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.split();
     let mut reader = BufReader::new(reader);
     let mut out = format!("{greeting}\r\n").into_bytes();
     loop {

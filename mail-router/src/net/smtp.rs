@@ -1,10 +1,11 @@
 //! The SMTP listener of a post office: the session machine in `crate::smtp`
 //! over a socket; a message is acknowledged (250) only once it is stored.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::WriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{Instrument, debug, info_span, warn};
 use wire_format::{MailKind, MailTransfer};
@@ -34,23 +35,39 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// A new message id: the time in milliseconds, then 80 random bits. Ids in
-/// time order make every router insert its seen-ids, queue and messages
-/// rows next to each other, so a group commit writes a few pages, not one
-/// per message scattered over each table.
-fn fresh_id(id: &mut [u8; 16]) -> Result<(), getrandom::Error> {
-    getrandom::fill(id)?;
-    id[..6].copy_from_slice(&now_ms().to_be_bytes()[2..]);
-    Ok(())
+/// Message ids: the time in milliseconds, then 80 bits that start random
+/// in each process and count up by one a message. Ids in time order make
+/// every router insert its seen-ids, queue and messages rows next to each
+/// other, so a group commit writes a few pages, not one per message
+/// scattered over each table. Two routers' ids meet only if their random
+/// starts come within a few messages of each other in the same millisecond;
+/// one router's never meet. Unlike a random draw per message, this costs
+/// no system call.
+pub struct MessageIds(Mutex<u128>);
+
+impl MessageIds {
+    pub fn new() -> Result<MessageIds, getrandom::Error> {
+        let mut start = [0u8; 16];
+        getrandom::fill(&mut start)?;
+        Ok(MessageIds(Mutex::new(u128::from_be_bytes(start))))
+    }
+
+    fn next(&self) -> [u8; 16] {
+        let mut counter = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *counter = counter.wrapping_add(1);
+        let mut id = counter.to_be_bytes();
+        id[..6].copy_from_slice(&now_ms().to_be_bytes()[2..]);
+        id
+    }
 }
 
-async fn send(writer: &mut tokio::net::tcp::OwnedWriteHalf, text: &str) -> std::io::Result<()> {
+async fn send(writer: &mut WriteHalf<'_>, text: &str) -> std::io::Result<()> {
     let mut out = text.replace("\r\n", "\n").replace('\n', "\r\n");
     out.push_str("\r\n");
     writer.write_all(out.as_bytes()).await
 }
 
-async fn session(shared: Arc<Shared>, stream: TcpStream) {
+async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
     let settings = &shared.settings;
     let hostname = format!("{}.{}", settings.node, settings.network).to_ascii_lowercase();
     let (mut smtp, greeting) = SmtpSession::new(SmtpConfig {
@@ -59,7 +76,9 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
         network: settings.network,
         max_size: settings.max_message_bytes,
     });
-    let (reader, mut writer) = stream.into_split();
+    // Borrowed halves: the owned ones shut the socket down on drop, one
+    // more system call per connection, which close does anyway.
+    let (reader, mut writer) = stream.split();
     let mut reader = BufReader::new(reader);
     if send(&mut writer, &greeting).await.is_err() {
         return;
@@ -97,22 +116,17 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
                 recipients,
                 data,
             } => {
-                let mut id = [0u8; 16];
-                let result = match fresh_id(&mut id) {
-                    Ok(()) => {
-                        let mail = MailTransfer {
-                            message_id: id,
-                            kind: MailKind::Normal,
-                            from,
-                            recipients,
-                            hop_count: 0,
-                            submitted_at_ms: now_ms(),
-                            body: data.into(),
-                        };
-                        shared.take_then(vec![mail], true, || arriving = None).await
-                    }
-                    Err(e) => Err(crate::MailError::Task(e.to_string())),
+                let id = shared.message_ids.next();
+                let mail = MailTransfer {
+                    message_id: id,
+                    kind: MailKind::Normal,
+                    from,
+                    recipients,
+                    hop_count: 0,
+                    submitted_at_ms: now_ms(),
+                    body: data.into(),
                 };
+                let result = shared.take_then(vec![mail], true, || arriving = None).await;
                 let reply =
                     smtp.submitted(result.map(|_| hex::encode(id)).map_err(|e| e.to_string()));
                 debug!(id = %hex::encode(id), "message submitted");
@@ -124,10 +138,33 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
         if !smtp.in_data() {
             arriving = None;
         } else if arriving.is_none() {
-            arriving = Some(Arriving::new(&shared.arriving));
+            arriving = Some(shared.arrivals.start());
         }
         if send(&mut writer, &reply).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_distinct_and_begin_with_the_time() {
+        let ids = MessageIds::new().unwrap();
+        let before = now_ms();
+        let made: Vec<[u8; 16]> = (0..10_000).map(|_| ids.next()).collect();
+        let after = now_ms();
+        let distinct: std::collections::HashSet<_> = made.iter().collect();
+        assert_eq!(distinct.len(), made.len());
+        for id in &made {
+            let mut ms = [0u8; 8];
+            ms[2..].copy_from_slice(&id[..6]);
+            assert!((before..=after).contains(&u64::from_be_bytes(ms)));
+        }
+        // Another router (process) starts elsewhere.
+        let other = MessageIds::new().unwrap();
+        assert_ne!(other.next()[6..], made[0][6..]);
     }
 }
