@@ -17,6 +17,8 @@ use crate::routing::parse_smtp_address;
 /// A command line longer than this is refused (RFC 5321 allows 512).
 pub const MAX_COMMAND_LINE: usize = 512;
 pub const MAX_RECIPIENTS: usize = 100;
+/// Bytes reserved for a message's text when DATA starts.
+const TYPICAL_MESSAGE: usize = 4 * 1024;
 
 pub struct SmtpConfig {
     pub hostname: String,
@@ -216,6 +218,9 @@ impl SmtpSession {
             Request::Data => match self.state {
                 State::Mail if !self.recipients.is_empty() => {
                     self.state = State::Data;
+                    // Room for a typical message at once, instead of a
+                    // dozen doublings as its lines arrive.
+                    self.data.reserve(TYPICAL_MESSAGE.min(self.config.max_size));
                     reply("354 End data with <CR><LF>.<CR><LF>")
                 }
                 State::Mail => reply("554 5.5.1 No valid recipients"),

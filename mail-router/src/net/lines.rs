@@ -5,24 +5,26 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
 pub enum Line {
-    Text(Vec<u8>),
+    /// The line is in the buffer given.
+    Text,
     TooLong,
     Closed,
     TimedOut,
 }
 
-/// One line without its CRLF (or LF), at most `max` bytes.
+/// One line into `buf` (replacing what it held) without its CRLF (or LF),
+/// at most `max` bytes. A session reuses one buffer for all its lines: a
+/// 2 KiB message is some thirty lines.
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
+    buf: &mut Vec<u8>,
     max: usize,
     within: Duration,
 ) -> Line {
-    let mut buf = Vec::new();
+    buf.clear();
     let read = tokio::time::timeout(
         within,
-        (&mut *reader)
-            .take(max as u64 + 2)
-            .read_until(b'\n', &mut buf),
+        (&mut *reader).take(max as u64 + 2).read_until(b'\n', buf),
     )
     .await;
     match read {
@@ -40,7 +42,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
             if buf.ends_with(b"\r") {
                 buf.pop();
             }
-            Line::Text(buf)
+            Line::Text
         }
     }
 }

@@ -37,18 +37,19 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
     let (reader, mut writer) = stream.split();
     let mut reader = BufReader::new(reader);
     let mut out = format!("{greeting}\r\n").into_bytes();
+    let mut line = Vec::new();
     loop {
         if writer.write_all(&out).await.is_err() {
             return;
         }
-        let line = match read_line(&mut reader, MAX_LINE, READ_TIMEOUT).await {
-            Line::Text(l) => l,
+        match read_line(&mut reader, &mut line, MAX_LINE, READ_TIMEOUT).await {
+            Line::Text => {}
             Line::TooLong => {
                 let _ = writer.write_all(b"-ERR line too long\r\n").await;
                 return;
             }
             Line::Closed | Line::TimedOut => return,
-        };
+        }
         out = match pop.line(&line) {
             Action::Reply(r) => format!("{r}\r\n").into_bytes(),
             Action::Lines(first, lines) => multiline(&first, lines.join("\r\n").as_bytes()),

@@ -61,10 +61,15 @@ impl MessageIds {
     }
 }
 
-async fn send(writer: &mut WriteHalf<'_>, text: &str) -> std::io::Result<()> {
-    let mut out = text.replace("\r\n", "\n").replace('\n', "\r\n");
-    out.push_str("\r\n");
-    writer.write_all(out.as_bytes()).await
+/// Writes a reply, each of its lines ended by CRLF, in one write; `out` is
+/// the session's buffer for it.
+async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
+    out.clear();
+    for line in text.split('\n') {
+        out.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    writer.write_all(out).await
 }
 
 async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
@@ -80,7 +85,8 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
     // more system call per connection, which close does anyway.
     let (reader, mut writer) = stream.split();
     let mut reader = BufReader::new(reader);
-    if send(&mut writer, &greeting).await.is_err() {
+    let (mut line, mut out) = (Vec::new(), Vec::new());
+    if send(&mut writer, &mut out, &greeting).await.is_err() {
         return;
     }
     let mut arriving: Option<Arriving<'_>> = None;
@@ -90,25 +96,25 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
         } else {
             crate::smtp::MAX_COMMAND_LINE
         };
-        let line = match read_line(&mut reader, max, READ_TIMEOUT).await {
-            Line::Text(l) => l,
+        match read_line(&mut reader, &mut line, max, READ_TIMEOUT).await {
+            Line::Text => {}
             Line::TooLong => {
-                let _ = send(&mut writer, "500 5.5.6 Line too long").await;
+                let _ = send(&mut writer, &mut out, "500 5.5.6 Line too long").await;
                 return;
             }
             Line::TimedOut => {
-                let _ = send(&mut writer, "421 4.4.2 Timeout, closing").await;
+                let _ = send(&mut writer, &mut out, "421 4.4.2 Timeout, closing").await;
                 return;
             }
             Line::Closed => return,
-        };
+        }
         let store = &shared.store;
         let action = smtp.line(&line, |mailbox| store.user_exists(mailbox).unwrap_or(false));
         let reply = match action {
             Action::None => continue,
             Action::Reply(r) => r,
             Action::Close(r) => {
-                let _ = send(&mut writer, &r).await;
+                let _ = send(&mut writer, &mut out, &r).await;
                 return;
             }
             Action::Submit {
@@ -140,7 +146,7 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
         } else if arriving.is_none() {
             arriving = Some(shared.arrivals.start());
         }
-        if send(&mut writer, &reply).await.is_err() {
+        if send(&mut writer, &mut out, &reply).await.is_err() {
             return;
         }
     }
