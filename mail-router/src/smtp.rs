@@ -560,58 +560,33 @@ mod tests {
     fn parameters_are_checked_against_what_ehlo_offered() {
         let mut s = session();
         s.line(b"EHLO x", local);
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=abc", local)),
-            "501"
-        );
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=", local)),
-            "501"
-        );
-        // Past usize::MAX, as the old parser's `parse::<usize>` did.
-        let huge = b"MAIL FROM:<jsmith@poa.acme> SIZE=99999999999999999999";
-        assert_eq!(code(s.line(huge, local)), "501");
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> BODY=9BIT", local)),
-            "501"
-        );
-        // Unknown to smtp-proto, or known but not offered here: 555.
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> X-FOO=1", local)),
-            "555"
-        );
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SMTPUTF8", local)),
-            "555"
-        );
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> RET=HDRS", local)),
-            "555"
-        );
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> REQUIRETLS", local)),
-            "555"
-        );
-        let binary = b"MAIL FROM:<jsmith@poa.acme> BODY=BINARYMIME";
-        assert_eq!(code(s.line(binary, local)), "555");
-        assert_eq!(
-            code(s.line(b"MAIL FROM:<jsmith@poa.acme> SIZE=100", local)),
-            "250"
-        );
-        assert_eq!(
-            code(s.line(b"RCPT TO:<klee@pob.acme> NOTIFY=NEVER", local)),
-            "555"
-        );
-        assert_eq!(code(s.line(b"RCPT TO:<klee@pob.acme> X-BAR", local)), "555");
-        assert_eq!(
-            code(s.line(b"RCPT TO:<klee@pob.acme> NOTIFY=SOMETIMES", local)),
-            "501"
-        );
-        assert_eq!(
-            code(s.line(b"DATA", local)),
-            "554",
-            "none of them was taken"
-        );
+        // In order: the session's state carries from line to line.
+        let lines: [(&[u8], &str); 14] = [
+            (b"MAIL FROM:<jsmith@poa.acme> SIZE=abc", "501"),
+            (b"MAIL FROM:<jsmith@poa.acme> SIZE=", "501"),
+            // Past usize::MAX, as the old parser's `parse::<usize>` did.
+            (
+                b"MAIL FROM:<jsmith@poa.acme> SIZE=99999999999999999999",
+                "501",
+            ),
+            (b"MAIL FROM:<jsmith@poa.acme> BODY=9BIT", "501"),
+            // Unknown to smtp-proto, or known but not offered here: 555.
+            (b"MAIL FROM:<jsmith@poa.acme> X-FOO=1", "555"),
+            (b"MAIL FROM:<jsmith@poa.acme> SMTPUTF8", "555"),
+            (b"MAIL FROM:<jsmith@poa.acme> RET=HDRS", "555"),
+            (b"MAIL FROM:<jsmith@poa.acme> REQUIRETLS", "555"),
+            (b"MAIL FROM:<jsmith@poa.acme> BODY=BINARYMIME", "555"),
+            (b"MAIL FROM:<jsmith@poa.acme> SIZE=100", "250"),
+            (b"RCPT TO:<klee@pob.acme> NOTIFY=NEVER", "555"),
+            (b"RCPT TO:<klee@pob.acme> X-BAR", "555"),
+            (b"RCPT TO:<klee@pob.acme> NOTIFY=SOMETIMES", "501"),
+            // None of the recipients was taken.
+            (b"DATA", "554"),
+        ];
+        for (line, expected) in lines {
+            let text = String::from_utf8_lossy(line);
+            assert_eq!(code(s.line(line, local)), expected, "{text}");
+        }
         // The parameter's name comes back, on one line.
         match s.line(b"RCPT TO:<klee@pob.acme> x-bar=1", local) {
             Action::Reply(r) => assert_eq!(r, "555 5.5.4 Unsupported parameter X-BAR=1"),
