@@ -24,9 +24,10 @@ struct Cli {
     /// gateway), data_dir, listen, smtp_listen, pop3_listen, operator_secret,
     /// hub, max_hops, expiry_secs, seen_retention_secs (how long a message id
     /// is remembered so a re-sent copy is stored once; at least expiry_secs,
-    /// default a week), max_message_bytes, [[peers]] (name, secret,
-    /// endpoint), [routes] (post office = next hop), [[users]] (mailbox,
-    /// password). See the documentation of `mail_router::config`.
+    /// default a week), max_message_bytes, cache_mib (memory for the store's
+    /// page cache, default 64), [[peers]] (name, secret, endpoint), [routes]
+    /// (post office = next hop), [[users]] (mailbox, password). See the
+    /// documentation of `mail_router::config`.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
 }

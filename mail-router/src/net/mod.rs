@@ -166,7 +166,7 @@ async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
 /// Opens the store, binds the listeners, prints the process contract lines
 /// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until `shutdown`.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), MailError> {
-    let store = MailStore::open(&settings.data_dir)?;
+    let store = MailStore::open_with_cache(&settings.data_dir, settings.cache_bytes)?;
     store.seed_users_once(&settings.users)?;
     let mut routes = settings.routes.clone();
     routes.extend(store.routes()?);

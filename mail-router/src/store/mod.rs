@@ -107,10 +107,20 @@ pub trait Router {
 }
 
 impl MailStore {
+    /// Opens (or creates) the store in `dir` with the default cache.
     pub fn open(dir: &Path) -> Result<MailStore, MailError> {
+        MailStore::open_with_cache(dir, crate::config::DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// As `open`, caching at most `cache_bytes` of the file's pages in
+    /// memory (redb's own default is 1 GiB).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<MailStore, MailError> {
         std::fs::create_dir_all(dir).map_err(|e| MailError::store(dir, e))?;
         let path = dir.join("mail.redb");
-        let db = Database::create(&path).map_err(|e| MailError::store(&path, e))?;
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(&path)
+            .map_err(|e| MailError::store(&path, e))?;
         let store = MailStore { db, path };
         // Create every table, so readers never meet a missing one.
         store.write(|_| Ok(()))?;
