@@ -101,7 +101,7 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
 
 /// Folds jobs that come soon into `batch`, by the rules of `LINGER` (here
 /// `linger`) and `ARRIVING_WAIT`. Every take wakes the committer
-/// (`take_then`), and so does the last arriving SMTP message's end.
+/// (`Shared::submit`), and so does the last arriving SMTP message's end.
 fn wait_for_more(
     arrivals: &Arrivals,
     jobs: &mut mpsc::Receiver<Job>,
@@ -207,47 +207,55 @@ fn commit(shared: &Shared, batch: Vec<Job>) {
 }
 
 impl Shared {
-    /// Takes custody of `messages`; answers once they are on disk. `urgent`:
-    /// a client waits on this alone (see `LINGER`).
-    pub async fn take(
-        &self,
-        messages: Vec<MailTransfer>,
-        urgent: bool,
-    ) -> Result<Vec<Taken>, MailError> {
-        self.take_then(messages, urgent, || ()).await
+    /// Takes custody of a peer's `messages`; answers once they are on disk.
+    /// The peer keeps a window in flight, so the commit may linger for more
+    /// (see `LINGER`).
+    pub async fn take(&self, messages: Vec<MailTransfer>) -> Result<Vec<Taken>, MailError> {
+        let job = |reply| Job::Take {
+            messages,
+            urgent: false,
+            reply,
+        };
+        self.submit(job, || ()).await
     }
 
-    /// As `take`, calling `queued` once the committer has the messages.
-    pub async fn take_then(
+    /// Takes custody of a message an SMTP client waits on, alone; calls
+    /// `queued` once the committer has it.
+    pub async fn take_for_client(
         &self,
-        messages: Vec<MailTransfer>,
-        urgent: bool,
+        message: MailTransfer,
         queued: impl FnOnce(),
     ) -> Result<Vec<Taken>, MailError> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self
-            .commits
-            .send(Job::Take {
-                messages,
-                urgent,
-                reply,
-            })
-            .await;
-        queued();
-        self.arrivals.wake_committer();
-        sent.map_err(|_| MailError::Task("the committer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| MailError::Task("the committer dropped a change".into()))?
+        let job = |reply| Job::Take {
+            messages: vec![message],
+            urgent: true,
+            reply,
+        };
+        self.submit(job, queued).await
     }
 
     /// The next hop acknowledged these: drop them from the queue.
     pub async fn forwarded(&self, done: Vec<Queued>) -> Result<(), MailError> {
-        let (reply, answer) = oneshot::channel();
-        self.commits
-            .send(Job::Forwarded(done, reply))
+        self.submit(|reply| Job::Forwarded(done, reply), || ())
             .await
-            .map_err(|_| MailError::Task("the committer has stopped".into()))?;
+    }
+
+    /// Hands the committer a job and waits for its answer. A take wakes a
+    /// committer that is waiting for more (see `wait_for_more`).
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, MailError>>) -> Job,
+        queued: impl FnOnce(),
+    ) -> Result<T, MailError> {
+        let (reply, answer) = oneshot::channel();
+        let job = job(reply);
+        let is_take = matches!(job, Job::Take { .. });
+        let sent = self.commits.send(job).await;
+        queued();
+        if is_take {
+            self.arrivals.wake_committer();
+        }
+        sent.map_err(|_| MailError::Task("the committer has stopped".into()))?;
         answer
             .await
             .map_err(|_| MailError::Task("the committer dropped a change".into()))?
@@ -316,7 +324,7 @@ mod tests {
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(20));
                 sender.blocking_send(take_job(true)).unwrap();
-                // As take_then does.
+                // As Shared::submit does.
                 arrivals.wake_committer();
             })
         };

@@ -132,7 +132,7 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
                     submitted_at_ms: now_ms(),
                     body: data.into(),
                 };
-                let result = shared.take_then(vec![mail], true, || arriving = None).await;
+                let result = shared.take_for_client(mail, || arriving = None).await;
                 let reply =
                     smtp.submitted(result.map(|_| hex::encode(id)).map_err(|e| e.to_string()));
                 debug!(id = %hex::encode(id), "message submitted");

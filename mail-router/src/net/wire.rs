@@ -143,7 +143,7 @@ async fn take_mail(
     }
     if !accepted.is_empty() {
         let messages: Vec<MailTransfer> = accepted.iter().map(|(_, m)| m.clone()).collect();
-        match shared.take(messages, false).await {
+        match shared.take(messages).await {
             Ok(taken) => {
                 for ((id, m), t) in accepted.iter().zip(taken) {
                     let ack = MailAck {
