@@ -12,7 +12,13 @@
 //!   root and reconfigures the machine's Postfix; skipped with a note when
 //!   it cannot run, or with `--no-postfix`.
 //!
-//! Then the ratio of the two rates.
+//! * Ceiling: the same `smtp-source` load into Postfix's `smtp-sink`, which
+//!   answers every command at once and stores and relays nothing: what this
+//!   machine can do for SMTP at all, measured in the same run, since its
+//!   speed changes from hour to hour. Skipped with a note when `smtp-sink`
+//!   is not installed, or with `--no-ceiling`.
+//!
+//! Then the ratios of the rates.
 //!
 //! `cargo bench -p integration-tests --bench mail -- [MESSAGES] [SESSIONS]`
 //! (default 30,000 and 200); `--keep` keeps the routers' logs and stores.
@@ -30,7 +36,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use integration_tests::mail::{Net, Router, Spec};
+use integration_tests::mail::{Net, Router, Spec, free_port};
 use integration_tests::{peak_rss_kib, test_dir, wait_until};
 
 fn main() {
@@ -42,6 +48,15 @@ fn main() {
     let keep = all.iter().any(|a| a == "--keep");
     let reuse = all.iter().any(|a| a == "--reuse-sessions");
     let mhub = mhub(messages, sessions, reuse, keep);
+    if !all.iter().any(|a| a == "--no-ceiling") {
+        match ceiling(messages, sessions, reuse) {
+            Ok(rate) => println!(
+                "mhub reached {:.0}% of the ceiling ({mhub:.0} / {rate:.0} messages/s)",
+                100.0 * mhub / rate
+            ),
+            Err(why) => println!("ceiling not measured: {why}"),
+        }
+    }
     if all.iter().any(|a| a == "--no-postfix") {
         return;
     }
@@ -156,6 +171,95 @@ fn connections(reuse: bool) -> &'static str {
     }
 }
 
+/// `smtp-source`'s arguments for the bench's load into `server`.
+fn load(messages: usize, sessions: usize, reuse: bool, server: &str) -> Vec<String> {
+    let mut args: Vec<String> = reuse.then(|| "-d".to_owned()).into_iter().collect();
+    args.extend(
+        [
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &messages.to_string(),
+            "-l",
+            "2048",
+            "-f",
+            "jsmith@poa.acme",
+            "-t",
+            "klee@pob.acme",
+            server,
+        ]
+        .map(str::to_owned),
+    );
+    args
+}
+
+/// The same load into `smtp-sink` (Postfix's test server: it answers at once
+/// and keeps nothing), in messages/s.
+fn ceiling(messages: usize, sessions: usize, reuse: bool) -> Result<f64, String> {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut sink = Command::new("smtp-sink");
+    // As root it must be told whom to run as.
+    if std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    }) {
+        sink.args(["-u", "nobody"]);
+    }
+    // The last argument is its accept queue, as long as the routers' own.
+    let mut sink = sink
+        .args([address.as_str(), "1024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start smtp-sink: {e}"))?;
+    let listening = wait_until(Duration::from_secs(10), Duration::from_millis(10), || {
+        std::net::TcpStream::connect(&address).is_ok()
+    });
+    let (machine_before, started) = (machine_ticks(), Instant::now());
+    let children_before = ended_children_cpu();
+    let submitted = if listening {
+        run(
+            Command::new("smtp-source").args(load(messages, sessions, reuse, &address)),
+            Duration::from_secs(600),
+        )
+        .map(|_| started.elapsed())
+    } else {
+        Err("smtp-sink did not listen within 10 s".into())
+    };
+    let machine = machine_ticks()
+        .zip(machine_before)
+        .map(|(after, before)| (after.0 - before.0, after.1 - before.1));
+    let generator = ended_children_cpu();
+    let _ = sink.kill();
+    let _ = sink.wait();
+    let elapsed = submitted?;
+    let spent = |after: Option<(u64, u64)>, before: Option<(u64, u64)>| {
+        after
+            .zip(before)
+            .map_or_else(|| "?".into(), |(a, b)| format_cpu((a.0 - b.0, a.1 - b.1)))
+    };
+    let rate = messages as f64 / elapsed.as_secs_f64();
+    println!(
+        "ceiling: the same load into smtp-sink (answers at once, keeps nothing): \
+         {messages} messages in {:.2} s: {rate:.0} messages/s",
+        elapsed.as_secs_f64(),
+    );
+    println!(
+        "ceiling: CPU time smtp-source {}, smtp-sink {}; the machine was busy {}",
+        spent(generator, children_before),
+        spent(ended_children_cpu(), generator),
+        busy(machine)
+    );
+    Ok(rate)
+}
+
+fn busy(machine: Option<(u64, u64)>) -> String {
+    machine.map_or_else(
+        || "?".into(),
+        |(busy, all)| format!("{:.0}% of the run", 100.0 * busy as f64 / all.max(1) as f64),
+    )
+}
+
 fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
     let root = test_dir("mail-bench");
     let net = Net::start(
@@ -170,21 +274,7 @@ fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
     let (children_before, machine_before) = (ended_children_cpu(), machine_ticks());
     let started = Instant::now();
     let submitted = run(
-        Command::new("smtp-source")
-            .args(reuse.then_some("-d"))
-            .args([
-                "-s",
-                &sessions.to_string(),
-                "-m",
-                &messages.to_string(),
-                "-l",
-                "2048",
-                "-f",
-                "jsmith@poa.acme",
-                "-t",
-                "klee@pob.acme",
-                &poa.smtp().to_string(),
-            ]),
+        Command::new("smtp-source").args(load(messages, sessions, reuse, &poa.smtp().to_string())),
         Duration::from_secs(600),
     );
     if let Err(e) = submitted {
@@ -229,10 +319,7 @@ fn mhub(messages: usize, sessions: usize, reuse: bool, keep: bool) -> f64 {
     println!(
         "mhub: CPU time of the load generator smtp-source {}; the machine was busy {}",
         generator.map_or_else(|| "?".into(), format_cpu),
-        machine.map_or_else(
-            || "?".into(),
-            |(busy, all)| format!("{:.0}% of the run", 100.0 * busy as f64 / all.max(1) as f64)
-        )
+        busy(machine)
     );
     if keep {
         println!("mhub: logs kept in {}", root.keep().display());

@@ -138,7 +138,9 @@ impl MailStore {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         let out = {
             let mut tx = Tx::open(&txn, &self.path)?;
-            body(&mut tx)?
+            let out = body(&mut tx)?;
+            tx.finish()?;
+            out
         };
         txn.commit().map_err(|e| self.err(e))?;
         Ok(out)
@@ -272,7 +274,8 @@ impl MailStore {
                     deferred += 1;
                 }
             }
-            tx.add(DEFERRED, deferred)
+            tx.add(DEFERRED, deferred);
+            Ok(())
         })
     }
 

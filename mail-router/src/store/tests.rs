@@ -309,3 +309,46 @@ fn message_ids_are_forgotten_after_their_retention_and_only_then() {
     assert!(!again[1].duplicate);
     assert_eq!(store.mailbox(&n("AJONES")).unwrap().len(), 4);
 }
+
+#[test]
+fn counters_and_arrival_order_carry_across_group_commits_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = post_office("POD");
+    let local = (n("POD"), n("ACME"));
+    {
+        let store = MailStore::open(dir.path()).unwrap();
+        store.set_user(&n("AJONES"), "pw").unwrap();
+        let first: Vec<_> = (1..=3).map(|i| mail(i, &["ACME/POD/AJONES"])).collect();
+        store.take(&first, &router, local, 10).unwrap();
+    }
+    let store = MailStore::open(dir.path()).unwrap();
+    let second = [
+        mail(4, &["ACME/POD/AJONES"]),
+        mail(2, &["ACME/POD/AJONES"]),
+        mail(5, &["ACME/POD/AJONES"]),
+    ];
+    let taken = store.take(&second, &router, local, 11).unwrap();
+    assert!(taken[1].duplicate);
+    let counters = store.counters().unwrap();
+    assert_eq!(
+        (
+            counters["received"],
+            counters["delivered"],
+            counters["duplicates"]
+        ),
+        (5, 5, 1)
+    );
+    // Each delivery got the next arrival number, in one transaction and
+    // across them, so the mailbox lists in the order mail came in.
+    let uids: Vec<String> = store
+        .mailbox(&n("AJONES"))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.uid)
+        .collect();
+    let expected: Vec<String> = [1u8, 2, 3, 4, 5]
+        .iter()
+        .map(|i| hex::encode([*i; 16]))
+        .collect();
+    assert_eq!(uids, expected);
+}

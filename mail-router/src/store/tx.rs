@@ -28,6 +28,11 @@ pub(super) struct Tx<'t> {
     /// What this transaction queued, so that once it commits the forwarders
     /// can send it from memory instead of reading it back.
     pub(super) queued: Vec<(Queued, MailTransfer)>,
+    /// Counter increments and the last arrival number, written to `meta`
+    /// once by `finish`: a group commit of fifty deliveries would otherwise
+    /// rewrite the same rows 150 times.
+    counts: Vec<(&'static str, u64)>,
+    arrivals: Option<u64>,
 }
 
 impl<'t> Tx<'t> {
@@ -47,17 +52,42 @@ impl<'t> Tx<'t> {
             endpoints: txn.open_table(ENDPOINTS).map_err(e)?,
             meta: txn.open_table(META).map_err(e)?,
             queued: Vec::new(),
+            counts: Vec::new(),
+            arrivals: None,
         })
     }
 
-    pub(super) fn add(&mut self, key: &str, n: u64) -> Result<(), MailError> {
-        let current = self
+    fn counter(&self, key: &str) -> Result<u64, MailError> {
+        Ok(self
             .meta
             .get(key)
             .map_err(|e| MailError::store(self.path, e))?
-            .map_or(0, |v| v.value());
+            .map_or(0, |v| v.value()))
+    }
+
+    pub(super) fn add(&mut self, key: &'static str, n: u64) {
+        match self.counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, pending)) => *pending += n,
+            None => self.counts.push((key, n)),
+        }
+    }
+
+    /// Writes what `add` and `deliver` kept in memory; the transaction
+    /// commits after this.
+    pub(super) fn finish(&mut self) -> Result<(), MailError> {
+        for (key, n) in std::mem::take(&mut self.counts) {
+            let total = self.counter(key)? + n;
+            self.set_counter(key, total)?;
+        }
+        if let Some(arrival) = self.arrivals {
+            self.set_counter(ARRIVALS, arrival)?;
+        }
+        Ok(())
+    }
+
+    fn set_counter(&mut self, key: &str, value: u64) -> Result<(), MailError> {
         self.meta
-            .insert(key, current + n)
+            .insert(key, value)
             .map_err(|e| MailError::store(self.path, e))?;
         Ok(())
     }
@@ -94,7 +124,7 @@ impl<'t> Tx<'t> {
             }
         }
         if count > 0 {
-            self.add(FORWARDED, count)?;
+            self.add(FORWARDED, count);
         }
         Ok(())
     }
@@ -170,7 +200,7 @@ impl<'t> Tx<'t> {
                 .keys()
                 .all(|po| router.disposition(po) != Disposition::Local);
             if !(transit && hops > seen_hops) {
-                self.add(DUPLICATES, 1)?;
+                self.add(DUPLICATES, 1);
                 return Ok(Taken {
                     duplicate: true,
                     ..Taken::default()
@@ -180,7 +210,7 @@ impl<'t> Tx<'t> {
         self.seen
             .insert(m.message_id.as_slice(), (now_ms, hops))
             .map_err(|e| MailError::store(self.path, e))?;
-        self.add(RECEIVED, 1)?;
+        self.add(RECEIVED, 1);
         let mut taken = Taken::default();
         // A message for one post office keeps its id end to end, so copies
         // that reach it by two paths (a route changed mid-flight) are stored once.
@@ -223,15 +253,11 @@ impl<'t> Tx<'t> {
     }
 
     fn deliver(&mut self, mailbox: &Name, id: &[u8; 16], body: &[u8]) -> Result<(), MailError> {
-        let arrival = self
-            .meta
-            .get(ARRIVALS)
-            .map_err(|e| MailError::store(self.path, e))?
-            .map_or(0, |v| v.value())
-            + 1;
-        self.meta
-            .insert(ARRIVALS, arrival)
-            .map_err(|e| MailError::store(self.path, e))?;
+        let arrival = match self.arrivals {
+            Some(last) => last,
+            None => self.counter(ARRIVALS)?,
+        } + 1;
+        self.arrivals = Some(arrival);
         let mut key = mailbox_prefix(mailbox);
         key.extend_from_slice(&arrival.to_be_bytes());
         let mut value = id.to_vec();
@@ -240,7 +266,8 @@ impl<'t> Tx<'t> {
             .insert(key.as_slice(), value.as_slice())
             .map_err(|e| MailError::store(self.path, e))?;
         // Counted here, so a report returned into a local mailbox counts too.
-        self.add(DELIVERED, 1)
+        self.add(DELIVERED, 1);
+        Ok(())
     }
 
     fn enqueue(&mut self, po: &Name, m: &MailTransfer, now_ms: u64) -> Result<(), MailError> {
@@ -288,7 +315,7 @@ impl<'t> Tx<'t> {
         let Some(ndr) = non_delivery(local.0, local.1, m, failed, reason, now_ms) else {
             return Ok(0);
         };
-        self.add(RETURNED, 1)?;
+        self.add(RETURNED, 1);
         self.seen
             .insert(ndr.message_id.as_slice(), (now_ms, 0))
             .map_err(|e| MailError::store(self.path, e))?;
