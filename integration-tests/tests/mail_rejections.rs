@@ -3,7 +3,8 @@
 //! in its POP3 mailbox; a sender of another post office or a recipient
 //! outside the network cannot use the SMTP listener as a relay; the SIZE
 //! limit holds whether the client announces the size or not; RSET drops
-//! an envelope; and a malformed frame on the wire port gets an error frame
+//! an envelope; mail for postmaster (RFC 5321 4.5.1) is taken at every post
+//! office, whose postmaster mailbox cannot be deleted; and a malformed frame on the wire port gets an error frame
 //! while the router keeps serving.
 
 use std::io::{Read, Write};
@@ -11,10 +12,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use integration_tests::mail::{
-    Net, OPERATOR_SECRET, Spec, exactly_once, password, pop3_fetch, python, smtp_send,
+    Net, OPERATOR_SECRET, Spec, address, exactly_once, password, pop3_fetch, python, smtp_send,
 };
 use integration_tests::{test_dir, wait_until};
-use wire_format::{ErrorCode, Frame, Message, Name, Role, auth, decode_frame, frame_to_bytes};
+use peer_link::LinkError;
+use wire_format::{
+    ErrorCode, Frame, Message, Name, Role, UserDelete, UserUpsert, auth, decode_frame,
+    frame_to_bytes,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
@@ -69,6 +74,66 @@ fn unknown_mailboxes_and_post_offices_come_back_to_the_sender() {
     assert_eq!(net.get("POB").count("returned"), 1);
     assert_eq!(net.get("H").count("returned"), 1);
     assert_eq!(net.get("POB").count("delivered"), 0);
+}
+
+#[test]
+fn every_post_office_takes_mail_for_postmaster_and_keeps_that_mailbox() {
+    let root = test_dir("mail-postmaster");
+    let net = network(root.path());
+    let (poa, pob) = (net.get("POA"), net.get("POB"));
+    let file = root.path().join("m.eml");
+    std::fs::write(&file, b"Subject: hello\r\n\r\nmarker to-postmaster\r\n").unwrap();
+    // RFC 5321 4.5.1: `<postmaster>` without a domain, and postmaster at
+    // any post office, in any case.
+    assert_eq!(
+        smtp_send(
+            poa.smtp(),
+            "jsmith@poa.acme",
+            &["postmaster", "Postmaster@pob.acme"],
+            &file
+        ),
+        "OK 0"
+    );
+    assert!(
+        wait_until(WAIT, POLL, || poa.count("delivered") == 1
+            && pob.count("delivered") == 1),
+        "postmaster mail was not delivered at both post offices"
+    );
+    let expected = ["to-postmaster".to_owned()];
+    for (name, router) in [("POA", poa), ("POB", pob)] {
+        // The mailbox exists from the start; a password opens it to POP3.
+        let upsert = router.operator().request(UserUpsert {
+            address: address(name, "POSTMASTER"),
+            display_name: "Postmaster".into(),
+            attributes: Vec::new(),
+            password: Some(password("POSTMASTER")),
+        });
+        assert!(
+            matches!(upsert, Ok(Message::AdminOk(_))),
+            "{name}: {upsert:?}"
+        );
+        let got = pop3_fetch(router.pop3(), "POSTMASTER", false);
+        assert_eq!(exactly_once(&got, &expected), Ok(()), "{name}");
+        assert_eq!(router.count("returned"), 0, "{name}");
+    }
+    assert!(pop3_fetch(poa.pop3(), "JSMITH", false).is_empty());
+    // The postmaster mailbox cannot be deleted, nor another post office's
+    // user through this one.
+    for (po, mailbox) in [("POA", "POSTMASTER"), ("POB", "KLEE")] {
+        let reply = poa.operator().request(UserDelete {
+            address: address(po, mailbox),
+        });
+        assert!(
+            matches!(
+                reply,
+                Err(LinkError::Remote {
+                    code: ErrorCode::Forbidden,
+                    ..
+                })
+            ),
+            "{po}/{mailbox}: {reply:?}"
+        );
+    }
 }
 
 #[test]

@@ -34,6 +34,11 @@
 //! password = "..."             # optional: without one, no POP3 login until set
 //! ```
 //!
+//! Every post office also has the mailbox POSTMASTER, made at start if
+//! missing and never deleted: RFC 5321 4.5.1 says mail to `<postmaster>`
+//! (no domain) and to postmaster at the post office must be accepted. Give
+//! it a password (a `[[users]]` seed or UserUpsert) to read it over POP3.
+//!
 //! Who dials whom: the sender always dials the next hop's `listen` endpoint,
 //! so each router needs the endpoints of the routers it sends to. With port 0
 //! they are told at run time with `Repoint{server, endpoint}`; `netctl`

@@ -17,6 +17,13 @@ use crate::routing::parse_smtp_address;
 /// A command line longer than this is refused (RFC 5321 allows 512).
 pub const MAX_COMMAND_LINE: usize = 512;
 pub const MAX_RECIPIENTS: usize = 100;
+/// The mailbox every post office has for `postmaster` (RFC 5321 4.5.1: mail
+/// to it MUST be accepted, with or without a domain).
+pub const POSTMASTER: &str = "POSTMASTER";
+
+pub fn postmaster() -> Name {
+    Name::new(POSTMASTER).expect("POSTMASTER is a valid name")
+}
 /// Bytes reserved for a message's text when DATA starts.
 const TYPICAL_MESSAGE: usize = 4 * 1024;
 
@@ -61,6 +68,17 @@ pub struct SmtpSession {
     /// The command line with its CRLF put back, as `smtp-proto` parses it;
     /// kept between lines so that a line needs no new buffer.
     command: Vec<u8>,
+}
+
+/// Whether the path in a RCPT line is `<postmaster>`, in any case.
+fn names_postmaster(line: &[u8]) -> bool {
+    let Some(open) = line.iter().position(|b| *b == b'<') else {
+        return false;
+    };
+    let path = &line[open + 1..];
+    path.iter()
+        .position(|b| *b == b'>')
+        .is_some_and(|close| path[..close].eq_ignore_ascii_case(POSTMASTER.as_bytes()))
 }
 
 fn reply(text: &str) -> Action {
@@ -187,7 +205,7 @@ impl SmtpSession {
         command.extend_from_slice(line);
         command.extend_from_slice(b"\r\n");
         let action = match Request::parse(&mut command.iter()) {
-            Ok(request) => self.request(request, is_local_user),
+            Ok(request) => self.request(request, line, is_local_user),
             Err(error) => parse_error(error),
         };
         self.command = command;
@@ -197,6 +215,7 @@ impl SmtpSession {
     fn request(
         &mut self,
         request: Request<Cow<'_, str>>,
+        line: &[u8],
         is_local_user: impl Fn(&Name) -> bool,
     ) -> Action {
         match request {
@@ -214,7 +233,7 @@ impl SmtpSession {
                 Action::Reply(format!("250 {}", self.config.hostname))
             }
             Request::Mail { from } => self.mail(&from, is_local_user),
-            Request::Rcpt { to } => self.rcpt(&to),
+            Request::Rcpt { to } => self.rcpt(&to, line),
             Request::Data => match self.state {
                 State::Mail if !self.recipients.is_empty() => {
                     self.state = State::Data;
@@ -284,14 +303,22 @@ impl SmtpSession {
         reply("250 2.1.0 Sender OK")
     }
 
-    fn rcpt(&mut self, path: &RcptTo<Cow<'_, str>>) -> Action {
+    fn rcpt(&mut self, path: &RcptTo<Cow<'_, str>>, line: &[u8]) -> Action {
         if self.state != State::Mail {
             return reply("503 5.5.1 MAIL first");
         }
         if unoffered_rcpt_parameter(path) {
             return reply("555 5.5.4 No RCPT parameters are supported");
         }
-        match parse_smtp_address(&path.address) {
+        // smtp-proto reads `<postmaster>` as the empty path `<>`, which is
+        // no forward path at all: the line tells the two apart.
+        let to = if path.address.is_empty() {
+            names_postmaster(line)
+                .then(|| Address::new(self.config.network, self.config.post_office, postmaster()))
+        } else {
+            parse_smtp_address(&path.address)
+        };
+        match to {
             Some(to) if to.network == self.config.network => {
                 if self.recipients.len() >= MAX_RECIPIENTS {
                     return reply("452 4.5.3 Too many recipients");
@@ -553,7 +580,28 @@ mod tests {
         assert_eq!(code(s.line(b"RCPT FROM:<klee@pob.acme>", local)), "501");
         assert_eq!(code(s.line(b"RCPT TO:<klee@@pob.acme>", local)), "553");
         assert_eq!(code(s.line(b"RCPT TO:<>", local)), "550");
-        assert_eq!(code(s.line(b"RCPT TO:<postmaster>", local)), "550");
+    }
+
+    #[test]
+    fn postmaster_without_a_domain_is_this_post_offices_postmaster() {
+        let mut s = in_mail();
+        for line in [
+            b"RCPT TO:<postmaster>".as_slice(),
+            b"RCPT TO:<PostMaster>",
+            b"RCPT TO:<postmaster@poa.acme>",
+            b"RCPT TO:<Postmaster@pob.acme>",
+        ] {
+            assert_eq!(code(s.line(line, local)), "250", "{line:?}");
+        }
+        s.line(b"DATA", local);
+        match s.line(b".", local) {
+            Action::Submit { recipients, .. } => {
+                let to: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+                // The first three are one recipient, named three ways.
+                assert_eq!(to, ["ACME/POA/POSTMASTER", "ACME/POB/POSTMASTER"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

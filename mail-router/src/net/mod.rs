@@ -26,6 +26,7 @@ use wire_format::{Name, Role};
 use crate::MailError;
 use crate::config::{Mode, Settings};
 use crate::routing::{Disposition, route};
+use crate::smtp::postmaster;
 use crate::store::{MailStore, Router};
 
 pub const OPERATOR: &str = "OPERATOR";
@@ -168,6 +169,9 @@ async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), MailError> {
     let store = MailStore::open_with_cache(&settings.data_dir, settings.cache_bytes)?;
     store.seed_users_once(&settings.users)?;
+    if settings.mode == Mode::PostOffice {
+        store.ensure_user(&postmaster())?;
+    }
     let mut routes = settings.routes.clone();
     routes.extend(store.routes()?);
     let mut endpoints: HashMap<Name, String> = settings

@@ -9,11 +9,12 @@ use peer_link::{Connection, LinkError};
 use tokio::net::TcpListener;
 use tracing::{Instrument, debug, info, info_span, warn};
 use wire_format::{
-    AdminOk, ErrorCode, ErrorReply, Frame, MailAck, MailTransfer, Message, Name, Role,
+    Address, AdminOk, ErrorCode, ErrorReply, Frame, MailAck, MailTransfer, Message, Name, Role,
 };
 
 use super::{Shared, status};
 use crate::config::Mode;
+use crate::smtp::postmaster;
 
 /// Frames already waiting on the connection are taken in one commit (one disk
 /// sync), up to this many.
@@ -243,13 +244,8 @@ async fn admin(
             }
         }
         Message::UserUpsert(u) if shared.settings.mode == Mode::PostOffice => {
-            if u.address.post_office != shared.settings.node
-                || u.address.network != shared.settings.network
-            {
-                Err((
-                    ErrorCode::Forbidden,
-                    format!("{} is not a user of this post office", u.address),
-                ))
+            if let Err(refused) = own_user(shared, &u.address) {
+                Err(refused)
             } else {
                 let mailbox = u.address.mailbox;
                 let result = shared
@@ -265,13 +261,25 @@ async fn admin(
         }
         Message::UserDelete(u) if shared.settings.mode == Mode::PostOffice => {
             let mailbox = u.address.mailbox;
-            match shared
-                .blocking(move |s| s.store.delete_user(&mailbox))
-                .await
-            {
-                Ok(true) => Ok(format!("mailbox {mailbox} deleted")),
-                Ok(false) => Err((ErrorCode::NotFound, format!("no mailbox {mailbox}"))),
-                Err(e) => Err((ErrorCode::Internal, e.to_string())),
+            if let Err(refused) = own_user(shared, &u.address) {
+                Err(refused)
+            } else if mailbox == postmaster() {
+                Err((
+                    ErrorCode::Forbidden,
+                    format!(
+                        "mailbox {mailbox} cannot be deleted: every post office must accept \
+                         mail for postmaster (RFC 5321 4.5.1)"
+                    ),
+                ))
+            } else {
+                match shared
+                    .blocking(move |s| s.store.delete_user(&mailbox))
+                    .await
+                {
+                    Ok(true) => Ok(format!("mailbox {mailbox} deleted")),
+                    Ok(false) => Err((ErrorCode::NotFound, format!("no mailbox {mailbox}"))),
+                    Err(e) => Err((ErrorCode::Internal, e.to_string())),
+                }
             }
         }
         Message::Ping(p) => return conn.reply(id, wire_format::Pong { token: p.token }).await,
@@ -287,5 +295,17 @@ async fn admin(
     match outcome {
         Ok(detail) => conn.reply(id, AdminOk { detail }).await,
         Err((code, text)) => conn.reply_error(id, code, text).await,
+    }
+}
+
+/// A post office changes only its own users.
+fn own_user(shared: &Shared, address: &Address) -> Result<(), (ErrorCode, String)> {
+    if address.post_office == shared.settings.node && address.network == shared.settings.network {
+        Ok(())
+    } else {
+        Err((
+            ErrorCode::Forbidden,
+            format!("{address} is not a user of this post office"),
+        ))
     }
 }
