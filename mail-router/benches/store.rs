@@ -12,6 +12,8 @@
 //! The group sizes are the mean ones the mail bench's debug log shows
 //! (`RUST_LOG=mail_router::net::commit=debug`, "group commit taken=").
 //!
+//! Then the status report's cost with MESSAGES queued at a hub.
+//!
 //! `cargo bench -p mail-router --bench store -- [MESSAGES]` (default 30,000
 //! per node). The store lives in a temporary directory under `TMPDIR`, on
 //! the same file system the integration tests use.
@@ -96,6 +98,37 @@ fn run(label: &str, node: &str, mode: Mode, group: usize, messages: usize) {
     );
 }
 
+/// What the status report costs with `messages` queued (a hub whose next
+/// hop is down): the one-pass summary it reads, against listing the queue.
+fn status(messages: usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = MailStore::open(dir.path()).expect("the store opens");
+    let routes = BTreeMap::from([(name("POB"), name("POB"))]);
+    let router = Table(name("H"), Mode::Hub, None, routes);
+    let local = (name("H"), name("ACME"));
+    for start in (0..messages as u64).step_by(500) {
+        let batch: Vec<MailTransfer> = (start..start + 500).map(mail).collect();
+        store
+            .commit_batch(&[batch], &[], &router, local, start)
+            .expect("the commit");
+    }
+    let started = Instant::now();
+    let summary = store.queue_summary().expect("the summary");
+    let summarised = started.elapsed();
+    let started = Instant::now();
+    let listed = store.queued().expect("the listing").len();
+    let listing = started.elapsed();
+    println!(
+        "status with {} queued: the summary took {:.1} ms; listing the queue took {:.1} ms \
+         and {:.1} MiB ({} bytes a message)",
+        summary.total,
+        summarised.as_secs_f64() * 1e3,
+        listing.as_secs_f64() * 1e3,
+        (listed * std::mem::size_of::<Queued>()) as f64 / f64::from(1 << 20),
+        std::mem::size_of::<Queued>(),
+    );
+}
+
 fn main() {
     let messages = std::env::args()
         .skip(1)
@@ -117,4 +150,5 @@ fn main() {
         50,
         messages,
     );
+    status(messages);
 }

@@ -19,8 +19,8 @@ use crate::routing::{Disposition, effective_hub};
 use crate::store::Router;
 
 pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
-    let (queued, counters) = shared
-        .blocking(|s| Ok((s.store.queued()?, s.store.counters()?)))
+    let (queue, counters) = shared
+        .blocking(|s| Ok((s.store.queue_summary()?, s.store.counters()?)))
         .await?;
     let count = |key: String, n: u64| StatusItem {
         key,
@@ -48,21 +48,19 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
         .iter()
         .map(|p| (p.name.to_string(), 0))
         .collect();
-    for q in &queued {
-        let hop = match shared.disposition(&q.post_office) {
+    for (post_office, n) in &queue.by_post_office {
+        let hop = match shared.disposition(post_office) {
             Disposition::Forward(hop) => hop.to_string(),
             Disposition::Local | Disposition::Unroutable => "unroutable".into(),
         };
-        *depth.entry(hop).or_default() += 1;
+        *depth.entry(hop).or_default() += n;
     }
-    items.push(count("queue.total".into(), queued.len() as u64));
+    items.push(count("queue.total".into(), queue.total));
     for (hop, n) in depth {
         items.push(count(format!("queue.{hop}.depth"), n));
     }
-    let oldest = queued
-        .iter()
-        .map(|q| q.enqueued_ms)
-        .min()
+    let oldest = queue
+        .oldest_enqueued_ms
         .map_or(0, |t| now_ms().saturating_sub(t));
     items.push(count("queue.oldest_age_ms".into(), oldest));
     for (key, n) in counters {

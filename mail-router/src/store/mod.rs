@@ -52,6 +52,14 @@ pub struct Queued {
     pub attempts: u64,
 }
 
+/// The queue in numbers (see [`MailStore::queue_summary`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct QueueSummary {
+    pub by_post_office: BTreeMap<Name, u64>,
+    pub total: u64,
+    pub oldest_enqueued_ms: Option<u64>,
+}
+
 /// A message in a mailbox, as POP3 lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -211,6 +219,25 @@ impl MailStore {
             out.len() < limit
         })?;
         Ok(out)
+    }
+
+    /// How many messages wait for each destination post office, and when
+    /// the oldest was queued: what the status report needs, counted in one
+    /// pass that holds no queued message in memory (a hub whose next hop
+    /// was down for an hour may queue millions).
+    pub fn queue_summary(&self) -> Result<QueueSummary, MailError> {
+        let mut summary = QueueSummary::default();
+        self.scan(|q| {
+            *summary.by_post_office.entry(q.post_office).or_default() += 1;
+            summary.total += 1;
+            summary.oldest_enqueued_ms = Some(
+                summary
+                    .oldest_enqueued_ms
+                    .map_or(q.enqueued_ms, |t| t.min(q.enqueued_ms)),
+            );
+            true
+        })?;
+        Ok(summary)
     }
 
     pub fn queued(&self) -> Result<Vec<Queued>, MailError> {

@@ -352,3 +352,31 @@ fn counters_and_arrival_order_carry_across_group_commits_and_reopen() {
         .collect();
     assert_eq!(uids, expected);
 }
+
+#[test]
+fn the_queue_summary_counts_each_post_office_and_finds_the_oldest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    let router = post_office("POD");
+    let local = (n("POD"), n("ACME"));
+    assert_eq!(store.queue_summary().unwrap(), QueueSummary::default());
+    store
+        .take(&[mail(1, &["ACME/POB/X"])], &router, local, 30)
+        .unwrap();
+    store
+        .take(
+            &[mail(2, &["ACME/POA/Y"]), mail(3, &["ACME/POB/Z"])],
+            &router,
+            local,
+            20,
+        )
+        .unwrap();
+    let summary = store.queue_summary().unwrap();
+    assert_eq!(
+        summary.by_post_office,
+        BTreeMap::from([(n("POA"), 1), (n("POB"), 2)])
+    );
+    assert_eq!((summary.total, summary.oldest_enqueued_ms), (3, Some(20)));
+    // The same figures as the full listing gives.
+    assert_eq!(summary.total, store.queued().unwrap().len() as u64);
+}
