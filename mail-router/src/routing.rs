@@ -86,6 +86,15 @@ pub fn copy_id(id: &[u8; 16], post_office: &Name) -> [u8; 16] {
     out
 }
 
+/// The mailbox every post office has for `postmaster`: the sender of its
+/// non-delivery reports, and where mail to `<postmaster>` goes (RFC 5321
+/// 4.5.1: it MUST be accepted, with or without a domain).
+pub const POSTMASTER: &str = "POSTMASTER";
+
+pub fn postmaster() -> Name {
+    Name::new(POSTMASTER).expect("POSTMASTER is a valid name")
+}
+
 /// The report returned to the sender of `original`, or None when `original`
 /// is itself a report (reports are never answered, so they cannot loop).
 pub fn non_delivery(
@@ -99,7 +108,7 @@ pub fn non_delivery(
     if original.kind == MailKind::NonDelivery {
         return None;
     }
-    let postmaster = Address::new(network, node, Name::new("POSTMASTER").ok()?);
+    let postmaster = Address::new(network, node, postmaster());
     let failed_list: Vec<String> = failed.iter().map(smtp_address).collect();
     let body = format!(
         "From: MAILER-DAEMON@{node_l}.{net_l}\r\nTo: {to}\r\nSubject: Undeliverable: message {id}\r\n\r\n\

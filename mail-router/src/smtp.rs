@@ -12,18 +12,11 @@ use smtp_proto::{
 };
 use wire_format::{Address, Name};
 
-use crate::routing::parse_smtp_address;
+use crate::routing::{POSTMASTER, parse_smtp_address, postmaster};
 
 /// A command line longer than this is refused (RFC 5321 allows 512).
 pub const MAX_COMMAND_LINE: usize = 512;
 pub const MAX_RECIPIENTS: usize = 100;
-/// The mailbox every post office has for `postmaster` (RFC 5321 4.5.1: mail
-/// to it MUST be accepted, with or without a domain).
-pub const POSTMASTER: &str = "POSTMASTER";
-
-pub fn postmaster() -> Name {
-    Name::new(POSTMASTER).expect("POSTMASTER is a valid name")
-}
 /// Bytes reserved for a message's text when DATA starts.
 const TYPICAL_MESSAGE: usize = 4 * 1024;
 

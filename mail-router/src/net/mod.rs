@@ -25,8 +25,7 @@ use wire_format::{Name, Role};
 
 use crate::MailError;
 use crate::config::{Mode, Settings};
-use crate::routing::{Disposition, route};
-use crate::smtp::postmaster;
+use crate::routing::{Disposition, postmaster, route};
 use crate::store::{MailStore, Router};
 
 pub const OPERATOR: &str = "OPERATOR";

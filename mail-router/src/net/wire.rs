@@ -14,7 +14,7 @@ use wire_format::{
 
 use super::{Shared, status};
 use crate::config::Mode;
-use crate::smtp::postmaster;
+use crate::routing::postmaster;
 
 /// Frames already waiting on the connection are taken in one commit (one disk
 /// sync), up to this many.
