@@ -270,8 +270,15 @@ fn ceiling(messages: usize, sessions: usize, reuse: bool) -> Result<f64, String>
         .spawn()
         .map_err(|e| format!("cannot start smtp-sink: {e}"))?;
     let listening = wait_until(Duration::from_secs(10), Duration::from_millis(10), || {
-        std::net::TcpStream::connect(&address).is_ok()
+        matches!(sink.try_wait(), Ok(Some(_))) || std::net::TcpStream::connect(&address).is_ok()
     });
+    if let Ok(Some(status)) = sink.try_wait() {
+        let mut why = String::new();
+        if let Some(mut stderr) = sink.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
+        }
+        return Err(format!("smtp-sink exited ({status}): {}", why.trim()));
+    }
     let (machine_before, started) = (machine_ticks(), Instant::now());
     let children_before = ended_children_cpu();
     let submitted = if listening {
