@@ -74,18 +74,23 @@ fn ten_thousand_messages_through_a_hub_killed_twice_and_their_post_office_once_a
         pob.count("duplicates")
     );
     // Nothing is left anywhere, and nothing more arrives.
+    queues_drain(&net);
+    assert_eq!(pob.count("delivered"), MESSAGES as u64);
+    let texts = pop3_fetch(pob.pop3(), "KLEE", false);
+    exactly_once(&texts, &markers).unwrap();
+}
+
+/// Waits until POA and H hold no queued mail.
+fn queues_drain(net: &Net) {
     for r in ["POA", "H"] {
         assert!(
-            wait_until(Duration::from_secs(10), Duration::from_millis(50), || net
+            wait_until(Duration::from_secs(20), Duration::from_millis(50), || net
                 .get(r)
                 .count("queue.total")
                 == 0),
             "{r} still has mail queued"
         );
     }
-    assert_eq!(pob.count("delivered"), MESSAGES as u64);
-    let texts = pop3_fetch(pob.pop3(), "KLEE", false);
-    exactly_once(&texts, &markers).unwrap();
 }
 
 /// Sends COUNT messages (markers `kill-00000`...) from THREADS threads, a
@@ -192,15 +197,7 @@ fn smtp_mail_acknowledged_before_the_post_office_is_killed_arrives_once() {
         "only {} of {accepted} accepted messages delivered",
         pob.count("delivered")
     );
-    for r in ["POA", "H"] {
-        assert!(
-            wait_until(Duration::from_secs(20), Duration::from_millis(50), || net
-                .get(r)
-                .count("queue.total")
-                == 0),
-            "{r} still has mail queued"
-        );
-    }
+    queues_drain(&net);
     let mut arrived: BTreeMap<String, usize> = BTreeMap::new();
     for text in pop3_fetch(pob.pop3(), "KLEE", false) {
         let m = marker(&text).expect("a marker in every message");
