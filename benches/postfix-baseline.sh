@@ -5,10 +5,12 @@
 # loopback. Prints messages per second from the first connection until
 # Postfix's queue is empty.
 #
-#   sudo benches/postfix-baseline.sh [MESSAGES] [SESSIONS] [reuse]
+#   sudo benches/postfix-baseline.sh [MESSAGES] [SESSIONS] [new|reuse] [GENERATORS]
 #
-# (default 30000 200, as the mail bench; `reuse` sends each session's messages over one
-# connection, smtp-source -d, instead of one connection per message)
+# (default 30000 200 new 1; `reuse` sends each session's messages over one
+# connection, smtp-source -d, instead of one connection per message;
+# GENERATORS smtp-source processes share the messages and sessions, as in
+# the mail bench, which passes all four)
 #
 # It reconfigures the machine's Postfix (/etc/postfix) for the run: use it on
 # a throwaway machine, as CI and the developers' machines are. smtp-sink
@@ -20,6 +22,7 @@ messages=${1:-30000}
 sessions=${2:-200}
 reuse=()
 if [ "${3:-}" = reuse ]; then reuse=(-d); fi
+generators=${4:-1}
 in_port=10025
 sink_port=10026
 
@@ -62,8 +65,16 @@ trap 'kill $sink 2>/dev/null || true; postfix stop >/dev/null 2>&1 || true' EXIT
 sleep 1
 
 start=$(date +%s.%N)
-smtp-source "${reuse[@]}" -s "$sessions" -m "$messages" -l 2048 \
-  -f bench@sender.example -t sink@receiver.example "127.0.0.1:${in_port}"
+pids=()
+for ((g = 0; g < generators; g++)); do
+  # This generator's share; the first ones take the rest.
+  m=$(( messages / generators + (g < messages % generators ? 1 : 0) ))
+  s=$(( sessions / generators + (g < sessions % generators ? 1 : 0) ))
+  smtp-source "${reuse[@]}" -s "$(( s > 0 ? s : 1 ))" -m "$m" -l 2048 \
+    -f bench@sender.example -t sink@receiver.example "127.0.0.1:${in_port}" &
+  pids+=("$!")
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 accepted=$(date +%s.%N)
 # Relayed: the queue is empty again.
 until postqueue -j 2>/dev/null | grep -q . ; [ -z "$(postqueue -j 2>/dev/null)" ]; do sleep 0.05; done
@@ -71,6 +82,7 @@ done_at=$(date +%s.%N)
 
 mode="one connection per message"
 if [ ${#reuse[@]} -gt 0 ]; then mode="one connection per session"; fi
+mode="$mode, $generators smtp-source process(es)"
 awk -v n="$messages" -v m="$mode" -v s="$start" -v a="$accepted" -v d="$done_at" 'BEGIN {
   printf "postfix: %d messages of 2 KiB (%s), accepted in %.2f s, relayed in %.2f s: %.0f messages/s\n",
          n, m, a - s, d - s, n / (d - s)
