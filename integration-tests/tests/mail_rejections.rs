@@ -4,8 +4,8 @@
 //! outside the network cannot use the SMTP listener as a relay; the SIZE
 //! limit holds whether the client announces the size or not; RSET drops
 //! an envelope; mail for postmaster (RFC 5321 4.5.1) is taken at every post
-//! office, whose postmaster mailbox cannot be deleted; and a malformed frame on the wire port gets an error frame
-//! while the router keeps serving.
+//! office, whose postmaster mailbox cannot be deleted; and a malformed frame
+//! on the wire port gets an error frame while the router keeps serving.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
