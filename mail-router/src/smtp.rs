@@ -385,6 +385,23 @@ mod tests {
         m.as_str() == "JSMITH"
     }
 
+    /// Ends the message under way: the sender, the recipients and the
+    /// text the session hands the shell to store.
+    fn submission(s: &mut SmtpSession) -> (String, Vec<String>, Vec<u8>) {
+        match s.line(b".", local) {
+            Action::Submit {
+                from,
+                recipients,
+                data,
+            } => (
+                from.to_string(),
+                recipients.iter().map(ToString::to_string).collect(),
+                data,
+            ),
+            other => panic!("not a submission: {other:?}"),
+        }
+    }
+
     fn code(a: Action) -> String {
         match a {
             Action::Reply(r) | Action::Close(r) => r[..3].to_owned(),
@@ -405,18 +422,10 @@ mod tests {
         assert_eq!(s.line(b"Subject: hi", local), Action::None);
         assert_eq!(s.line(b"", local), Action::None);
         assert_eq!(s.line(b"..leading dot", local), Action::None);
-        match s.line(b".", local) {
-            Action::Submit {
-                from,
-                recipients,
-                data,
-            } => {
-                assert_eq!(from.to_string(), "ACME/POA/JSMITH");
-                assert_eq!(recipients[0].to_string(), "ACME/POD/AJONES");
-                assert_eq!(data, b"Subject: hi\r\n\r\n.leading dot\r\n");
-            }
-            other => panic!("{other:?}"),
-        }
+        let (from, to, data) = submission(&mut s);
+        assert_eq!(from, "ACME/POA/JSMITH");
+        assert_eq!(to[0], "ACME/POD/AJONES");
+        assert_eq!(data, b"Subject: hi\r\n\r\n.leading dot\r\n");
         assert!(s.submitted(Ok("x".into())).starts_with("250"));
         assert_eq!(code(s.line(b"QUIT", local)), "221");
     }
@@ -505,16 +514,9 @@ mod tests {
         assert_eq!(code(s.line(b"vrfy jsmith", local)), "252");
         assert_eq!(code(s.line(b"data", local)), "354");
         assert_eq!(s.line(b"body", local), Action::None);
-        match s.line(b".", local) {
-            Action::Submit {
-                from, recipients, ..
-            } => {
-                assert_eq!(from.to_string(), "ACME/POA/JSMITH");
-                let to: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
-                assert_eq!(to, ["ACME/POB/KLEE", "ACME/POD/AJONES"]);
-            }
-            other => panic!("{other:?}"),
-        }
+        let (from, to, _) = submission(&mut s);
+        assert_eq!(from, "ACME/POA/JSMITH");
+        assert_eq!(to, ["ACME/POB/KLEE", "ACME/POD/AJONES"]);
     }
 
     #[test]
@@ -543,10 +545,7 @@ mod tests {
         assert_eq!(code(s.line(b"RCPT TO:<one@more.acme>", local)), "452");
         s.line(b"DATA", local);
         s.line(b"x", local);
-        match s.line(b".", local) {
-            Action::Submit { recipients, .. } => assert_eq!(recipients.len(), MAX_RECIPIENTS),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(submission(&mut s).1.len(), MAX_RECIPIENTS);
     }
 
     #[test]
@@ -587,14 +586,11 @@ mod tests {
             assert_eq!(code(s.line(line, local)), "250", "{line:?}");
         }
         s.line(b"DATA", local);
-        match s.line(b".", local) {
-            Action::Submit { recipients, .. } => {
-                let to: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
-                // The first three are one recipient, named three ways.
-                assert_eq!(to, ["ACME/POA/POSTMASTER", "ACME/POB/POSTMASTER"]);
-            }
-            other => panic!("{other:?}"),
-        }
+        // The first three are one recipient, named three ways.
+        assert_eq!(
+            submission(&mut s).1,
+            ["ACME/POA/POSTMASTER", "ACME/POB/POSTMASTER"]
+        );
     }
 
     #[test]
