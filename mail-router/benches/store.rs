@@ -121,7 +121,7 @@ fn status(messages: usize) {
     println!(
         "status with {} queued: the summary took {:.1} ms; listing the queue took {:.1} ms \
          and {:.1} MiB ({} bytes a message)",
-        summary.total,
+        summary.total(),
         summarised.as_secs_f64() * 1e3,
         listing.as_secs_f64() * 1e3,
         (listed * std::mem::size_of::<Queued>()) as f64 / f64::from(1 << 20),

@@ -55,7 +55,7 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
         };
         *depth.entry(hop).or_default() += n;
     }
-    items.push(count("queue.total".into(), queue.total));
+    items.push(count("queue.total".into(), queue.total()));
     for (hop, n) in depth {
         items.push(count(format!("queue.{hop}.depth"), n));
     }

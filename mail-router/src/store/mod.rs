@@ -56,8 +56,13 @@ pub struct Queued {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct QueueSummary {
     pub by_post_office: BTreeMap<Name, u64>,
-    pub total: u64,
     pub oldest_enqueued_ms: Option<u64>,
+}
+
+impl QueueSummary {
+    pub fn total(&self) -> u64 {
+        self.by_post_office.values().sum()
+    }
 }
 
 /// A message in a mailbox, as POP3 lists it.
@@ -229,7 +234,6 @@ impl MailStore {
         let mut summary = QueueSummary::default();
         self.scan(|q| {
             *summary.by_post_office.entry(q.post_office).or_default() += 1;
-            summary.total += 1;
             summary.oldest_enqueued_ms = Some(
                 summary
                     .oldest_enqueued_ms

@@ -376,7 +376,7 @@ fn the_queue_summary_counts_each_post_office_and_finds_the_oldest() {
         summary.by_post_office,
         BTreeMap::from([(n("POA"), 1), (n("POB"), 2)])
     );
-    assert_eq!((summary.total, summary.oldest_enqueued_ms), (3, Some(20)));
+    assert_eq!((summary.total(), summary.oldest_enqueued_ms), (3, Some(20)));
     // The same figures as the full listing gives.
-    assert_eq!(summary.total, store.queued().unwrap().len() as u64);
+    assert_eq!(summary.total(), store.queued().unwrap().len() as u64);
 }
