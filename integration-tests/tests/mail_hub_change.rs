@@ -2,7 +2,8 @@
 //! H2): `SetRoute{POC, H2}` sent to POC's own router. Mail POC had queued
 //! for its dead old hub follows to the new one, exactly once; a hub that is
 //! not a configured peer is refused. Meanwhile the status reports the
-//! queue per next hop, the deferred attempts and the oldest message's age.
+//! queue per next hop, the deferred attempts and the oldest message's age,
+//! and the attempts on the dead hub back off.
 
 use std::time::Duration;
 
@@ -49,6 +50,16 @@ fn mail_queued_for_the_old_hub_follows_the_post_office_to_its_new_hub() {
     assert!(
         later >= age + 300,
         "oldest age {age} ms, 300 ms later {later} ms"
+    );
+    // Attempts on the dead hub back off: their spacing doubles from 100 ms
+    // up to 2 s, so 5 s see a handful of them, not one every 100 ms. Each
+    // failed attempt defers every queued message once.
+    let before = poc.count("deferred");
+    std::thread::sleep(Duration::from_secs(5));
+    let attempts = (poc.count("deferred") - before) / MESSAGES as u64;
+    assert!(
+        (1..=6).contains(&attempts),
+        "{attempts} attempts on the dead hub in 5 s"
     );
 
     // Only a peer can be the hub.
