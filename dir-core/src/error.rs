@@ -29,6 +29,10 @@ pub enum DirError {
     Link(String),
     #[error("a storage task failed: {0}")]
     Task(String),
+    /// A shell fed the sync cycle something it did not ask for: a bug in
+    /// the requestor, not in the server or the data.
+    #[error("the sync cycle was driven out of order: {0}")]
+    Cycle(String),
     #[error(transparent)]
     Wire(#[from] wire_format::WireError),
 }

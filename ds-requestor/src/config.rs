@@ -1,32 +1,32 @@
-//! The DS requestor's TOML configuration (`--config FILE`).
+//! The DS requestor's TOML configuration (`--config FILE`): the file schema
+//! is [`Config`], checked into the [`Settings`] the requestor runs with.
 //!
 //! ```toml
-//! node = "POA"                 # this post office's node name
-//! network = "ACME"
-//! data_dir = "/var/lib/mhub/poa-ds"
-//! listen = "127.0.0.1:0"       # the operator's wire listener
+//! node = "POA"                 # the keys every role has: see
+//! network = "ACME"             # role_runtime::CommonConfig (and its
+//! data_dir = "/var/lib/mhub/poa-ds"  # optional [limits] table)
+//! listen = "127.0.0.1:0"
 //! operator_secret = "..."
-//! server = "H"                 # the server synced with until a Repoint
-//! interval_ms = 60000          # scheduled cycle; notifications come sooner
-//! upload_chunk = 5000          # local changes per upload frame (and at most
-//!                              # about 1 MiB of them); each is a round trip
-//! post_offices = ["POA"]       # whose users this requestor owns (default: [node])
+//! server = "H"
+//! interval_ms = 60000
+//! upload_chunk = 5000
+//! post_offices = ["POA"]
 //!
-//! [[servers]]                  # every server it may be pointed at
+//! [[servers]]
 //! name = "H"
 //! endpoint = "127.0.0.1:7000"
-//! secret = "..."               # this requestor's key on that server
+//! secret = "..."
 //!
-//! [[seed_users]]               # users of the store's first start (applied
-//! mailbox = "JSMITH"           # once, in one transaction; later changes go
-//! display_name = "John Smith"  # through UserUpsert/UserDelete)
+//! [[seed_users]]
+//! mailbox = "JSMITH"
+//! display_name = "John Smith"
 //!
 //! [site]                       # optional: the bridge (H3); see `crate::site`
-//! endpoint = "127.0.0.1:7103"  # the local site replicator
-//! secret = "..."               # this node's client key there
-//! client = "H3"                # the name it connects as (default: node)
-//! import_folder = "F1"         # everything the server sends lands here
-//! export = ["FS*"]             # folders whose entries go up to the server
+//! endpoint = "127.0.0.1:7103"
+//! secret = "..."
+//! client = "H3"
+//! import_folder = "F1"
+//! export = ["FS*"]
 //! ```
 //!
 //! The scheduled cycle is the patent's T1/T2/T3 rhythm folded into one
@@ -37,103 +37,98 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dir_core::DirError;
-use serde::Deserialize;
+use role_runtime::RuntimeError;
+use role_runtime::config::{self, name};
+use role_runtime::{CommonConfig, Limits, Secret};
+use serde::{Deserialize, Serialize};
 use wire_format::Name;
 
-#[derive(Deserialize)]
+/// Each upload frame is a round trip and a commit at the server: 500 made
+/// a 10,000-user upload to a site-mode server take a second.
+const DEFAULT_UPLOAD_CHUNK: usize = 5000;
+const DEFAULT_INTERVAL_MS: u64 = 60_000;
+
+/// The DS requestor's configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Config {
-    node: String,
-    network: String,
-    data_dir: PathBuf,
-    listen: String,
-    operator_secret: String,
-    server: String,
-    #[serde(default = "default_interval_ms")]
-    interval_ms: u64,
-    #[serde(default = "default_upload_chunk")]
-    upload_chunk: usize,
-    post_offices: Option<Vec<String>>,
+pub struct Config {
+    /// `node`, `network`, `data_dir`, `listen` (the operator's wire
+    /// listener), `operator_secret`, `[limits]`.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// The server synced with until a Repoint; it needs a `[[servers]]` table.
+    pub server: String,
+    /// The scheduled cycle (default a minute, at least 10 ms);
+    /// notifications from the server start one sooner.
+    pub interval_ms: Option<u64>,
+    /// Local changes per upload frame (default 5000, and at most about
+    /// 1 MiB of them); each frame is a round trip.
+    pub upload_chunk: Option<usize>,
+    /// Whose users this requestor owns (default: `[node]`).
+    pub post_offices: Option<Vec<String>>,
+    /// Every server it may be pointed at.
     #[serde(default)]
-    servers: Vec<ServerConfig>,
-    site: Option<SiteConfig>,
+    pub servers: Vec<ServerConfig>,
+    /// The bridge (H3): the directory lives in the local site replicator.
+    pub site: Option<SiteConfig>,
+    /// Users of the store's first start, applied once in one transaction;
+    /// later changes go through UserUpsert/UserDelete.
     #[serde(default)]
-    seed_users: Vec<SeedUser>,
+    pub seed_users: Vec<SeedUser>,
 }
 
-#[derive(Deserialize)]
+/// One `[[seed_users]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SeedUser {
-    mailbox: String,
-    display_name: String,
+pub struct SeedUser {
+    pub mailbox: String,
+    pub display_name: String,
 }
 
-#[derive(Deserialize)]
+/// The `[site]` table of the bridge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SiteConfig {
-    endpoint: String,
-    secret: String,
-    client: Option<String>,
-    import_folder: Option<String>,
-    export: Option<Vec<String>>,
+pub struct SiteConfig {
+    /// The wire endpoint of the local site replicator.
+    pub endpoint: String,
+    /// This node's client key there.
+    pub secret: Secret<String>,
+    /// The name it connects as (default: `node`).
+    pub client: Option<String>,
+    /// Where everything the server sends lands (default `F1`).
+    pub import_folder: Option<String>,
+    /// Folders whose entries go up to the server (default `["FS*"]`).
+    pub export: Option<Vec<String>>,
 }
 
 /// Site mode (the bridge): the directory lives in the local site replicator.
-/// `Debug` hides the key.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SiteSettings {
     pub endpoint: String,
-    pub secret: String,
+    pub secret: Secret<String>,
     pub client: Name,
     pub import_folder: Name,
     pub export: Vec<String>,
 }
 
-impl std::fmt::Debug for SiteSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SiteSettings")
-            .field("endpoint", &self.endpoint)
-            .field("client", &self.client)
-            .field("import_folder", &self.import_folder)
-            .field("export", &self.export)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Deserialize, Clone)]
+/// One `[[servers]]` table: a server this requestor may be pointed at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub name: String,
     pub endpoint: String,
-    pub secret: String,
+    /// This requestor's key on that server.
+    pub secret: Secret<String>,
 }
 
-impl std::fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("name", &self.name)
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Each upload frame is a round trip and a commit at the server: 500 made
-/// a 10,000-user upload to a site-mode server take a second.
-fn default_upload_chunk() -> usize {
-    5000
-}
-
-fn default_interval_ms() -> u64 {
-    60_000
-}
-
-#[derive(Clone)]
+/// The configuration, checked.
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub node: Name,
     pub network: Name,
     pub data_dir: PathBuf,
     pub listen: String,
-    pub operator_secret: String,
+    pub operator_secret: Secret<String>,
     pub server: Name,
     pub interval: Duration,
     /// Local changes per upload frame (the store also bounds its bytes).
@@ -143,49 +138,39 @@ pub struct Settings {
     pub site: Option<SiteSettings>,
     /// Mailbox and display name of each seed user.
     pub seed_users: Vec<(Name, String)>,
+    /// The `[limits]` table: connection caps and the shutdown drain.
+    pub limits: Limits,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("node", &self.node)
-            .field("server", &self.server)
-            .field("servers", &self.servers)
-            .field("site", &self.site)
-            .finish_non_exhaustive()
+impl AsRef<Limits> for Settings {
+    fn as_ref(&self) -> &Limits {
+        &self.limits
     }
 }
 
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, DirError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DirError::ConfigRead {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        config::load(path, Settings::check).map_err(dir_error)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Settings, DirError> {
-        let invalid = |reason: String| DirError::ConfigInvalid {
-            path: origin.to_owned(),
-            reason,
-        };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let name = |what: &str, raw: &str| {
-            Name::new(raw).map_err(|e| invalid(format!("{what} {raw:?}: {e}")))
-        };
-        let node = name("node", &config.node)?;
+        config::parse(text, origin, Settings::check).map_err(dir_error)
+    }
+
+    /// Every rule of the file beyond its syntax; the reason names the key.
+    fn check(config: Config) -> Result<Settings, String> {
+        let (node, network) = config.common.validate()?;
         let server = name("server", &config.server)?;
         let mut servers = Vec::new();
         for s in config.servers {
             let n = name("server", &s.name)?;
             if n == node {
-                return Err(invalid(format!("server {n} is this requestor itself")));
+                return Err(format!("server {n} is this requestor itself"));
             }
             servers.push((n, s));
         }
         if !servers.iter().any(|(n, _)| *n == server) {
-            return Err(invalid(format!("server {server} has no [[servers]] table")));
+            return Err(format!("server {server} has no [[servers]] table"));
         }
         let post_offices = match config.post_offices {
             Some(list) => list
@@ -211,17 +196,12 @@ impl Settings {
             None => None,
         };
         if site.is_some() && !config.seed_users.is_empty() {
-            return Err(invalid(
-                "a bridge ([site]) owns no users of its own: remove seed_users".into(),
-            ));
+            return Err("a bridge ([site]) owns no users of its own: remove seed_users".into());
         }
         let mut seed_users = Vec::with_capacity(config.seed_users.len());
         for u in config.seed_users {
             if u.display_name.len() > wire_format::limits::MAX_TEXT_LEN {
-                return Err(invalid(format!(
-                    "display name of {} is too long",
-                    u.mailbox
-                )));
+                return Err(format!("display name of {} is too long", u.mailbox));
             }
             seed_users.push((name("seed user", &u.mailbox)?, u.display_name));
         }
@@ -229,22 +209,35 @@ impl Settings {
             site,
             seed_users,
             node,
-            network: name("network", &config.network)?,
-            data_dir: config.data_dir,
-            listen: config.listen,
-            operator_secret: config.operator_secret,
+            network,
+            data_dir: config.common.data_dir,
+            listen: config.common.listen,
+            operator_secret: config.common.operator_secret,
             server,
-            interval: Duration::from_millis(config.interval_ms.max(10)),
+            interval: Duration::from_millis(
+                config.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS).max(10),
+            ),
             upload_chunk: config
                 .upload_chunk
+                .unwrap_or(DEFAULT_UPLOAD_CHUNK)
                 .clamp(1, wire_format::limits::MAX_CHUNK_ITEMS),
             post_offices,
             servers,
+            limits: config.common.limits,
         })
     }
 
     pub fn server(&self, name: &Name) -> Option<&ServerConfig> {
         self.servers.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+}
+
+/// The shell's errors as the directory's (dir-core cannot know role-runtime).
+pub(crate) fn dir_error(error: RuntimeError) -> DirError {
+    match error {
+        RuntimeError::ConfigRead { path, source } => DirError::ConfigRead { path, source },
+        RuntimeError::ConfigInvalid { path, reason } => DirError::ConfigInvalid { path, reason },
+        RuntimeError::Listen { addr, source, .. } => DirError::Listen { addr, source },
     }
 }
 
@@ -263,5 +256,28 @@ mod tests {
         let s = Settings::parse(&text, "t").unwrap();
         assert_eq!(s.post_offices, vec![Name::new("POA").unwrap()]);
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let text = format!("{BASE}intervall_ms = 5\n");
+        let err = Settings::parse(&text, "poa.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("poa.toml") && err.contains("unknown field `intervall_ms`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let text = format!(
+            "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"e\"\nsecret = \"server-key\"\n\
+             [site]\nendpoint = \"e\"\nsecret = \"site-key\"\n"
+        );
+        let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
+        for key in ["server-key", "site-key", "\"op\""] {
+            assert!(!shown.contains(key), "{key} in {shown}");
+        }
+        assert!(shown.contains("POA"));
     }
 }

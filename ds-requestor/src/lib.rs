@@ -1,13 +1,22 @@
-//! The DS requestor of a post office: owns the post office's users, sends
-//! their changes to its DS server and imports everyone else's into the GAL.
+//! The DS requestor: a post office's directory, or the bridge H3's towards
+//! the old hub. Owns the post office's users (or the bridge's export
+//! folders), sends their changes to its DS server and imports everyone
+//! else's.
 //!
 //! * [`config`]: the TOML configuration;
-//! * [`net`]: the Tokio shell: the operator listener and the sync task. The
-//!   store and the pull checks live in `dir-core`.
+//! * [`net`]: the Tokio shell: the operator listener and the sync task that
+//!   drives `dir_core::requestor::Cycle` for either directory;
+//! * `bridge`: what only the bridge does: take in the site replicator's log
+//!   (export-folder changes go up to the server).
+//!
+//! The stores, the cycle and the pull checks live in `dir-core`.
 
+mod blocking;
+mod bridge;
 pub mod config;
 pub mod net;
-pub mod site;
+mod process;
 
 pub use config::Settings;
 pub use dir_core::DirError;
+pub use process::DsRequestor;

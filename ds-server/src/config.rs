@@ -1,144 +1,133 @@
-//! The DS server's TOML configuration (`--config FILE`).
+//! The DS server's TOML configuration (`--config FILE`): the file schema
+//! is [`Config`], checked into the [`Settings`] the server runs with.
 //!
 //! ```toml
-//! node = "H"                   # this server's node name
-//! network = "ACME"
-//! data_dir = "/var/lib/mhub/h-ds"
-//! listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
-//! operator_secret = "..."      # key of the operator connecting as OPERATOR
-//! chunk = 500                  # updates per DirUpdates frame (1..=700)
-//! tombstone_lifetime_ms = 604800000  # deletes are kept this long (7 days),
-//!                              # then collected; a requestor that has not
-//!                              # pulled since then gets a full resync
+//! node = "H"                   # the keys every role has: see
+//! network = "ACME"             # role_runtime::CommonConfig (and its
+//! data_dir = "/var/lib/mhub/h-ds"  # optional [limits] table)
+//! listen = "127.0.0.1:0"
+//! operator_secret = "..."
+//! chunk = 500
+//! tombstone_lifetime_ms = 604800000
 //!
 //! [[requestors]]
-//! name = "POA"                 # the node name it authenticates as
+//! name = "POA"
 //! secret = "..."
-//! post_offices = ["POA"]       # whose users it may write (default: [name])
-//! export = ["*"]               # post offices it receives (default: all);
-//!                              # in site mode: the folders it receives
-//! bridge = false               # true for the bridge (H3 on H): it may also
-//!                              # write every post office that no live
-//!                              # (registered, not removed) requestor owns here
+//! post_offices = ["POA"]
+//! export = ["*"]
+//! bridge = false
 //!
-//! [site]                       # optional (H2): the master list lives in the
-//!                              # site directory of the local site replicator
+//! [site]                       # optional (H2)
 //! endpoint = "127.0.0.1:7103"
-//! secret = "..."               # this server's client key on the replicator
-//! client = "H2"                # the name it connects as (default: node)
-//! folder_prefix = "FS-"        # post office P's users go to folder FS-P
+//! secret = "..."
+//! client = "H2"
+//! folder_prefix = "FS-"
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use dir_core::DirError;
 use dir_core::server::RequestorPolicy;
-use serde::Deserialize;
+use role_runtime::RuntimeError;
+use role_runtime::config::{self, name};
+use role_runtime::{CommonConfig, Limits, Secret};
+use serde::{Deserialize, Serialize};
 use wire_format::Name;
 
 /// Largest chunk: about 700 entries of the largest possible size fit in the
 /// 4 MiB frame limit.
 pub const MAX_CHUNK: usize = 700;
+const DEFAULT_CHUNK: usize = 500;
+/// Seven days.
+const DEFAULT_TOMBSTONE_LIFETIME_MS: u64 = 7 * 24 * 3600 * 1000;
 
-#[derive(Deserialize)]
+/// The DS server's configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Config {
-    node: String,
-    network: String,
-    data_dir: PathBuf,
-    listen: String,
-    operator_secret: String,
-    #[serde(default = "default_chunk")]
-    chunk: usize,
-    #[serde(default = "default_tombstone_lifetime_ms")]
-    tombstone_lifetime_ms: u64,
+pub struct Config {
+    /// `node`, `network`, `data_dir`, `listen`, `operator_secret`, `[limits]`.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// Updates per DirUpdates frame, 1 to [`MAX_CHUNK`] (default 500).
+    pub chunk: Option<usize>,
+    /// How long deletes are kept before they are collected (default seven
+    /// days); a requestor that has not pulled since then gets a full resync.
+    pub tombstone_lifetime_ms: Option<u64>,
+    /// The requestors allowed to sync with this server.
     #[serde(default)]
-    requestors: Vec<RequestorConfig>,
-    site: Option<SiteConfig>,
+    pub requestors: Vec<RequestorConfig>,
+    /// Site mode (H2): the master list lives in the site directory of the
+    /// local site replicator instead of a private store.
+    pub site: Option<SiteConfig>,
 }
 
-#[derive(Deserialize)]
+/// One `[[requestors]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SiteConfig {
-    endpoint: String,
-    secret: String,
-    client: Option<String>,
-    #[serde(default = "default_folder_prefix")]
-    folder_prefix: String,
-}
-
-fn default_folder_prefix() -> String {
-    "FS-".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequestorConfig {
-    name: String,
-    secret: String,
-    post_offices: Option<Vec<String>>,
-    export: Option<Vec<String>>,
+pub struct RequestorConfig {
+    /// The node name it authenticates as.
+    pub name: String,
+    /// Its key on this server.
+    pub secret: Secret<String>,
+    /// Whose users it may write (default: its own name).
+    pub post_offices: Option<Vec<String>>,
+    /// Post offices it receives (default `["*"]`, all); in site mode, the
+    /// folders it receives (a trailing `*` is a prefix).
+    pub export: Option<Vec<String>>,
+    /// The bridge (H3 on H): it may also write every post office that no
+    /// live (registered, not removed) requestor owns here.
     #[serde(default)]
-    bridge: bool,
+    pub bridge: bool,
 }
 
-fn default_chunk() -> usize {
-    500
+/// The `[site]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The wire endpoint of the local site replicator.
+    pub endpoint: String,
+    /// This server's client key on the replicator.
+    pub secret: Secret<String>,
+    /// The name it connects as (default: `node`).
+    pub client: Option<String>,
+    /// Post office P's users go to folder `{folder_prefix}P` (default `FS-`).
+    pub folder_prefix: Option<String>,
 }
 
-fn default_tombstone_lifetime_ms() -> u64 {
-    7 * 24 * 3600 * 1000
-}
-
-/// A registered requestor: its policy and its key. `Debug` hides the key.
-#[derive(Clone)]
+/// A registered requestor: its policy and its key.
+#[derive(Debug, Clone)]
 pub struct Registered {
     pub policy: RequestorPolicy,
-    pub secret: String,
+    pub secret: Secret<String>,
     /// The bridge: also owns every post office no live requestor owns here.
     pub bridge: bool,
 }
 
-impl std::fmt::Debug for Registered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registered")
-            .field("policy", &self.policy)
-            .field("bridge", &self.bridge)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Clone)]
+/// The configuration, checked.
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub node: Name,
     pub network: Name,
     pub data_dir: PathBuf,
     pub listen: String,
-    pub operator_secret: String,
+    pub operator_secret: Secret<String>,
     pub chunk: usize,
-    pub tombstone_lifetime: std::time::Duration,
+    pub tombstone_lifetime: Duration,
     pub requestors: Vec<Registered>,
     /// Site mode: where the master list lives instead of a private store.
     pub site: Option<SiteSettings>,
+    /// The `[limits]` table: connection caps and the shutdown drain.
+    pub limits: Limits,
 }
 
-/// The local site replicator of a site-mode server. `Debug` hides the key.
-#[derive(Clone)]
+/// The local site replicator of a site-mode server.
+#[derive(Debug, Clone)]
 pub struct SiteSettings {
     pub endpoint: String,
-    pub secret: String,
+    pub secret: Secret<String>,
     pub client: Name,
     pub folder_prefix: String,
-}
-
-impl std::fmt::Debug for SiteSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SiteSettings")
-            .field("endpoint", &self.endpoint)
-            .field("client", &self.client)
-            .field("folder_prefix", &self.folder_prefix)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SiteSettings {
@@ -154,47 +143,35 @@ impl SiteSettings {
     }
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("node", &self.node)
-            .field("data_dir", &self.data_dir)
-            .field("listen", &self.listen)
-            .field("requestors", &self.requestors)
-            .field("site", &self.site)
-            .finish_non_exhaustive()
+impl AsRef<Limits> for Settings {
+    fn as_ref(&self) -> &Limits {
+        &self.limits
     }
 }
 
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, DirError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DirError::ConfigRead {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        config::load(path, Settings::check).map_err(dir_error)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Settings, DirError> {
-        let invalid = |reason: String| DirError::ConfigInvalid {
-            path: origin.to_owned(),
-            reason,
-        };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let name = |what: &str, raw: &str| {
-            Name::new(raw).map_err(|e| invalid(format!("{what} {raw:?}: {e}")))
-        };
-        let node = name("node", &config.node)?;
-        if !(1..=MAX_CHUNK).contains(&config.chunk) {
-            return Err(invalid(format!("chunk must be 1 to {MAX_CHUNK}")));
+        config::parse(text, origin, Settings::check).map_err(dir_error)
+    }
+
+    /// Every rule of the file beyond its syntax; the reason names the key.
+    fn check(config: Config) -> Result<Settings, String> {
+        let (node, network) = config.common.validate()?;
+        let chunk = config.chunk.unwrap_or(DEFAULT_CHUNK);
+        if !(1..=MAX_CHUNK).contains(&chunk) {
+            return Err(format!("chunk must be 1 to {MAX_CHUNK}, not {chunk}"));
         }
         let mut requestors: Vec<Registered> = Vec::new();
         for r in config.requestors {
             let rname = name("requestor", &r.name)?;
             if rname == node || requestors.iter().any(|x| x.policy.name == rname) {
-                return Err(invalid(format!(
+                return Err(format!(
                     "requestor {rname} is listed twice or is this server"
-                )));
+                ));
             }
             let post_offices = match r.post_offices {
                 Some(list) => list
@@ -219,16 +196,17 @@ impl Settings {
                     Some(c) => name("site.client", c)?,
                     None => node,
                 };
+                let prefix = site.folder_prefix.as_deref().unwrap_or("FS-");
                 let settings = SiteSettings {
                     endpoint: site.endpoint,
                     secret: site.secret,
                     client,
-                    folder_prefix: site.folder_prefix.to_ascii_uppercase(),
+                    folder_prefix: prefix.to_ascii_uppercase(),
                 };
                 // Every registered post office must have a valid folder name.
                 for r in &requestors {
                     for po in &r.policy.post_offices {
-                        settings.folder_of(po).map_err(|e| invalid(e.to_string()))?;
+                        settings.folder_of(po).map_err(|e| e.to_string())?;
                     }
                 }
                 Some(settings)
@@ -237,19 +215,33 @@ impl Settings {
         };
         Ok(Settings {
             node,
-            network: name("network", &config.network)?,
-            data_dir: config.data_dir,
-            listen: config.listen,
-            operator_secret: config.operator_secret,
-            chunk: config.chunk,
-            tombstone_lifetime: std::time::Duration::from_millis(config.tombstone_lifetime_ms),
+            network,
+            data_dir: config.common.data_dir,
+            listen: config.common.listen,
+            operator_secret: config.common.operator_secret,
+            chunk,
+            tombstone_lifetime: Duration::from_millis(
+                config
+                    .tombstone_lifetime_ms
+                    .unwrap_or(DEFAULT_TOMBSTONE_LIFETIME_MS),
+            ),
             requestors,
             site,
+            limits: config.common.limits,
         })
     }
 
     pub fn requestor(&self, name: &Name) -> Option<&Registered> {
         self.requestors.iter().find(|r| r.policy.name == *name)
+    }
+}
+
+/// The shell's errors as the directory's (dir-core cannot know role-runtime).
+pub(crate) fn dir_error(error: RuntimeError) -> DirError {
+    match error {
+        RuntimeError::ConfigRead { path, source } => DirError::ConfigRead { path, source },
+        RuntimeError::ConfigInvalid { path, reason } => DirError::ConfigInvalid { path, reason },
+        RuntimeError::Listen { addr, source, .. } => DirError::Listen { addr, source },
     }
 }
 
@@ -281,6 +273,32 @@ mod tests {
         let pod = Name::new("POD").unwrap();
         assert_eq!(site.folder_of(&pod).unwrap().as_str(), "FS-POD");
         assert!(!format!("{s:?}").contains("hunter3"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let text = format!("{BASE}chunks = 5\n");
+        let err = Settings::parse(&text, "h.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("h.toml") && err.contains("unknown field `chunks`"),
+            "{err}"
+        );
+        let nested = format!("{BASE}[site]\nendpoint = \"e\"\nsecret = \"s\"\nprefix = \"F\"\n");
+        let err = Settings::parse(&nested, "h.toml").unwrap_err().to_string();
+        assert!(err.contains("unknown field `prefix`"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let text = format!(
+            "{BASE}[site]\nendpoint = \"e\"\nsecret = \"site-key\"\n\
+             [[requestors]]\nname = \"POA\"\nsecret = \"requestor-key\"\n"
+        );
+        let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
+        for key in ["site-key", "requestor-key", "\"op\""] {
+            assert!(!shown.contains(key), "{key} in {shown}");
+        }
+        assert!(shown.contains("POA"));
     }
 
     #[test]

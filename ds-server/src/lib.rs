@@ -9,7 +9,9 @@
 
 pub mod config;
 pub mod net;
+mod process;
 pub mod site;
 
 pub use config::Settings;
 pub use dir_core::DirError;
+pub use process::DsServer;

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use integration_tests::bridge::{Bridge, Proc};
 use integration_tests::dirsync::{self, requestor_secret};
-use integration_tests::operator::Client;
+use integration_tests::mail::name;
+use integration_tests::operator::Operator;
 use integration_tests::{peak_rss_kib, test_dir, wait_until};
 use wire_format::{DirUpload, Entry, EntryVersion, Message, Name, Role};
 
@@ -49,9 +50,9 @@ fn main() {
         .unwrap_or(100_000);
     let dir = test_dir("bench-bridge");
     let b = Bridge::start(dir.path(), 60_000);
-    let mut poc = Client::connect(
+    let mut poc = Operator::connect_as(
         b.h.endpoint(),
-        "POC",
+        &name("POC"),
         Role::Requestor,
         &requestor_secret("POC"),
     )

@@ -15,10 +15,12 @@
 //! `cargo bench -p integration-tests --bench dirsync -- resync 1000000`
 //! `cargo bench -p integration-tests --bench dirsync -- propagation 50 200`
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use integration_tests::dirsync::{self, Role, requestor_secret, start_requestor, start_server};
-use integration_tests::operator::Client;
+use integration_tests::mail::name;
+use integration_tests::operator::Operator;
 use integration_tests::{peak_rss_kib, test_dir, wait_until};
 use wire_format::{DirUpload, Entry, EntryVersion, Message, Name, Role as WireRole, StatusValue};
 
@@ -65,9 +67,9 @@ fn resync(total: usize) {
     let dir = test_dir("bench-dirsync-resync");
     let server = start_server(dir.path(), "H", &["POX", "POD"]);
     let load = Instant::now();
-    let mut client = Client::connect(
+    let mut client = Operator::connect_as(
         server.endpoint(),
-        "POX",
+        &name("POX"),
         WireRole::Requestor,
         &requestor_secret("POX"),
     )
@@ -94,7 +96,9 @@ fn resync(total: usize) {
     let pod = start_requestor(dir.path(), "POD", &[("H", server.endpoint())], 600_000);
     let mut op = pod.operator();
     let done = wait_until(Duration::from_secs(1200), Duration::from_millis(10), || {
-        let Ok(s) = op.status() else { return false };
+        let Ok(s) = op.status().map(BTreeMap::from_iter) else {
+            return false;
+        };
         let imported =
             matches!(s.get("entries.imported"), Some(StatusValue::Count(n)) if *n == total as u64);
         let finished = matches!(s.get("resync_active"), Some(StatusValue::Flag(false)));
@@ -133,7 +137,7 @@ fn propagation(post_offices: usize, changes: usize) {
         .map(|po| start_requestor(dir.path(), po, &[h], 600_000))
         .collect();
     let mut writer = roles[0].operator();
-    let mut watchers: Vec<Client> = roles[1..].iter().map(Role::operator).collect();
+    let mut watchers: Vec<Operator> = roles[1..].iter().map(Role::operator).collect();
     // Everyone connected and in step before timing.
     assert!(wait_until(
         Duration::from_secs(60),
@@ -141,6 +145,7 @@ fn propagation(post_offices: usize, changes: usize) {
         || {
             watchers.iter_mut().all(|w| {
                 w.status()
+                    .map(BTreeMap::from_iter)
                     .map(|s| matches!(s.get("connected"), Some(StatusValue::Flag(true))))
                     .unwrap_or(false)
             })

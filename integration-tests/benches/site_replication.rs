@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use integration_tests::site::{CLIENT, CLIENT_SECRET, SiteNode, user, write};
 use integration_tests::{peak_rss_kib, test_dir, wait_until};
 use peer_link::Timeouts;
-use site_replicator::client::{ReadCursor, SiteClient};
+use site_client::{ReadCursor, SiteClient};
 use wire_format::{Name, Role};
 
 fn main() {

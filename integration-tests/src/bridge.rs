@@ -15,7 +15,7 @@ use wire_format::{Message, Name, Repoint, StatusValue};
 
 use crate::RoleProcess;
 use crate::dirsync::{NETWORK, OPERATOR_SECRET, READY, requestor_secret, view};
-use crate::operator::Client;
+use crate::operator::Operator;
 use crate::site::pair_secret;
 
 /// The key of a node's DS role on its own site replicator.
@@ -77,14 +77,15 @@ impl Proc {
         self.process = Self::launch(&self.label, self.bin, &self.dir, &self.config);
     }
 
-    pub fn operator(&self) -> Client {
-        Client::operator(self.endpoint(), OPERATOR_SECRET).expect("operator connects")
+    pub fn operator(&self) -> Operator {
+        Operator::connect(self.endpoint(), OPERATOR_SECRET).expect("operator connects")
     }
 
     /// The status report; empty if the process cannot answer right now.
     pub fn status(&self) -> BTreeMap<String, StatusValue> {
-        Client::operator(self.endpoint(), OPERATOR_SECRET)
+        Operator::connect(self.endpoint(), OPERATOR_SECRET)
             .and_then(|mut c| c.status())
+            .map(BTreeMap::from_iter)
             .unwrap_or_default()
     }
 
@@ -98,7 +99,8 @@ impl Proc {
 
     /// The GAL as sorted `address|display name` lines; empty if unreadable.
     pub fn gal(&self) -> Vec<String> {
-        match Client::operator(self.endpoint(), OPERATOR_SECRET).and_then(|mut c| c.gal()) {
+        match Operator::connect(self.endpoint(), OPERATOR_SECRET).and_then(|mut c| c.list_gal(None))
+        {
             Ok(entries) => view(&entries),
             Err(_) => Vec::new(),
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use wire_format::{Address, AdminOk, Entry, Message, Name, UserDelete, UserUpsert};
 
 use crate::RoleProcess;
-use crate::operator::Client;
+use crate::operator::Operator;
 
 pub const NETWORK: &str = "ACME";
 pub const OPERATOR_SECRET: &str = "operator-secret";
@@ -73,8 +73,8 @@ impl Role {
         self.process = Self::launch(&self.label, self.bin, &self.dir, &self.config);
     }
 
-    pub fn operator(&self) -> Client {
-        Client::operator(self.endpoint(), OPERATOR_SECRET).expect("operator connects")
+    pub fn operator(&self) -> Operator {
+        Operator::connect(self.endpoint(), OPERATOR_SECRET).expect("operator connects")
     }
 
     pub fn log_text(&self) -> String {
@@ -149,7 +149,7 @@ pub fn address(po: &str, mailbox: &str) -> Address {
 }
 
 /// Adds or changes a user at its post office; panics unless acknowledged.
-pub fn upsert(client: &mut Client, po: &str, mailbox: &str, display: &str) {
+pub fn upsert(client: &mut Operator, po: &str, mailbox: &str, display: &str) {
     let reply = client
         .request(UserUpsert {
             address: address(po, mailbox),
@@ -164,7 +164,7 @@ pub fn upsert(client: &mut Client, po: &str, mailbox: &str, display: &str) {
     );
 }
 
-pub fn delete(client: &mut Client, po: &str, mailbox: &str) {
+pub fn delete(client: &mut Operator, po: &str, mailbox: &str) {
     let reply = client
         .request(UserDelete {
             address: address(po, mailbox),
@@ -188,7 +188,7 @@ pub fn view(entries: &[Entry]) -> Vec<String> {
 
 /// The GAL of a process, in view form; empty if it cannot be read right now.
 pub fn gal_view(role: &Role) -> Vec<String> {
-    match Client::operator(role.endpoint(), OPERATOR_SECRET).and_then(|mut c| c.gal()) {
+    match Operator::connect(role.endpoint(), OPERATOR_SECRET).and_then(|mut c| c.list_gal(None)) {
         Ok(entries) => view(&entries),
         Err(_) => Vec::new(),
     }

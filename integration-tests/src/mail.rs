@@ -19,7 +19,7 @@ use peer_link::{Connection, LinkError, Timeouts};
 use wire_format::{Address, MailKind, MailTransfer, Message, Name, Repoint, Role, SetRoute};
 
 use crate::RoleProcess;
-use crate::operator::Client;
+use crate::operator::Operator;
 
 pub const NETWORK: &str = "ACME";
 pub const OPERATOR_SECRET: &str = "mail-operator-secret";
@@ -219,25 +219,25 @@ impl Router {
         self.process = Self::launch(&self.spec.name, &self.dir, &self.config);
     }
 
-    pub fn operator(&self) -> Client {
-        Client::operator(self.wire(), OPERATOR_SECRET).expect("operator connects")
+    pub fn operator(&self) -> Operator {
+        Operator::connect(self.wire(), OPERATOR_SECRET).expect("operator connects")
     }
 
     /// A status counter; 0 if the router cannot be asked right now.
     pub fn count(&self, key: &str) -> u64 {
-        Client::operator(self.wire(), OPERATOR_SECRET)
+        Operator::connect(self.wire(), OPERATOR_SECRET)
             .and_then(|mut c| c.count(key))
             .unwrap_or(0)
     }
 
     pub fn text(&self, key: &str) -> Option<String> {
-        let status = Client::operator(self.wire(), OPERATOR_SECRET)
+        let status = Operator::connect(self.wire(), OPERATOR_SECRET)
             .and_then(|mut c| c.status())
             .ok()?;
-        match status.get(key)? {
-            wire_format::StatusValue::Text(t) => Some(t.clone()),
+        status.into_iter().find_map(|(k, v)| match v {
+            wire_format::StatusValue::Text(t) if k == key => Some(t),
             _ => None,
-        }
+        })
     }
 
     /// `SetRoute`, which must be acknowledged.
@@ -594,4 +594,122 @@ pub fn exactly_once(texts: &[Vec<u8>], expected: &[String]) -> Result<(), String
             expected.len()
         ))
     }
+}
+
+/// Sends COUNT messages (markers `kill-00000`...) from THREADS threads, a
+/// connection each, and prints `OK <marker>` once a message's DATA got its
+/// `250`, `FAIL <marker>` otherwise. A refused connection (the server is
+/// down) is tried again for up to 30 s: nothing of that message was sent.
+const SUBMIT_MANY: &str = r#"
+import smtplib, sys, threading, time
+host, port, count, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+lock = threading.Lock()
+def connect():
+    deadline = time.time() + 30
+    while True:
+        try:
+            return smtplib.SMTP(host, port, timeout=10)
+        except ConnectionRefusedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.02)
+def send(i):
+    marker = 'kill-%05d' % i
+    msg = ('Subject: %s\r\n\r\nmarker %s\r\n' % (marker, marker)).encode() + b'x' * 500 + b'\r\n'
+    accepted = False
+    try:
+        s = connect()
+        try:
+            s.sendmail('jsmith@poa.acme', ['klee@pob.acme'], msg)
+            accepted = True
+        finally:
+            try:
+                s.quit()
+            except Exception:
+                pass
+    except Exception:
+        pass
+    with lock:
+        print(('OK ' if accepted else 'FAIL ') + marker, flush=True)
+def worker(k):
+    for i in range(k, count, threads):
+        send(i)
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+"#;
+
+/// Sends `count` messages from `threads` smtplib clients, a connection
+/// each, JSMITH at POA to KLEE at POB, each with a `marker kill-NNNNN`
+/// line. Returns each marker and whether its DATA got a 250.
+pub fn submit_many(
+    server: SocketAddr,
+    count: usize,
+    threads: usize,
+    within: Duration,
+) -> BTreeMap<String, bool> {
+    let args = [
+        server.ip().to_string(),
+        server.port().to_string(),
+        count.to_string(),
+        threads.to_string(),
+    ];
+    let (ok, out, err) = python(SUBMIT_MANY, &args, within);
+    assert!(ok, "the smtplib clients failed: {err}");
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(verdict, marker)| (marker.to_owned(), verdict == "OK"))
+        .collect()
+}
+
+/// Starts [`submit_many`] (8 clients) against POA in the background and
+/// returns once POA has taken `before` messages, so that whatever the
+/// caller does next hits a burst in full flow.
+pub fn burst_under_way(
+    poa: &Router,
+    count: usize,
+    before: u64,
+) -> std::thread::JoinHandle<BTreeMap<String, bool>> {
+    let smtp = poa.smtp();
+    let clients = std::thread::spawn(move || submit_many(smtp, count, 8, Duration::from_secs(240)));
+    assert!(
+        crate::wait_until(Duration::from_secs(60), Duration::from_millis(10), || poa
+            .count("received")
+            >= before),
+        "POA did not take {before} messages"
+    );
+    clients
+}
+
+/// Checks what [`submit_many`] reported against KLEE's mailbox at `pob`:
+/// every message acknowledged with 250 arrives, none arrives twice, and
+/// nothing arrives that was never sent (a message whose client saw the
+/// connection die may or may not). Returns how many arrived.
+pub fn acknowledged_arrive_once(pob: &Router, outcome: &BTreeMap<String, bool>) -> usize {
+    let accepted = outcome.values().filter(|ok| **ok).count();
+    assert!(
+        crate::wait_until(Duration::from_secs(60), Duration::from_millis(50), || pob
+            .count("delivered")
+            >= accepted as u64),
+        "only {} of {accepted} accepted messages delivered",
+        pob.count("delivered")
+    );
+    let mut arrived: BTreeMap<String, usize> = BTreeMap::new();
+    for text in pop3_fetch(pob.pop3(), "KLEE", false) {
+        let m = marker(&text).expect("a marker in every message");
+        *arrived.entry(m).or_default() += 1;
+    }
+    for (m, n) in &arrived {
+        assert_eq!(*n, 1, "{m} arrived {n} times");
+        assert!(outcome.contains_key(m), "{m} was never sent");
+    }
+    let lost: Vec<&String> = outcome
+        .iter()
+        .filter(|(m, ok)| **ok && !arrived.contains_key(*m))
+        .map(|(m, _)| m)
+        .collect();
+    assert!(lost.is_empty(), "accepted but lost: {lost:?}");
+    arrived.len()
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use wire_format::{Address, Entry, EntryVersion, Message, Name, Role, SiteWrite};
 
 use crate::RoleProcess;
-use crate::operator::Client;
+use crate::mail::name;
+use crate::operator::Operator;
 
 pub const OPERATOR_SECRET: &str = "operator-secret";
 /// The local DS client every test replicator accepts, allowed all F* folders.
@@ -77,12 +78,12 @@ impl SiteNode {
         *self = SiteNode::start(&self.root, &self.name, &peers, &addr);
     }
 
-    pub fn operator(&self) -> Client {
-        Client::operator(self.addr(), OPERATOR_SECRET).expect("operator connects")
+    pub fn operator(&self) -> Operator {
+        Operator::connect(self.addr(), OPERATOR_SECRET).expect("operator connects")
     }
 
-    pub fn client(&self) -> Client {
-        Client::connect(self.addr(), CLIENT, Role::DsServer, CLIENT_SECRET)
+    pub fn client(&self) -> Operator {
+        Operator::connect_as(self.addr(), &name(CLIENT), Role::DsServer, CLIENT_SECRET)
             .expect("client connects")
     }
 
@@ -119,7 +120,7 @@ pub fn user(folder: &str, post_office: &str, mailbox: &str, display: &str) -> En
 }
 
 /// Writes entries through the local client, returning the new high water.
-pub fn write(client: &mut Client, changes: Vec<Entry>) -> u64 {
+pub fn write(client: &mut Operator, changes: Vec<Entry>) -> u64 {
     match client.request(SiteWrite { changes }) {
         Ok(Message::SiteWriteAck(ack)) => ack.high_water_usn,
         other => panic!("site write failed: {other:?}"),

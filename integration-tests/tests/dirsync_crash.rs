@@ -8,16 +8,21 @@ use integration_tests::dirsync::{
     self, Role, gal_view, requestor_secret, start_requestor, start_requestor_with, start_server,
     upsert,
 };
-use integration_tests::operator::Client;
+use integration_tests::mail::name;
+use integration_tests::operator::Operator;
 use integration_tests::{test_dir, wait_until};
 use wire_format::{DirUpload, Entry, EntryVersion, Message, Name, Role as WireRole, StatusValue};
 
 const CONVERGE: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(50);
 
-fn flag(client: &mut Client, key: &str) -> bool {
+fn flag(client: &mut Operator, key: &str) -> bool {
     matches!(
-        client.status().ok().and_then(|s| s.get(key).cloned()),
+        client
+            .status()
+            .ok()
+            .and_then(|s| s.into_iter().find(|(k, _)| k == key))
+            .map(|(_, v)| v),
         Some(StatusValue::Flag(true))
     )
 }
@@ -42,9 +47,9 @@ fn bulk_entry(mailbox: &str, seq: u64, tombstone: bool) -> Entry {
 /// Uploads `changes` as requestor POX (a post office with no process of its
 /// own), 500 per frame; returns the last acknowledgement.
 fn upload_as_pox(server: &Role, changes: Vec<Entry>) -> u64 {
-    let mut client = Client::connect(
+    let mut client = Operator::connect_as(
         server.endpoint(),
-        "POX",
+        &name("POX"),
         WireRole::Requestor,
         &requestor_secret("POX"),
     )

@@ -2,12 +2,14 @@
 //! and deleting all of its users, as administration operations; and a
 //! graceful shutdown on SIGTERM.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use integration_tests::dirsync::{
     gal_view, requestor_secret, start_requestor, start_server, upsert,
 };
-use integration_tests::operator::Client;
+use integration_tests::mail::name;
+use integration_tests::operator::Operator;
 use integration_tests::{test_dir, wait_until};
 use wire_format::{Message, Name, PurgePostOffice, RemoveRequestor, Role, StatusValue};
 
@@ -41,9 +43,9 @@ fn remove_requestor_then_purge_its_post_office() {
         post_office: Name::new("POC").unwrap(),
     });
     assert!(matches!(reply, Ok(Message::AdminOk(_))), "{reply:?}");
-    let mut as_poc = Client::connect(
+    let mut as_poc = Operator::connect_as(
         server.endpoint(),
-        "POC",
+        &name("POC"),
         Role::Requestor,
         &requestor_secret("POC"),
     );
@@ -70,7 +72,7 @@ fn remove_requestor_then_purge_its_post_office() {
             v.len() == 6 && v.iter().all(|l| !l.contains("/POC/"))
         })
     }));
-    let status = op.status().unwrap();
+    let status = BTreeMap::from_iter(op.status().unwrap());
     assert_eq!(
         status.get("requestor.POC.removed"),
         Some(&StatusValue::Flag(true))
@@ -79,9 +81,9 @@ fn remove_requestor_then_purge_its_post_office() {
 
     // The removal is durable: still refused after a restart.
     server.restart();
-    let again = Client::connect(
+    let again = Operator::connect_as(
         server.endpoint(),
-        "POC",
+        &name("POC"),
         Role::Requestor,
         &requestor_secret("POC"),
     )

@@ -1,6 +1,7 @@
 //! Patent step E: a requestor re-pointed to another DS server ends with
 //! exactly that server's directory, not a merge of the two.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use integration_tests::dirsync::{gal_view, start_requestor, start_server, upsert};
@@ -76,7 +77,7 @@ fn a_repointed_requestor_ends_with_exactly_the_new_servers_directory() {
     assert!(wait_until(CONVERGE, POLL, || gal_view(&pob)
         .iter()
         .any(|l| l.contains("/POC/LATE|"))));
-    let status = pob.operator().status().unwrap();
+    let status = BTreeMap::from_iter(pob.operator().status().unwrap());
     assert_eq!(
         status.get("server"),
         Some(&wire_format::StatusValue::Text("H2".into()))

@@ -9,7 +9,8 @@ use std::time::Duration;
 use integration_tests::dirsync::{
     self, gal_view, requestor_secret, start_requestor, start_server, upsert,
 };
-use integration_tests::operator::Client;
+use integration_tests::mail::name;
+use integration_tests::operator::Operator;
 use integration_tests::{test_dir, wait_until};
 use peer_link::LinkError;
 use wire_format::{DirPull, DirUpload, Entry, EntryVersion, ErrorCode, Message, Name, Role};
@@ -52,9 +53,9 @@ fn a_requestor_cannot_write_another_post_offices_user_and_a_wrong_key_gets_nothi
         .all(|r| gal_view(r) == expected)));
 
     // POA, properly authenticated, tries to overwrite and to add POB users.
-    let mut as_poa = Client::connect(
+    let mut as_poa = Operator::connect_as(
         server.endpoint(),
-        "POA",
+        &name("POA"),
         Role::Requestor,
         &requestor_secret("POA"),
     )
@@ -118,7 +119,12 @@ fn a_requestor_cannot_write_another_post_offices_user_and_a_wrong_key_gets_nothi
         ("OPERATOR", Role::Operator, "wrong"),
         ("POA", Role::Operator, requestor_secret("POA").as_str()),
     ] {
-        let refused = Client::connect(server.endpoint(), name, role, secret);
+        let refused = Operator::connect_as(
+            server.endpoint(),
+            &wire_format::Name::new(name).unwrap(),
+            role,
+            secret,
+        );
         assert!(
             refused.is_err(),
             "{name} as {role:?} with a wrong key was let in"
@@ -137,9 +143,9 @@ fn a_malformed_frame_closes_only_its_connection() {
     assert!(wait_until(CONVERGE, POLL, || gal_view(&pob).len() == 1));
 
     // An authenticated requestor connection held open across the garbage.
-    let mut held = Client::connect(
+    let mut held = Operator::connect_as(
         server.endpoint(),
-        "POB",
+        &name("POB"),
         Role::Requestor,
         &requestor_secret("POB"),
     )

@@ -6,7 +6,7 @@ use std::time::Duration;
 use integration_tests::site::{CLIENT, CLIENT_SECRET, SiteNode, user};
 use integration_tests::test_dir;
 use peer_link::{LinkError, Timeouts};
-use site_replicator::client::{ReadCursor, SiteClient};
+use site_client::{ReadCursor, SiteClient};
 use wire_format::{ErrorCode, Name, Role};
 
 #[test]
@@ -19,25 +19,8 @@ fn a_ds_role_writes_reads_and_is_notified() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let me = Name::new(CLIENT).unwrap();
-        let mut writer = SiteClient::connect(
-            &endpoint,
-            &me,
-            Role::DsServer,
-            CLIENT_SECRET.as_bytes(),
-            Timeouts::default(),
-        )
-        .await
-        .unwrap();
-        let mut reader = SiteClient::connect(
-            &endpoint,
-            &me,
-            Role::DsServer,
-            CLIENT_SECRET.as_bytes(),
-            Timeouts::default(),
-        )
-        .await
-        .unwrap();
+        let mut writer = connect(&endpoint).await;
+        let mut reader = connect(&endpoint).await;
 
         let first = reader.read(ReadCursor::default(), 100).await.unwrap();
         assert!(first.changes.is_empty());
@@ -78,5 +61,38 @@ fn a_ds_role_writes_reads_and_is_notified() {
             ),
             "{refused}"
         );
+
+        // A write too big for one frame goes in several, in order.
+        assert_eq!(writer.write_all(Vec::new()).await.unwrap(), None);
+        let many: Vec<_> = (0..9000)
+            .map(|i| user("FS1", "POD", &format!("U{i}"), &"x".repeat(100)))
+            .collect();
+        assert!(site_client::batches(many.clone(), site_client::WRITE_BYTES).count() > 1);
+        assert_eq!(writer.write_all(many).await.unwrap(), Some(9001));
+        let mut cursor = again.next;
+        let mut seen = Vec::new();
+        loop {
+            let read = reader.read(cursor, 10_000).await.unwrap();
+            seen.extend(read.changes.into_iter().map(|c| c.entry.address.mailbox));
+            cursor = read.next;
+            if !read.more {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 9000);
+        assert_eq!((seen[0].as_str(), seen[8999].as_str()), ("U0", "U8999"));
     });
+}
+
+async fn connect(endpoint: &str) -> SiteClient {
+    let me = Name::new(CLIENT).unwrap();
+    SiteClient::connect(
+        endpoint,
+        &me,
+        Role::DsServer,
+        CLIENT_SECRET.as_bytes(),
+        Timeouts::default(),
+    )
+    .await
+    .unwrap()
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use integration_tests::operator::{Client, dump};
+use integration_tests::operator::{Operator, dump};
 use integration_tests::site::{SiteNode, user, write};
 use integration_tests::{test_dir, wait_until};
 use wire_format::{Message, StatusValue};
@@ -21,10 +21,10 @@ fn mesh(nodes: &[&SiteNode]) {
 }
 
 fn entries(node: &SiteNode) -> String {
-    dump(&node.operator().gal().expect("gal"))
+    dump(&node.operator().list_gal(None).expect("gal"))
 }
 
-fn folder_count(op: &mut Client, folder: &str) -> u64 {
+fn folder_count(op: &mut Operator, folder: &str) -> u64 {
     op.count(&format!("folder.{folder}.entries")).unwrap_or(0)
 }
 
@@ -80,7 +80,7 @@ fn garbage_on_the_wire_closes_that_connection_only() {
         .unwrap();
     assert!(matches!(frame.message, Message::ErrorReply(_)));
     // A wrong key gets nothing either.
-    assert!(Client::operator(h2.addr(), "wrong").is_err());
+    assert!(Operator::connect(h2.addr(), "wrong").is_err());
     // And the server still serves everyone else.
     assert!(h2.operator().status().is_ok());
 }
@@ -227,7 +227,11 @@ fn concurrent_conflicting_changes_converge_to_the_same_value_on_both() {
         let mut op = node.operator();
         assert!(
             wait_until(CONVERGE, POLL, || matches!(
-                op.status().unwrap().get(&key),
+                op.status()
+                    .unwrap()
+                    .into_iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v),
                 Some(StatusValue::Flag(true))
             )),
             "{} never reported {key} = true",

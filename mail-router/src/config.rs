@@ -1,4 +1,6 @@
-//! The mail router's TOML configuration (`--config FILE`).
+//! The mail router's TOML configuration (`--config FILE`): the file schema
+//! is [`Config`], checked into the [`Settings`] the router runs with; the
+//! keys every role has are in `role_runtime::CommonConfig`.
 //!
 //! ```toml
 //! node = "POA"                 # this node's name (a post office, a hub or the gateway)
@@ -48,12 +50,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+pub use role_runtime::config::PeerConfig;
+use role_runtime::config::{self, name};
+use role_runtime::{CommonConfig, Limits, Secret};
+use serde::{Deserialize, Serialize};
 use wire_format::Name;
 
 use crate::MailError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What this router is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     PostOffice,
@@ -61,69 +67,65 @@ pub enum Mode {
     Gateway,
 }
 
-#[derive(Deserialize)]
+/// The mail router's configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    node: String,
-    network: String,
-    mode: Mode,
-    data_dir: PathBuf,
-    listen: String,
-    smtp_listen: Option<String>,
-    pop3_listen: Option<String>,
-    operator_secret: String,
-    hub: Option<String>,
-    #[serde(default = "default_max_hops")]
-    max_hops: u8,
-    #[serde(default = "default_expiry_secs")]
-    expiry_secs: u64,
-    #[serde(default = "default_seen_retention_secs")]
-    seen_retention_secs: u64,
-    #[serde(default = "default_max_message_bytes")]
-    max_message_bytes: usize,
-    #[serde(default = "default_cache_mib")]
-    cache_mib: usize,
+pub struct Config {
+    /// `node`, `network`, `data_dir`, `listen` (peers hand over mail, the
+    /// operator administers), `operator_secret`, `[limits]`.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// `"post-office"`, `"hub"` or `"gateway"`.
+    pub mode: Mode,
+    /// Post office only: where users submit mail.
+    pub smtp_listen: Option<String>,
+    /// Post office only: where users collect mail.
+    pub pop3_listen: Option<String>,
+    /// Post office only: where all its other mail goes.
+    pub hub: Option<String>,
+    /// A message that passed this many routers is returned (default 16).
+    pub max_hops: Option<u8>,
+    /// Undeliverable for this long: returned to the sender (default a day).
+    pub expiry_secs: Option<u64>,
+    /// How long a message id is remembered, so a re-sent copy is stored
+    /// once (default a week); at least `expiry_secs`, as a sender retries
+    /// that long.
+    pub seen_retention_secs: Option<u64>,
+    /// SMTP SIZE limit, at most (and by default) [`MAX_MESSAGE_BYTES`]: a
+    /// message must fit in one wire frame.
+    pub max_message_bytes: Option<usize>,
+    /// Memory for the store's page cache (default [`DEFAULT_CACHE_MIB`]);
+    /// a post office's mailboxes do not all stay in memory.
+    pub cache_mib: Option<usize>,
+    /// Routers this one hands mail to or takes mail from.
     #[serde(default)]
-    peers: Vec<PeerFile>,
+    pub peers: Vec<PeerConfig>,
+    /// Hub and gateway: post office to next hop.
     #[serde(default)]
-    routes: BTreeMap<String, String>,
+    pub routes: BTreeMap<String, String>,
+    /// Post office: seed users of the first start (more, and changes, with
+    /// UserUpsert).
     #[serde(default)]
-    users: Vec<UserFile>,
+    pub users: Vec<UserConfig>,
 }
 
-#[derive(Deserialize)]
+/// One `[[users]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PeerFile {
-    name: String,
-    secret: String,
-    endpoint: Option<String>,
+pub struct UserConfig {
+    pub mailbox: String,
+    /// Without one, no POP3 login until one is set.
+    pub password: Option<Secret<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserFile {
-    mailbox: String,
-    password: Option<String>,
-}
-
-fn default_max_hops() -> u8 {
-    16
-}
-fn default_expiry_secs() -> u64 {
-    86_400
-}
+const DEFAULT_MAX_HOPS: u8 = 16;
+const DEFAULT_EXPIRY_SECS: u64 = 86_400;
 /// A week: well past the default expiry, after which no sender resends.
-fn default_seen_retention_secs() -> u64 {
-    7 * 86_400
-}
+const DEFAULT_SEEN_RETENTION_SECS: u64 = 7 * 86_400;
 /// The largest message a router hands on: it must fit in one frame of the
 /// wire protocol with its envelope (up to 1,000 recipients), so a message
 /// accepted by SMTP can never be stuck in a queue for being too big.
 pub const MAX_MESSAGE_BYTES: usize = wire_format::limits::DEFAULT_MAX_FRAME_BODY - 256 * 1024;
-
-fn default_max_message_bytes() -> usize {
-    MAX_MESSAGE_BYTES
-}
 
 /// The store's page cache, in MiB. redb's default, 1 GiB, let a post
 /// office's memory grow with the mail in its mailboxes (133 MiB after
@@ -135,19 +137,15 @@ pub const DEFAULT_CACHE_MIB: usize = 64;
 /// memory than any router here should hold.
 const MAX_CACHE_MIB: usize = 1 << 11;
 
-fn default_cache_mib() -> usize {
-    DEFAULT_CACHE_MIB
-}
-
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Peer {
     pub name: Name,
-    pub secret: String,
+    pub secret: Secret<String>,
     pub endpoint: Option<String>,
 }
 
-/// The configuration, checked. `Debug` leaves out every secret.
-#[derive(Clone)]
+/// The configuration, checked.
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub node: Name,
     pub network: Name,
@@ -156,7 +154,7 @@ pub struct Settings {
     pub listen: String,
     pub smtp_listen: Option<String>,
     pub pop3_listen: Option<String>,
-    pub operator_secret: String,
+    pub operator_secret: Secret<String>,
     pub hub: Option<Name>,
     pub max_hops: u8,
     pub expiry: Duration,
@@ -169,60 +167,43 @@ pub struct Settings {
     pub routes: BTreeMap<Name, Name>,
     /// Seed users of the store's first start; without a password a user
     /// cannot log in to POP3 until one is set (UserUpsert).
-    pub users: Vec<(Name, Option<String>)>,
+    pub users: Vec<(Name, Option<Secret<String>>)>,
+    /// The `[limits]` table: connection caps and the shutdown drain.
+    pub limits: Limits,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("node", &self.node)
-            .field("mode", &self.mode)
-            .field(
-                "peers",
-                &self.peers.iter().map(|p| p.name).collect::<Vec<_>>(),
-            )
-            .field("routes", &self.routes)
-            .finish_non_exhaustive()
+impl AsRef<Limits> for Settings {
+    fn as_ref(&self) -> &Limits {
+        &self.limits
     }
 }
 
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, MailError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MailError::ConfigRead {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Settings::parse(&text, &path.display().to_string())
+        Ok(config::load(path, Settings::check)?)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Settings, MailError> {
-        let invalid = |reason: String| MailError::ConfigInvalid {
-            path: origin.to_owned(),
-            reason,
-        };
-        let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let name = |what: &str, raw: &str| {
-            Name::new(raw).map_err(|e| invalid(format!("{what} {raw:?}: {e}")))
-        };
-        let node = name("node", &file.node)?;
-        let hub = file.hub.as_deref().map(|h| name("hub", h)).transpose()?;
-        if file.mode == Mode::PostOffice {
+        Ok(config::parse(text, origin, Settings::check)?)
+    }
+
+    /// Every rule of the file beyond its syntax; the reason names the key.
+    fn check(config: Config) -> Result<Settings, String> {
+        let (node, network) = config.common.validate()?;
+        let hub = config.hub.as_deref().map(|h| name("hub", h)).transpose()?;
+        if config.mode == Mode::PostOffice {
             if hub.is_none() {
-                return Err(invalid(
-                    "a post office needs `hub`, where its outgoing mail goes".into(),
-                ));
+                return Err("a post office needs `hub`, where its outgoing mail goes".into());
             }
-            if file.smtp_listen.is_none() || file.pop3_listen.is_none() {
-                return Err(invalid(
-                    "a post office needs `smtp_listen` and `pop3_listen`".into(),
-                ));
+            if config.smtp_listen.is_none() || config.pop3_listen.is_none() {
+                return Err("a post office needs `smtp_listen` and `pop3_listen`".into());
             }
         }
         let mut peers = Vec::new();
-        for p in file.peers {
+        for p in config.peers {
             let peer = name("peer", &p.name)?;
             if peer == node {
-                return Err(invalid(format!("peer {peer} is this router itself")));
+                return Err(format!("peer {peer} is this router itself"));
             }
             peers.push(Peer {
                 name: peer,
@@ -231,53 +212,59 @@ impl Settings {
             });
         }
         let mut routes = BTreeMap::new();
-        for (po, hop) in &file.routes {
+        for (po, hop) in &config.routes {
             routes.insert(name("route", po)?, name("next hop", hop)?);
         }
         let mut users = Vec::new();
-        for u in file.users {
+        for u in config.users {
             users.push((name("mailbox", &u.mailbox)?, u.password));
         }
-        if file.max_message_bytes > MAX_MESSAGE_BYTES {
-            return Err(invalid(format!(
-                "max_message_bytes {} is more than a wire frame carries ({MAX_MESSAGE_BYTES})",
-                file.max_message_bytes
-            )));
+        let max_message_bytes = config.max_message_bytes.unwrap_or(MAX_MESSAGE_BYTES);
+        if max_message_bytes > MAX_MESSAGE_BYTES {
+            return Err(format!(
+                "max_message_bytes {max_message_bytes} is more than a wire frame carries \
+                 ({MAX_MESSAGE_BYTES})"
+            ));
         }
-        if file.seen_retention_secs < file.expiry_secs {
-            return Err(invalid(format!(
-                "seen_retention_secs {} is shorter than expiry_secs {}: a copy re-sent \
-                 by a peer still retrying could be delivered twice",
-                file.seen_retention_secs, file.expiry_secs
-            )));
+        let expiry_secs = config.expiry_secs.unwrap_or(DEFAULT_EXPIRY_SECS);
+        let seen_retention_secs = config
+            .seen_retention_secs
+            .unwrap_or(DEFAULT_SEEN_RETENTION_SECS);
+        if seen_retention_secs < expiry_secs {
+            return Err(format!(
+                "seen_retention_secs {seen_retention_secs} is shorter than expiry_secs \
+                 {expiry_secs}: a copy re-sent by a peer still retrying could be delivered twice"
+            ));
         }
-        if file.max_hops == 0 {
-            return Err(invalid("max_hops must be at least 1".into()));
+        let max_hops = config.max_hops.unwrap_or(DEFAULT_MAX_HOPS);
+        if max_hops == 0 {
+            return Err("max_hops must be at least 1".into());
         }
-        if !(1..=MAX_CACHE_MIB).contains(&file.cache_mib) {
-            return Err(invalid(format!(
-                "cache_mib {} is not between 1 and {MAX_CACHE_MIB}",
-                file.cache_mib
-            )));
+        let cache_mib = config.cache_mib.unwrap_or(DEFAULT_CACHE_MIB);
+        if !(1..=MAX_CACHE_MIB).contains(&cache_mib) {
+            return Err(format!(
+                "cache_mib {cache_mib} is not between 1 and {MAX_CACHE_MIB}"
+            ));
         }
         Ok(Settings {
             node,
-            network: name("network", &file.network)?,
-            mode: file.mode,
-            data_dir: file.data_dir,
-            listen: file.listen,
-            smtp_listen: file.smtp_listen,
-            pop3_listen: file.pop3_listen,
-            operator_secret: file.operator_secret,
+            network,
+            mode: config.mode,
+            data_dir: config.common.data_dir,
+            listen: config.common.listen,
+            smtp_listen: config.smtp_listen,
+            pop3_listen: config.pop3_listen,
+            operator_secret: config.common.operator_secret,
             hub,
-            max_hops: file.max_hops,
-            expiry: Duration::from_secs(file.expiry_secs),
-            seen_retention: Duration::from_secs(file.seen_retention_secs),
-            max_message_bytes: file.max_message_bytes,
-            cache_bytes: file.cache_mib << 20,
+            max_hops,
+            expiry: Duration::from_secs(expiry_secs),
+            seen_retention: Duration::from_secs(seen_retention_secs),
+            max_message_bytes,
+            cache_bytes: cache_mib << 20,
             peers,
             routes,
             users,
+            limits: config.common.limits,
         })
     }
 }
@@ -285,6 +272,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use role_runtime::RuntimeError;
 
     const HUB: &str = r#"
 node = "H"
@@ -297,7 +285,7 @@ operator_secret = "op"
 
     fn refused(text: &str) -> String {
         match Settings::parse(text, "test.toml") {
-            Err(MailError::ConfigInvalid { reason, .. }) => reason,
+            Err(MailError::Runtime(RuntimeError::ConfigInvalid { reason, .. })) => reason,
             Err(e) => panic!("another error: {e}"),
             Ok(_) => panic!("accepted: {text}"),
         }
@@ -330,5 +318,26 @@ operator_secret = "op"
         assert!(refused(&po).contains("needs `hub`"));
         let with_hub = format!("{po}hub = \"H2\"\n");
         assert!(refused(&with_hub).contains("smtp_listen"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err = refused(&format!("{HUB}max_hop = 3\n"));
+        assert!(err.contains("unknown field `max_hop`"), "{err}");
+        let user = format!("{HUB}[[users]]\nmailbox = \"A\"\npasswd = \"x\"\n");
+        assert!(refused(&user).contains("unknown field `passwd`"));
+    }
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let text = format!(
+            "{HUB}[[peers]]\nname = \"POA\"\nsecret = \"peer-key\"\n\
+             [[users]]\nmailbox = \"JSMITH\"\npassword = \"user-password\"\n"
+        );
+        let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
+        for key in ["peer-key", "user-password", "\"op\""] {
+            assert!(!shown.contains(key), "{key} in {shown}");
+        }
+        assert!(shown.contains("JSMITH"));
     }
 }

@@ -14,9 +14,11 @@ pub mod config;
 mod error;
 pub mod net;
 pub mod pop3;
+mod process;
 pub mod routing;
 pub mod smtp;
 pub mod store;
 
 pub use config::Settings;
 pub use error::MailError;
+pub use process::MailRouter;

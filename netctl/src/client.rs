@@ -1,5 +1,8 @@
-//! The operator's connection to a process: the wire protocol as `OPERATOR`.
+//! A blocking client for one process's wire listener: `netctl` speaks to
+//! processes as `OPERATOR`, and the integration tests also as a named peer in
+//! another role (a requestor, a site client) to exercise what peers may do.
 
+use std::fmt::Display;
 use std::time::Duration;
 
 use peer_link::{Connection, LinkError, Timeouts};
@@ -12,29 +15,41 @@ pub struct Operator {
     conn: Connection,
 }
 
+/// A migration step or a resync on a loaded host can take long to answer;
+/// waiting beats reporting a slow process as failed.
 fn timeouts() -> Timeouts {
     Timeouts {
-        connect: Duration::from_secs(3),
-        handshake: Duration::from_secs(3),
-        reply: Duration::from_secs(30),
-        write: Duration::from_secs(5),
+        reply: Duration::from_secs(60),
+        ..Timeouts::default()
     }
 }
 
 impl Operator {
-    pub fn connect(endpoint: &str, secret: &str) -> Result<Operator, LinkError> {
+    /// Connects to `endpoint` (`host:port`) as `OPERATOR` in role Operator.
+    pub fn connect(endpoint: impl Display, secret: &str) -> Result<Operator, LinkError> {
+        let me = Name::new("OPERATOR").unwrap_or_else(|_| unreachable!("a valid constant name"));
+        Operator::connect_as(endpoint, &me, Role::Operator, secret)
+    }
+
+    /// Connects to `endpoint` as `me` in `role`, proving `secret`.
+    pub fn connect_as(
+        endpoint: impl Display,
+        me: &Name,
+        role: Role,
+        secret: &str,
+    ) -> Result<Operator, LinkError> {
+        let endpoint = endpoint.to_string();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| LinkError::Connect {
-                endpoint: endpoint.to_owned(),
+                endpoint: endpoint.clone(),
                 source: e,
             })?;
-        let me = Name::new("OPERATOR").unwrap_or_else(|_| unreachable!("a valid constant name"));
         let conn = runtime.block_on(Connection::connect(
-            endpoint,
-            &me,
-            Role::Operator,
+            &endpoint,
+            me,
+            role,
             secret.as_bytes(),
             timeouts(),
         ))?;
@@ -45,11 +60,25 @@ impl Operator {
         self.runtime.block_on(self.conn.request(message))
     }
 
+    /// The status report, in the order the process gave it.
     pub fn status(&mut self) -> Result<Vec<(String, StatusValue)>, LinkError> {
         match self.request(wire_format::StatusRequest)? {
             Message::StatusReport(r) => Ok(r.items.into_iter().map(|i| (i.key, i.value)).collect()),
             other => Err(LinkError::unexpected("StatusReport", &other)),
         }
+    }
+
+    /// A counter from the status report; 0 when the process does not report
+    /// it (counters appear once something has been counted).
+    pub fn count(&mut self, key: &str) -> Result<u64, LinkError> {
+        Ok(self
+            .status()?
+            .into_iter()
+            .find_map(|(k, v)| match v {
+                StatusValue::Count(n) if k == key => Some(n),
+                _ => None,
+            })
+            .unwrap_or(0))
     }
 
     /// The GAL's users per post office, as counts and digests.

@@ -204,14 +204,7 @@ fn name(s: &'static str) -> Name {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    role_runtime::process::init_logging("warn");
     let result = match cli.command {
         Command::Up { topology } => {
             commands::up::run(&topology, &cli.data_dir).map(|s| commands::up::print(&s, cli.json))

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use role_runtime::Secret;
 use serde::{Deserialize, Serialize};
 
 use crate::NetctlError;
@@ -45,7 +46,13 @@ pub fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join(STATE_FILE)
 }
 
-fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError> {
+/// Writes `text` to `path` whole: into a new file beside it, renamed over
+/// it, so a killed netctl never leaves half a file. A `private` file (keys)
+/// is created readable by the owner only, never readable by others for a
+/// moment before a chmod.
+pub fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let werr = |source| NetctlError::Write {
         path: path.display().to_string(),
         source,
@@ -53,13 +60,19 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError>
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(werr)?;
     }
-    // Write then rename, so a killed netctl never leaves half a file.
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(werr)?;
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(werr)?;
+    // A file left by a killed run keeps its mode when opened again.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(werr(e)),
+        _ => {}
     }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(&tmp)
+        .map_err(werr)?;
+    file.write_all(text.as_bytes()).map_err(werr)?;
     std::fs::rename(&tmp, path).map_err(werr)
 }
 
@@ -102,25 +115,17 @@ impl NetworkState {
 
 /// The pre-shared keys of the network: one per pair of nodes that talk, and
 /// the operator's.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Secrets {
-    pub operator: String,
-    pub pairs: BTreeMap<String, String>,
+    pub operator: Secret<String>,
+    pub pairs: BTreeMap<String, Secret<String>>,
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets")
-            .field("pairs", &self.pairs.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-fn random_secret() -> String {
+fn random_secret() -> Secret<String> {
     let mut bytes = [0u8; 24];
     // The OS random source failing is not recoverable here.
     getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("OS random source failed: {e}"));
-    hex::encode(bytes)
+    Secret::new(hex::encode(bytes))
 }
 
 /// `A@B` with the two names in order, so either side finds the same key.
@@ -134,7 +139,7 @@ pub fn pair_key(a: &str, b: &str) -> String {
 
 impl Secrets {
     /// Keys from the topology where it gives them, new random ones otherwise.
-    pub fn new(given: &BTreeMap<String, String>) -> Secrets {
+    pub fn new(given: &BTreeMap<String, Secret<String>>) -> Secrets {
         let mut pairs = BTreeMap::new();
         for (key, secret) in given {
             if let Some((a, b)) = key.split_once('@') {
@@ -151,7 +156,7 @@ impl Secrets {
     }
 
     /// The key shared by `a` and `b`, made on first use.
-    pub fn pair(&mut self, a: &str, b: &str) -> String {
+    pub fn pair(&mut self, a: &str, b: &str) -> Secret<String> {
         self.pairs
             .entry(pair_key(a, b))
             .or_insert_with(random_secret)
@@ -180,9 +185,9 @@ mod tests {
 
     #[test]
     fn given_keys_are_used_and_never_debug_printed() {
-        let given = BTreeMap::from([("poa@h".to_owned(), "hunter2".to_owned())]);
+        let given = BTreeMap::from([("poa@h".to_owned(), Secret::from("hunter2"))]);
         let mut s = Secrets::new(&given);
-        assert_eq!(s.pair("H", "POA"), "hunter2");
+        assert_eq!(s.pair("H", "POA").expose(), "hunter2");
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 

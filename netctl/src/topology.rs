@@ -27,6 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use role_runtime::Secret;
 use serde::Deserialize;
 use wire_format::Name;
 
@@ -46,7 +47,7 @@ pub struct TopologyFile {
     #[serde(default)]
     pub post_offices: Vec<PostOfficeFile>,
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Secret<String>>,
 }
 
 fn default_host() -> String {
@@ -83,21 +84,12 @@ pub struct PostOfficeFile {
     pub exports: Option<Vec<String>>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserFile {
     pub mailbox: String,
     pub display_name: String,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for UserFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserFile")
-            .field("mailbox", &self.mailbox)
-            .field("display_name", &self.display_name)
-            .finish_non_exhaustive()
-    }
+    pub password: Option<Secret<String>>,
 }
 
 /// A seed user, checked.
@@ -199,7 +191,7 @@ pub struct Topology {
     pub bridge: Name,
     pub import_folder: Name,
     pub nodes: Vec<Node>,
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Secret<String>>,
 }
 
 impl Topology {
@@ -262,8 +254,7 @@ impl Topology {
                     mailbox: name(&format!("a mailbox of {po_name}"), &u.mailbox)?,
                     display_name: u.display_name.clone(),
                     password: Some(
-                        u.password
-                            .clone()
+                        (u.password.clone().map(Secret::into_inner))
                             .unwrap_or_else(|| format!("{}-pw", u.mailbox.to_ascii_lowercase())),
                     ),
                 });
@@ -373,6 +364,17 @@ mod tests {
             ]
         );
         assert_eq!(roles("POA"), [RoleKind::DsRequestor, RoleKind::MailRouter]);
+    }
+
+    #[test]
+    fn debug_of_the_file_never_shows_a_key() {
+        let text = format!("{PATENT}\n[secrets]\n\"POA@H\" = \"pair-key\"\n");
+        let file: TopologyFile = toml::from_str(&text).unwrap();
+        let shown = format!("{file:?}");
+        assert!(shown.contains("JSMITH"));
+        for key in ["pair-key", "jsmith-pw"] {
+            assert!(!shown.contains(key), "{key} in {shown}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! netctl writes each role's config in that role's format: every config
 //! generated for the example topology is accepted by the role's own parser,
-//! and names the endpoints and keys the other side expects.
+//! reads back as written, is private to its owner, and names the endpoints
+//! and keys the other side expects.
 
 use std::path::Path;
 
@@ -58,17 +59,43 @@ fn every_generated_config_is_accepted_by_its_role() {
     }
 }
 
+/// The text written for `role` on `node`.
+fn config_of(written: &[(String, RoleKind, String)], node: &str, role: RoleKind) -> String {
+    let found = written.iter().find(|(n, r, _)| n == node && *r == role);
+    found.map(|(_, _, text)| text.clone()).unwrap()
+}
+
+/// Reads `text` into the role's file schema and writes it again.
+fn rewritten<T: serde::Serialize + serde::de::DeserializeOwned>(text: &str) -> String {
+    let config: T = role_runtime::config::parse(text, "written", Ok).unwrap();
+    toml::to_string(&config).unwrap()
+}
+
+#[test]
+fn every_generated_config_reads_back_as_written_and_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, secrets, written) = generate(dir.path());
+    for (node, role, text) in &written {
+        let again = match role {
+            RoleKind::SiteReplicator => rewritten::<site_replicator::config::Config>(text),
+            RoleKind::DsServer => rewritten::<ds_server::config::Config>(text),
+            RoleKind::DsRequestor => rewritten::<ds_requestor::config::Config>(text),
+            RoleKind::MailRouter => rewritten::<mail_router::config::Config>(text),
+        };
+        assert_eq!(&again, text, "{node}.{role}");
+        assert!(text.contains(secrets.operator.expose().as_str()));
+        let path = configs::process_dir(dir.path(), node, *role).join("config.toml");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+}
+
 #[test]
 fn both_ends_of_each_link_share_a_key_and_an_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (_, plan, _, written) = generate(dir.path());
-    let config = |node: &str, role: RoleKind| {
-        written
-            .iter()
-            .find(|(n, r, _)| n == node && *r == role)
-            .map(|(_, _, t)| t.clone())
-            .unwrap()
-    };
+    let config = |node: &str, role: RoleKind| config_of(&written, node, role);
     // POA's requestor and H's DS server.
     let poa = ds_requestor::config::Settings::parse(&config("POA", RoleKind::DsRequestor), "POA")
         .unwrap();
@@ -159,13 +186,7 @@ fn mail_routers_route_through_the_bridge_and_share_keys_with_both_hubs() {
 fn the_bridge_is_wired_through_the_site_directory() {
     let dir = tempfile::tempdir().unwrap();
     let (_, plan, _, written) = generate(dir.path());
-    let config = |node: &str, role: RoleKind| {
-        written
-            .iter()
-            .find(|(n, r, _)| n == node && *r == role)
-            .map(|(_, _, t)| t.clone())
-            .unwrap()
-    };
+    let config = |node: &str, role: RoleKind| config_of(&written, node, role);
     let name = |s: &str| wire_format::Name::new(s).unwrap();
     let h = ds_server::config::Settings::parse(&config("H", RoleKind::DsServer), "H").unwrap();
     let h2 = ds_server::config::Settings::parse(&config("H2", RoleKind::DsServer), "H2").unwrap();

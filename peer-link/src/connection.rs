@@ -7,6 +7,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use tracing::{debug, warn};
 use wire_format::auth::{self, HandshakeError};
+use wire_format::limits::{DEFAULT_MAX_FRAME_BODY, MAX_HANDSHAKE_FRAME_BODY};
 use wire_format::{
     ErrorCode, ErrorReply, Frame, FrameCodec, Message, MessageType, Name, Role, Welcome, WireError,
 };
@@ -115,10 +116,16 @@ async fn within<T>(
 /// not the caller has flushed.
 pub const WRITE_BATCH: usize = 64 * 1024;
 
+/// A framed stream that takes only handshake-sized frames until
+/// [`authenticated`] lifts the bound.
 fn framed(stream: TcpStream) -> Framed<TcpStream, FrameCodec> {
-    let mut framed = Framed::new(stream, FrameCodec::default());
+    let mut framed = Framed::new(stream, FrameCodec::new(MAX_HANDSHAKE_FRAME_BODY));
     framed.set_backpressure_boundary(WRITE_BATCH);
     framed
+}
+
+fn authenticated(framed: &mut Framed<TcpStream, FrameCodec>) {
+    framed.codec_mut().set_max_body(DEFAULT_MAX_FRAME_BODY);
 }
 
 async fn next_frame(
@@ -197,6 +204,7 @@ impl Connection {
             }
             other => return Err(LinkError::unexpected("Welcome", &other)),
         };
+        authenticated(&mut framed);
         Ok(Connection {
             framed,
             peer: PeerIdentity {
@@ -226,13 +234,16 @@ impl Connection {
         let result =
             Self::server_handshake(&mut framed, me, role, keyring, session, timeouts).await;
         match result {
-            Ok(peer) => Ok(Connection {
-                framed,
-                peer,
-                timeouts,
-                next_request_id: 1,
-                unsolicited: VecDeque::new(),
-            }),
+            Ok(peer) => {
+                authenticated(&mut framed);
+                Ok(Connection {
+                    framed,
+                    peer,
+                    timeouts,
+                    next_request_id: 1,
+                    unsolicited: VecDeque::new(),
+                })
+            }
             Err(e) => {
                 let code = match &e {
                     LinkError::Wire(w) => w.code(),
@@ -456,6 +467,29 @@ impl Connection {
     pub async fn request(&mut self, message: impl Into<Message>) -> Result<Message, LinkError> {
         let id = self.send_request(message).await?;
         self.recv_reply(id).await
+    }
+
+    /// Answers a request this end does not take from this peer: an
+    /// `UnexpectedMessage` error naming `by` ("a DS server") and the
+    /// message's kind; the connection goes on.
+    pub async fn reply_not_taken(
+        &mut self,
+        request_id: u32,
+        by: &str,
+        message: &Message,
+    ) -> Result<(), LinkError> {
+        let kind = message.message_type().name();
+        let role = self.peer.role;
+        let text = format!("{by} does not take {kind} from a {role:?}");
+        self.reply_error(request_id, ErrorCode::UnexpectedMessage, text)
+            .await
+    }
+
+    /// Puts back a frame taken with [`Connection::next`] that the caller
+    /// cannot deal with yet (a router batching transfers meets a request
+    /// of another kind): the next `next` returns it first.
+    pub fn unread(&mut self, frame: Frame) {
+        self.unsolicited.push_front(frame);
     }
 
     /// An unsolicited frame (request id 0) set aside while waiting for a reply.

@@ -12,6 +12,14 @@ pub fn operator() -> Name {
     Name::new(OPERATOR).unwrap_or_else(|e| unreachable!("OPERATOR is a valid name: {e}"))
 }
 
+/// A keyring that admits the operator with `secret`; the role adds its
+/// peers to it.
+pub fn keyring_with_operator(secret: &[u8]) -> peer_link::Keyring {
+    let mut keyring = peer_link::Keyring::new();
+    keyring.insert(operator(), &[wire_format::Role::Operator], secret.to_vec());
+    keyring
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

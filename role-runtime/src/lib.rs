@@ -15,7 +15,36 @@ mod retry;
 mod secret;
 
 pub use clock::now_ms;
-pub use identity::{OPERATOR, operator};
+pub use identity::{OPERATOR, keyring_with_operator, operator};
 pub use limits::Limits;
 pub use retry::RETRY;
 pub use secret::Secret;
+
+pub mod config;
+pub mod process;
+pub mod server;
+
+pub use config::CommonConfig;
+pub use process::{RoleProcess, main};
+
+use thiserror::Error;
+
+/// What the shared shell can fail at, with what to do about it.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot read config file {path}: {source}")]
+    ConfigRead {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {reason}")]
+    ConfigInvalid { path: String, reason: String },
+    #[error(
+        "cannot listen for {service} on {addr}: {source} (is another process using the port, or is the address not this host's?)"
+    )]
+    Listen {
+        service: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+}

@@ -1,96 +1,75 @@
-//! The replicator's TOML configuration (`--config FILE`).
+//! The replicator's TOML configuration (`--config FILE`): the file schema
+//! is [`Config`], checked into the [`Settings`] the replicator runs with.
+//!
+//! ```toml
+//! node = "H2"                  # the keys every role has: see
+//! network = "ACME"             # role_runtime::CommonConfig (and its
+//! data_dir = "/var/lib/mhub/h2-site"  # optional [limits] table)
+//! listen = "127.0.0.1:0"
+//! operator_secret = "..."
+//! pull_interval_ms = 2000
+//! tombstone_lifetime_secs = 604800
+//! max_chunk = 2000
+//!
+//! [[peers]]
+//! name = "H3"
+//! secret = "..."
+//! endpoint = "127.0.0.1:7103"
+//!
+//! [[clients]]
+//! name = "H2"
+//! secret = "..."
+//! folders = ["FS*"]
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+pub use role_runtime::config::PeerConfig;
+use role_runtime::config::{self, name};
+use role_runtime::{CommonConfig, Limits, Secret};
+use serde::{Deserialize, Serialize};
 use wire_format::Name;
 
 use crate::SiteError;
 
-/// ```toml
-/// node = "H2"                  # this server's name
-/// network = "ACME"
-/// data_dir = "/var/lib/mhub/h2-site"
-/// listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
-/// operator_secret = "..."      # key of the operator (netctl) connecting as OPERATOR
-/// pull_interval_ms = 2000      # pull each peer at least this often (notifications come sooner)
-/// tombstone_lifetime_secs = 604800
-///
-/// [[peers]]                    # other servers of the site, replicated multi-master
-/// name = "H3"
-/// secret = "..."               # the same secret is configured on H3 for H2
-/// endpoint = "127.0.0.1:7103"  # optional; may be set at run time (Repoint)
-///
-/// [[clients]]                  # local DS roles that keep their entries here
-/// name = "H2DS"
-/// secret = "..."
-/// folders = ["FS*"]            # folders it may write; a trailing * is a prefix
-/// ```
-#[derive(Debug, Clone, Deserialize)]
+const DEFAULT_PULL_INTERVAL_MS: u64 = 2000;
+const DEFAULT_TOMBSTONE_LIFETIME_SECS: u64 = 7 * 24 * 3600;
+const DEFAULT_MAX_CHUNK: u32 = 2000;
+
+/// The replicator's configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub node: String,
-    pub network: String,
-    pub data_dir: PathBuf,
-    pub listen: String,
-    pub operator_secret: String,
-    #[serde(default = "default_pull_interval_ms")]
-    pub pull_interval_ms: u64,
-    #[serde(default = "default_tombstone_lifetime_secs")]
-    pub tombstone_lifetime_secs: u64,
-    #[serde(default = "default_max_chunk")]
-    pub max_chunk: u32,
+    /// `node`, `network`, `data_dir`, `listen`, `operator_secret` (of
+    /// netctl, connecting as OPERATOR), `[limits]`.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// Pull each peer at least this often (default 2000, at least 10);
+    /// notifications start a pull sooner.
+    pub pull_interval_ms: Option<u64>,
+    /// How long deletes are kept before they are collected (default seven
+    /// days).
+    pub tombstone_lifetime_secs: Option<u64>,
+    /// Most changes per pull reply (default 2000, at least 1).
+    pub max_chunk: Option<u32>,
+    /// The other servers of the site, replicated multi-master.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// The local DS roles that keep their entries here.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
 }
 
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerConfig {
-    pub name: String,
-    pub secret: String,
-    pub endpoint: Option<String>,
-}
-
-#[derive(Clone, Deserialize)]
+/// One `[[clients]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub name: String,
-    pub secret: String,
+    pub secret: Secret<String>,
+    /// Folders it may write; a trailing `*` is a prefix.
     #[serde(default)]
     pub folders: Vec<String>,
-}
-
-// Secrets stay out of Debug output, and so out of logs.
-impl std::fmt::Debug for PeerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerConfig")
-            .field("name", &self.name)
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("name", &self.name)
-            .field("folders", &self.folders)
-            .finish_non_exhaustive()
-    }
-}
-
-fn default_pull_interval_ms() -> u64 {
-    2000
-}
-fn default_tombstone_lifetime_secs() -> u64 {
-    7 * 24 * 3600
-}
-fn default_max_chunk() -> u32 {
-    2000
 }
 
 /// The configuration, checked: names parsed, no peer that is this server.
@@ -100,60 +79,67 @@ pub struct Settings {
     pub network: Name,
     pub data_dir: PathBuf,
     pub listen: String,
-    pub operator_secret: String,
+    pub operator_secret: Secret<String>,
     pub pull_interval: Duration,
     pub tombstone_lifetime: Duration,
     pub max_chunk: u32,
     pub peers: Vec<(Name, PeerConfig)>,
     pub clients: Vec<(Name, ClientConfig)>,
+    /// The `[limits]` table: connection caps and the shutdown drain.
+    pub limits: Limits,
+}
+
+impl AsRef<Limits> for Settings {
+    fn as_ref(&self) -> &Limits {
+        &self.limits
+    }
 }
 
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, SiteError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SiteError::ConfigRead {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        Ok(config::load(path, Settings::check)?)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Settings, SiteError> {
-        let invalid = |reason: String| SiteError::ConfigInvalid {
-            path: origin.to_owned(),
-            reason,
-        };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let name = |what: &str, raw: &str| {
-            Name::new(raw).map_err(|e| invalid(format!("{what} {raw:?}: {e}")))
-        };
-        let node = name("node", &config.node)?;
+        Ok(config::parse(text, origin, Settings::check)?)
+    }
+
+    /// Every rule of the file beyond its syntax; the reason names the key.
+    fn check(config: Config) -> Result<Settings, String> {
+        let (node, network) = config.common.validate()?;
         let mut peers = Vec::new();
-        for peer in &config.peers {
+        for peer in config.peers {
             let peer_name = name("peer", &peer.name)?;
             // A server listed as its own peer would replicate from itself forever.
             if peer_name == node {
-                return Err(invalid(format!("peer {peer_name} is this server itself")));
+                return Err(format!("peer {peer_name} is this server itself"));
             }
-            peers.push((peer_name, peer.clone()));
+            peers.push((peer_name, peer));
         }
         let mut clients = Vec::new();
-        for client in &config.clients {
-            clients.push((name("client", &client.name)?, client.clone()));
+        for client in config.clients {
+            clients.push((name("client", &client.name)?, client));
         }
-        if config.max_chunk == 0 {
-            return Err(invalid("max_chunk must be at least 1".into()));
+        let max_chunk = config.max_chunk.unwrap_or(DEFAULT_MAX_CHUNK);
+        if max_chunk == 0 {
+            return Err("max_chunk must be at least 1".into());
         }
+        let pull_interval_ms = config.pull_interval_ms.unwrap_or(DEFAULT_PULL_INTERVAL_MS);
+        let tombstone_lifetime_secs = config
+            .tombstone_lifetime_secs
+            .unwrap_or(DEFAULT_TOMBSTONE_LIFETIME_SECS);
         Ok(Settings {
             node,
-            network: name("network", &config.network)?,
-            data_dir: config.data_dir,
-            listen: config.listen,
-            operator_secret: config.operator_secret,
-            pull_interval: Duration::from_millis(config.pull_interval_ms.max(10)),
-            tombstone_lifetime: Duration::from_secs(config.tombstone_lifetime_secs),
-            max_chunk: config.max_chunk,
+            network,
+            data_dir: config.common.data_dir,
+            listen: config.common.listen,
+            operator_secret: config.common.operator_secret,
+            pull_interval: Duration::from_millis(pull_interval_ms.max(10)),
+            tombstone_lifetime: Duration::from_secs(tombstone_lifetime_secs),
+            max_chunk,
             peers,
             clients,
+            limits: config.common.limits,
         })
     }
 }
@@ -200,5 +186,28 @@ mod tests {
         let text = format!("{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"hunter2\"\n");
         let settings = Settings::parse(&text, "t").unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let text = format!("{BASE}\npull_interval = 5\n");
+        let err = Settings::parse(&text, "h2.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("h2.toml") && err.contains("unknown field `pull_interval`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let text = format!(
+            "{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"peer-key\"\n\
+             [[clients]]\nname = \"H2\"\nsecret = \"client-key\"\n"
+        );
+        let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
+        for key in ["peer-key", "client-key", "\"op\""] {
+            assert!(!shown.contains(key), "{key} in {shown}");
+        }
+        assert!(shown.contains("H3"));
     }
 }

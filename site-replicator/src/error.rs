@@ -2,13 +2,6 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum SiteError {
-    #[error("cannot read config file {path}: {source}")]
-    ConfigRead {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {reason}")]
-    ConfigInvalid { path: String, reason: String },
     #[error("directory store {path}: {reason}")]
     Store { path: String, reason: String },
     #[error("stored entry {key} is corrupt: {reason}")]
@@ -17,11 +10,8 @@ pub enum SiteError {
     NoFolder { address: String },
     #[error("{client} may not write folder {folder}")]
     FolderNotAllowed { client: String, folder: String },
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Runtime(#[from] role_runtime::RuntimeError),
     #[error("a storage task failed: {0}")]
     Task(String),
     #[error(transparent)]

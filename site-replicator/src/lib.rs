@@ -7,13 +7,14 @@
 //! * [`net`]: the Tokio shell: the wire listener (peers, local DS clients,
 //!   the operator) and one puller per peer.
 
-pub mod client;
 pub mod config;
 mod error;
 pub mod net;
+mod process;
 pub mod resolve;
 pub mod store;
 
 pub use config::Settings;
 pub use error::SiteError;
+pub use process::SiteReplicator;
 pub use store::SiteStore;

@@ -22,6 +22,12 @@ impl FrameCodec {
     pub fn max_body(&self) -> usize {
         self.max_body
     }
+
+    /// Changes the bound for the frames that follow, e.g. from the
+    /// handshake's small limit to the full one once the peer is known.
+    pub fn set_max_body(&mut self, max_body: usize) {
+        self.max_body = max_body;
+    }
 }
 
 impl Default for FrameCodec {

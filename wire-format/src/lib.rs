@@ -7,7 +7,12 @@
 //! * [`auth`]: the challenge-response handshake proofs;
 //! * [`codec`]: the `tokio_util::codec` adapter;
 //! * [`gal_digest`]: the per-post-office GAL digest of `GalSummary`.
+//!
+//! With the `arbitrary` feature every frame and message implements
+//! `arbitrary::Arbitrary`, yielding only valid values, for the fuzz targets.
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 pub mod auth;
 pub mod codec;
 pub mod entry;

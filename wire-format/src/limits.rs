@@ -4,6 +4,11 @@
 /// Default maximum frame body: large enough for a 1,000-entry dirsync chunk or
 /// a big mail, small enough that one connection cannot exhaust memory.
 pub const DEFAULT_MAX_FRAME_BODY: usize = 4 * 1024 * 1024;
+/// Maximum frame body before a peer has authenticated: a Hello, a
+/// Challenge or an Authenticate is well under 200 bytes, so an unknown peer
+/// cannot make a listener hold megabytes for it (250 such peers announcing
+/// 4 MiB Hellos once cost a router 680 MiB).
+pub const MAX_HANDSHAKE_FRAME_BODY: usize = 4 * 1024;
 /// Names: network, post office, mailbox, node and folder names.
 pub const MAX_NAME_LEN: usize = 32;
 /// Free text in directory entries: display names and attribute values.

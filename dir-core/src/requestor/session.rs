@@ -5,7 +5,7 @@
 
 use wire_format::{DirPull, DirPullEnd, DirPullStart, DirUpdates};
 
-use super::store::SyncState;
+use super::outbox::SyncState;
 use crate::DirError;
 
 #[derive(Debug, Clone)]
@@ -62,6 +62,9 @@ impl PullSession {
         let Some(start) = &self.started else {
             return Err(broken("DirUpdates before DirPullStart".into()));
         };
+        // Kept aside until the whole chunk passed: a refused frame leaves
+        // the session as it was.
+        let mut last_update_no = self.last_update_no;
         for u in &chunk.updates {
             if u.update_no > start.high_water {
                 return Err(broken(format!(
@@ -70,22 +73,23 @@ impl PullSession {
                 )));
             }
             if !start.full {
-                if u.update_no <= self.last_update_no {
+                if u.update_no <= last_update_no {
                     return Err(broken(format!(
                         "update {} after {}: not increasing",
-                        u.update_no, self.last_update_no
+                        u.update_no, last_update_no
                     )));
                 }
-                self.last_update_no = u.update_no;
+                last_update_no = u.update_no;
             }
         }
+        self.last_update_no = last_update_no;
         self.received += chunk.updates.len() as u64;
         Ok(())
     }
 
     /// Checks the end frame against the start and the count received.
     pub fn end(&mut self, end: &DirPullEnd) -> Result<DirPullStart, DirError> {
-        let Some(start) = self.started.take() else {
+        let Some(start) = &self.started else {
             return Err(broken("DirPullEnd before DirPullStart".into()));
         };
         if end.epoch != start.epoch || end.high_water != start.high_water {
@@ -97,6 +101,76 @@ impl PullSession {
                 end.sent, self.received
             )));
         }
+        let start = start.clone();
+        self.started = None;
         Ok(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wire_format::{Address, DirUpdate, Entry, EntryVersion, Name};
+
+    use super::*;
+
+    fn update(update_no: u64) -> DirUpdate {
+        let name = |s| Name::new(s).unwrap();
+        DirUpdate {
+            update_no,
+            entry: Entry {
+                address: Address::new(name("ACME"), name("POB"), name("A")),
+                display_name: String::new(),
+                attributes: Vec::new(),
+                owner: name("POB"),
+                folder: None,
+                origin: name("POB"),
+                version: EntryVersion::default(),
+                tombstone: false,
+            },
+        }
+    }
+
+    /// Found by the `pull_session` fuzz target: a refused DirPullEnd used
+    /// to drop the start, after which a second DirPullStart was taken.
+    #[test]
+    fn a_refused_frame_leaves_the_session_as_it_was() {
+        let state = SyncState {
+            epoch: 5,
+            mark: 10,
+            ..SyncState::default()
+        };
+        let (mut s, _) = PullSession::begin(&state, false);
+        let start = DirPullStart {
+            epoch: 5,
+            full: false,
+            high_water: 20,
+        };
+        s.start(&start).unwrap();
+        let wrong_end = DirPullEnd {
+            epoch: 5,
+            high_water: 19,
+            sent: 0,
+        };
+        assert!(s.end(&wrong_end).is_err());
+        assert!(
+            s.start(&start).is_err(),
+            "a second start after a refused end"
+        );
+
+        // A chunk refused half-way does not move the last update number.
+        let bad_chunk = DirUpdates {
+            updates: vec![update(15), update(14)],
+        };
+        assert!(s.updates(&bad_chunk).is_err());
+        s.updates(&DirUpdates {
+            updates: vec![update(12)],
+        })
+        .unwrap();
+        let end = DirPullEnd {
+            epoch: 5,
+            high_water: 20,
+            sent: 1,
+        };
+        assert_eq!(s.end(&end).unwrap(), start);
     }
 }

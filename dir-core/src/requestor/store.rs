@@ -17,46 +17,20 @@ use redb::{
 };
 use wire_format::{Address, DirUpdate, Entry, GalDigester, Name, PostOfficeDigest};
 
+use super::outbox::{
+    self, EPOCH, Ledger, MARK, META, OUT_SEQ, RESYNC_ACTIVE, SyncState, add, enqueue, get, set,
+};
 use crate::{DirError, stored};
 
 const GAL: TableDefinition<&str, &[u8]> = TableDefinition::new("gal");
-const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TEXT: TableDefinition<&str, &str> = TableDefinition::new("text");
 
 const LOCAL: u8 = 0;
 const IMPORTED: u8 = 1;
-const QUEUED: u8 = 2;
 
-const OUT_SEQ: &str = "out_seq";
-const ACKED: &str = "acked";
-const EPOCH: &str = "server_epoch";
-const MARK: &str = "server_mark";
-const GEN: &str = "resync_gen";
-const RESYNC_ACTIVE: &str = "resync_active";
 const N_LOCAL: &str = "local_entries";
 const N_IMPORTED: &str = "imported_entries";
 const SEEDED: &str = "seeded";
-
-/// Stored bytes of changes per [`RequestorStore::pending`] answer: a
-/// quarter of the default 4 MiB frame (an entry's encoding is about its
-/// stored size), whatever the entries hold.
-pub const PENDING_BYTES: usize = 1 << 20;
-
-/// Where this requestor stands with its server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SyncState {
-    /// The server's epoch the mark belongs to (0: none yet).
-    pub epoch: u64,
-    /// The server's highest update number committed here.
-    pub mark: u64,
-    /// Own changes the server has acknowledged, by origin sequence number.
-    pub acked: u64,
-    /// The last origin sequence number given to a local change.
-    pub out_seq: u64,
-    /// A full resync was begun and not finished (a crash interrupted it).
-    pub resync_active: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -69,70 +43,24 @@ pub struct RequestorStore {
     db: Database,
 }
 
-fn get(t: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, DirError> {
-    Ok(t.get(key)
-        .map_err(DirError::store)?
-        .map_or(0, |v| v.value()))
-}
-
-fn add(t: &mut redb::Table<'_, &'static str, u64>, key: &str, delta: i64) -> Result<(), DirError> {
-    let now = get(t, key)? as i64;
-    t.insert(key, (now + delta).max(0) as u64)
-        .map_err(DirError::store)?;
-    Ok(())
-}
-
-fn set(t: &mut redb::Table<'_, &'static str, u64>, key: &str, v: u64) -> Result<(), DirError> {
-    t.insert(key, v).map_err(DirError::store)?;
-    Ok(())
-}
-
 impl RequestorStore {
     pub fn open(dir: &Path) -> Result<RequestorStore, DirError> {
-        std::fs::create_dir_all(dir).map_err(DirError::store)?;
-        let db = Database::create(dir.join("ds-requestor.redb")).map_err(DirError::store)?;
-        let store = RequestorStore { db };
-        store.write(|txn| {
+        let db = outbox::open(dir, "ds-requestor.redb", |txn| {
             txn.open_table(GAL).map_err(DirError::store)?;
-            txn.open_table(OUTBOX).map_err(DirError::store)?;
-            txn.open_table(META).map_err(DirError::store)?;
             txn.open_table(TEXT).map_err(DirError::store)?;
             Ok(())
         })?;
-        Ok(store)
-    }
-
-    fn write<T>(
-        &self,
-        body: impl FnOnce(&WriteTransaction) -> Result<T, DirError>,
-    ) -> Result<T, DirError> {
-        let txn = self.db.begin_write().map_err(DirError::store)?;
-        let out = body(&txn)?;
-        txn.commit().map_err(DirError::store)?;
-        Ok(out)
+        Ok(RequestorStore { db })
     }
 
     pub fn state(&self) -> Result<SyncState, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let m = txn.open_table(META).map_err(DirError::store)?;
-        Ok(SyncState {
-            epoch: get(&m, EPOCH)?,
-            mark: get(&m, MARK)?,
-            acked: get(&m, ACKED)?,
-            out_seq: get(&m, OUT_SEQ)?,
-            resync_active: get(&m, RESYNC_ACTIVE)? != 0,
-        })
+        self.ledger().sync_state()
     }
 
     pub fn counts(&self) -> Result<Counts, DirError> {
+        let pending = self.ledger().pending_count()?;
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let m = txn.open_table(META).map_err(DirError::store)?;
-        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-        let acked = get(&m, ACKED)?;
-        let pending = outbox
-            .range((Bound::Excluded(acked), Bound::Unbounded))
-            .map_err(DirError::store)?
-            .count() as u64;
         Ok(Counts {
             local: get(&m, N_LOCAL)?,
             imported: get(&m, N_IMPORTED)?,
@@ -144,14 +72,14 @@ impl RequestorStore {
     /// one transaction, so an acknowledged admin request is never lost.
     /// Returns the change's origin sequence number.
     pub fn upsert_local(&self, entry: Entry) -> Result<u64, DirError> {
-        self.write(|txn| upsert_in(txn, entry))
+        outbox::write(&self.db, |txn| upsert_in(txn, entry))
     }
 
     /// The seed users of a store's first start, in one transaction, once:
     /// a restart never brings back a seed user the operator deleted since.
     /// Returns how many were added (0 on every later start).
     pub fn seed_once(&self, entries: Vec<Entry>) -> Result<u64, DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             let mut m = txn.open_table(META).map_err(DirError::store)?;
             if get(&m, SEEDED)? != 0 {
                 return Ok(0);
@@ -168,7 +96,7 @@ impl RequestorStore {
 
     /// Deletes a local user: the GAL row goes, a tombstone is queued.
     pub fn delete_local(&self, address: &Address, changed_at_ms: u64) -> Result<u64, DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
             let mut m = txn.open_table(META).map_err(DirError::store)?;
             let key = address.to_string();
@@ -193,69 +121,10 @@ impl RequestorStore {
         })
     }
 
-    /// Local changes not yet acknowledged, oldest first, at most `max`.
-    ///
-    /// At most `max` changes and about [`PENDING_BYTES`] of them, so that an
-    /// upload of many small entries takes few round trips while one of
-    /// large entries still fits a frame.
-    pub fn pending(&self, max: usize) -> Result<Vec<Entry>, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
-        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for row in outbox
-            .range((Bound::Excluded(acked), Bound::Unbounded))
-            .map_err(DirError::store)?
-            .take(max)
-        {
-            if bytes >= PENDING_BYTES {
-                break;
-            }
-            let (seq, v) = row.map_err(DirError::store)?;
-            bytes += v.value().len();
-            out.push(stored::decode(&format!("outbox {}", seq.value()), v.value())?.2);
-        }
-        Ok(out)
-    }
-
-    /// Records the server's acknowledgement. If the server acknowledges less
-    /// than it did before, it has lost our changes (rebuilt, restored or a
-    /// different server): every local user is queued again with fresh
-    /// sequence numbers, above anything the server may remember.
-    pub fn record_ack(&self, applied_through: u64) -> Result<(), DirError> {
-        // The common case in a quiet cycle: nothing new acknowledged, so no
-        // write (and no fsync) at all.
-        if self.state()?.acked == applied_through {
-            return Ok(());
-        }
-        self.write(|txn| {
-            let mut m = txn.open_table(META).map_err(DirError::store)?;
-            let acked = get(&m, ACKED)?;
-            if applied_through >= acked {
-                let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-                outbox
-                    .retain_in(..=applied_through, |_, _| false)
-                    .map_err(DirError::store)?;
-                let out_seq = get(&m, OUT_SEQ)?;
-                set(&mut m, ACKED, applied_through.min(out_seq))?;
-                return Ok(());
-            }
-            drop(m);
-            requeue_all(txn, applied_through)
-        })
-    }
-
-    /// Begins a full resync: a new generation, remembered as unfinished until
-    /// [`RequestorStore::finish_pull`] commits.
-    pub fn begin_full(&self) -> Result<u64, DirError> {
-        self.write(|txn| {
-            let mut m = txn.open_table(META).map_err(DirError::store)?;
-            let generation = get(&m, GEN)? + 1;
-            set(&mut m, GEN, generation)?;
-            set(&mut m, RESYNC_ACTIVE, 1)?;
-            Ok(generation)
-        })
+    /// The own changes on their way to the server (pending, acknowledged,
+    /// queued again for a server that lost them) and the resync generation.
+    pub fn ledger(&self) -> Ledger<'_> {
+        Ledger::new(&self.db, requeue_all)
     }
 
     /// Applies one chunk in one transaction. Incremental (`full_gen` None):
@@ -294,7 +163,7 @@ impl RequestorStore {
         high_water: u64,
         full_gen: Option<u64>,
     ) -> Result<u64, DirError> {
-        self.write(|txn| finish_in(txn, epoch, high_water, full_gen))
+        outbox::write(&self.db, |txn| finish_in(txn, epoch, high_water, full_gen))
     }
 
     /// The last chunk of a pull and its end in one transaction: one commit
@@ -308,7 +177,7 @@ impl RequestorStore {
         epoch: u64,
         high_water: u64,
     ) -> Result<(u64, u64), DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             let applied = apply_in(txn, own, full_gen, updates)?;
             Ok((applied, finish_in(txn, epoch, high_water, full_gen)?))
         })
@@ -319,7 +188,7 @@ impl RequestorStore {
     /// old server's entries rather than merging with them) and every local
     /// user is queued again for the new server.
     pub fn repoint(&self, server: &Name, endpoint: &str) -> Result<(), DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             {
                 let mut text = txn.open_table(TEXT).map_err(DirError::store)?;
                 text.insert("server", server.as_str())
@@ -512,47 +381,24 @@ fn finish_in(
     Ok(dropped)
 }
 
-fn enqueue(txn: &WriteTransaction, seq: u64, entry: &Entry) -> Result<(), DirError> {
-    let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-    outbox
-        .insert(seq, stored::encode(seq, QUEUED, entry)?.as_slice())
-        .map_err(DirError::store)?;
-    Ok(())
-}
-
 /// Clears the outbox and queues every live local user again with fresh
 /// sequence numbers; the acknowledged mark becomes `acked`.
 fn requeue_all(txn: &WriteTransaction, acked: u64) -> Result<(), DirError> {
     let mut local = Vec::new();
-    {
-        let gal = txn.open_table(GAL).map_err(DirError::store)?;
-        for row in gal.iter().map_err(DirError::store)? {
-            let (k, v) = row.map_err(DirError::store)?;
-            let (_, tag, entry) = stored::decode(k.value(), v.value())?;
-            if tag == LOCAL {
-                local.push(entry);
-            }
+    let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
+    for row in gal.iter().map_err(DirError::store)? {
+        let (k, v) = row.map_err(DirError::store)?;
+        let (_, tag, entry) = stored::decode(k.value(), v.value())?;
+        if tag == LOCAL {
+            local.push(entry);
         }
     }
-    let mut m = txn.open_table(META).map_err(DirError::store)?;
-    let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-    outbox.retain(|_, _| false).map_err(DirError::store)?;
-    drop(outbox);
-    // Fresh numbers start above both our own sequence and whatever the
-    // server acknowledged, so none of them looks like a replay to it.
-    let mut seq = get(&m, OUT_SEQ)?.max(acked);
-    let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
-    for mut entry in local {
-        seq += 1;
-        entry.version.origin_seq = seq;
+    outbox::requeue(txn, acked, local, |seq, entry| {
         gal.insert(
             entry.address.to_string().as_str(),
-            stored::encode(seq, LOCAL, &entry)?.as_slice(),
+            stored::encode(seq, LOCAL, entry)?.as_slice(),
         )
         .map_err(DirError::store)?;
-        enqueue(txn, seq, &entry)?;
-    }
-    set(&mut m, OUT_SEQ, seq)?;
-    set(&mut m, ACKED, acked)?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -4,11 +4,11 @@ use wire_format::{
 
 use super::*;
 
-fn n(s: &str) -> Name {
+pub(super) fn n(s: &str) -> Name {
     Name::new(s).unwrap()
 }
 
-fn entry(po: &str, mailbox: &str) -> Entry {
+pub(super) fn entry(po: &str, mailbox: &str) -> Entry {
     Entry {
         address: format!("ACME/{po}/{mailbox}").parse().unwrap(),
         display_name: mailbox.into(),
@@ -21,7 +21,7 @@ fn entry(po: &str, mailbox: &str) -> Entry {
     }
 }
 
-fn update(no: u64, po: &str, mailbox: &str, tombstone: bool) -> DirUpdate {
+pub(super) fn update(no: u64, po: &str, mailbox: &str, tombstone: bool) -> DirUpdate {
     let mut e = entry(po, mailbox);
     e.tombstone = tombstone;
     DirUpdate {
@@ -52,7 +52,7 @@ fn local_changes_queue_until_acknowledged() {
             .unwrap(),
         3
     );
-    let pending = store.pending(10).unwrap();
+    let pending = store.ledger().pending(10).unwrap();
     assert_eq!(
         pending
             .iter()
@@ -61,10 +61,10 @@ fn local_changes_queue_until_acknowledged() {
         [1, 2, 3]
     );
     assert!(pending[2].tombstone);
-    store.record_ack(2).unwrap();
-    assert_eq!(store.pending(10).unwrap().len(), 1);
-    store.record_ack(3).unwrap();
-    assert!(store.pending(10).unwrap().is_empty());
+    store.ledger().record_ack(2).unwrap();
+    assert_eq!(store.ledger().pending(10).unwrap().len(), 1);
+    store.ledger().record_ack(3).unwrap();
+    assert!(store.ledger().pending(10).unwrap().is_empty());
     assert_eq!(names(&store), ["ACME/POA/B"]);
 }
 
@@ -74,9 +74,9 @@ fn a_server_that_forgot_our_changes_gets_them_all_again_with_fresh_numbers() {
     let store = RequestorStore::open(dir.path()).unwrap();
     store.upsert_local(entry("POA", "A")).unwrap();
     store.upsert_local(entry("POA", "B")).unwrap();
-    store.record_ack(2).unwrap();
-    store.record_ack(0).unwrap();
-    let pending = store.pending(10).unwrap();
+    store.ledger().record_ack(2).unwrap();
+    store.ledger().record_ack(0).unwrap();
+    let pending = store.ledger().pending(10).unwrap();
     assert_eq!(pending.len(), 2);
     assert!(pending.iter().all(|e| e.version.origin_seq > 2));
 }
@@ -98,7 +98,7 @@ fn a_full_resync_leaves_exactly_the_servers_set_and_local_users() {
         )
         .unwrap();
     store.finish_pull(7, 2, None).unwrap();
-    let generation = store.begin_full().unwrap();
+    let generation = store.ledger().begin_full().unwrap();
     assert!(store.state().unwrap().resync_active);
     // The server's present set: KEPT and NEW. An echo of our own user is ignored.
     store
@@ -133,7 +133,7 @@ fn an_interrupted_resync_is_asked_for_again_in_full() {
     {
         let store = RequestorStore::open(dir.path()).unwrap();
         store.finish_pull(7, 10, None).unwrap();
-        let generation = store.begin_full().unwrap();
+        let generation = store.ledger().begin_full().unwrap();
         store
             .apply_chunk(&[], Some(generation), &[update(3, "POB", "X", false)])
             .unwrap();
@@ -173,12 +173,12 @@ fn repoint_forgets_the_mark_and_requeues_local_users() {
     let dir = tempfile::tempdir().unwrap();
     let store = RequestorStore::open(dir.path()).unwrap();
     store.upsert_local(entry("POA", "ME")).unwrap();
-    store.record_ack(1).unwrap();
+    store.ledger().record_ack(1).unwrap();
     store.finish_pull(7, 10, None).unwrap();
     store.repoint(&n("H2"), "127.0.0.1:1").unwrap();
     let state = store.state().unwrap();
     assert_eq!((state.epoch, state.mark, state.acked), (0, 0, 0));
-    assert_eq!(store.pending(10).unwrap().len(), 1);
+    assert_eq!(store.ledger().pending(10).unwrap().len(), 1);
     assert_eq!(
         store.current_server().unwrap(),
         Some(("H2".into(), "127.0.0.1:1".into()))
@@ -288,7 +288,7 @@ fn seed_users_are_added_once_in_a_stores_life() {
     let seeds = || vec![entry("POA", "X"), entry("POA", "Y")];
     assert_eq!(store.seed_once(seeds()).unwrap(), 2);
     assert_eq!(
-        store.pending(10).unwrap().len(),
+        store.ledger().pending(10).unwrap().len(),
         2,
         "seeds go up like any change"
     );
@@ -351,9 +351,9 @@ fn pending_changes_come_in_frames_of_bounded_size() {
         })
         .collect();
     store.seed_once(users).unwrap();
-    let first = store.pending(10_000).unwrap();
+    let first = store.ledger().pending(10_000).unwrap();
     assert!(first.len() < 6000, "{} changes in one frame", first.len());
     let bytes: usize = first.iter().map(|e| e.display_name.len()).sum();
     assert!(bytes <= PENDING_BYTES + 512, "{bytes} bytes");
-    assert_eq!(store.pending(10).unwrap().len(), 10);
+    assert_eq!(store.ledger().pending(10).unwrap().len(), 10);
 }

@@ -8,6 +8,6 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use master::MasterList;
+pub use master::{MasterList, PageQuery, Pending, PullRequest, PullSink, Receives};
 pub use rules::{PullPlan, RequestorPolicy, plan_pull};
 pub use store::{PullEvent, PullSummary, ServerStore, UploadOutcome};

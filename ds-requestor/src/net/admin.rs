@@ -1,35 +1,48 @@
-//! The operator's requests to a post office's directory.
+//! The operator's requests. Both directories answer StatusRequest and
+//! SyncNow; a post office also takes its users' changes (UserUpsert,
+//! UserDelete), GAL listings and Repoint. The bridge's users are post
+//! offices' users, written at their post offices, and its directory is read
+//! at the site replicator.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dir_core::DirError;
-use peer_link::{Connection, LinkError};
+use peer_link::{Connection, LinkError, PeerIdentity};
+use role_runtime::now_ms;
+use role_runtime::server::RequestHandler;
 use tokio::sync::oneshot;
-use tracing::{debug, info, warn};
-use wire_format::{Address, AdminOk, Entry, EntryVersion, ErrorCode, GalPage, GalSummary, Message};
+use tracing::{info, warn};
+use wire_format::{
+    Address, AdminOk, Entry, EntryVersion, ErrorCode, Frame, GalPage, GalSummary, Message, Repoint,
+};
 
-use super::{Shared, SyncCommand, now_ms, status};
+use super::{Directory, Shared, SyncCommand, status};
 
 const PAGE_MAX: usize = 5000;
 const IDLE: Duration = Duration::from_secs(600);
 
-pub async fn serve(shared: Arc<Shared>, mut conn: Connection) {
-    loop {
-        let frame = match conn.recv(IDLE).await {
-            Ok(f) => f,
-            Err(LinkError::Closed | LinkError::Timeout { .. }) => return,
-            Err(e) => {
-                warn!(error = %e, "bad frame; closing the connection");
-                conn.close_with_error(0, &e).await;
-                return;
-            }
-        };
-        let id = frame.request_id;
-        if let Err(e) = handle(&shared, &mut conn, id, frame.message).await {
-            debug!(error = %e, "connection ended");
-            return;
-        }
+/// The operator's connections to this requestor.
+pub(super) struct Handler(pub(super) Arc<Shared>);
+
+impl RequestHandler for Handler {
+    type Session = ();
+
+    fn open(&self, _peer: &PeerIdentity) -> Result<(), role_runtime::server::Refusal> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        conn: &mut Connection,
+        _: &mut (),
+        frame: Frame,
+    ) -> Result<(), LinkError> {
+        handle(&self.0, conn, frame.request_id, frame.message).await
+    }
+
+    fn idle(&self) -> Duration {
+        IDLE
     }
 }
 
@@ -69,25 +82,61 @@ async fn run_cycle(
     }
 }
 
+/// Why a request is refused: the code and the text the operator sees.
+type Refusal = (ErrorCode, String);
+
+fn refused(e: DirError) -> Refusal {
+    (error_code(&e), e.to_string())
+}
+
+fn done(detail: String) -> Message {
+    AdminOk { detail }.into()
+}
+
+fn not_taken(message: &Message, by: &str) -> Refusal {
+    let kind = message.message_type().name();
+    (
+        ErrorCode::UnexpectedMessage,
+        format!("{by} does not take {kind}"),
+    )
+}
+
 async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     id: u32,
     message: Message,
 ) -> Result<(), LinkError> {
+    match answer(shared, message).await {
+        Ok(reply) => conn.reply(id, reply).await,
+        Err((code, text)) => conn.reply_error(id, code, text).await,
+    }
+}
+
+async fn answer(shared: &Arc<Shared>, message: Message) -> Result<Message, Refusal> {
     match message {
-        Message::Ping(p) => conn.reply(id, wire_format::Pong { token: p.token }).await,
-        Message::StatusRequest(_) => match status::report(shared).await {
-            Ok(r) => conn.reply(id, r).await,
-            Err(e) => {
-                conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await
-            }
+        Message::StatusRequest(_) => Ok(status::report(shared).await.map_err(refused)?.into()),
+        Message::SyncNow(_) => run_cycle(shared, |tx| SyncCommand::Run(Some(tx)))
+            .await
+            .map(done)
+            .map_err(|text| (ErrorCode::Unavailable, text)),
+        other => match &shared.directory {
+            Directory::PostOffice(_) => post_office(shared, other).await,
+            Directory::Bridge { .. } => Err(not_taken(
+                &other,
+                "the bridge requestor (its directory is at the site replicator)",
+            )),
         },
+    }
+}
+
+/// What only a post office takes: its users' changes, GAL listings, Repoint.
+async fn post_office(shared: &Arc<Shared>, message: Message) -> Result<Message, Refusal> {
+    match message {
         Message::UserUpsert(u) => {
             if let Err(text) = check_own(shared, &u.address) {
                 warn!(address = %u.address, "refused a change to another post office's user");
-                return conn.reply_error(id, ErrorCode::Forbidden, text).await;
+                return Err((ErrorCode::Forbidden, text));
             }
             // The password belongs to the mail router; the directory drops it here.
             let entry = Entry {
@@ -104,133 +153,69 @@ async fn handle(
                 },
                 tombstone: false,
             };
-            match shared.with_store(move |s| s.upsert_local(entry)).await {
-                Ok(seq) => {
-                    info!(address = %u.address, seq, "local user committed");
-                    let _ = shared.sync.try_send(SyncCommand::Run(None));
-                    conn.reply(
-                        id,
-                        AdminOk {
-                            detail: format!("{} stored (change {seq})", u.address),
-                        },
-                    )
-                    .await
-                }
-                Err(e) => conn.reply_error(id, error_code(&e), e.to_string()).await,
-            }
+            let seq = shared
+                .with_store(move |s| s.upsert_local(entry))
+                .await
+                .map_err(refused)?;
+            info!(address = %u.address, seq, "local user committed");
+            let _ = shared.sync.try_send(SyncCommand::Run(None));
+            Ok(done(format!("{} stored (change {seq})", u.address)))
         }
         Message::UserDelete(d) => {
-            if let Err(text) = check_own(shared, &d.address) {
-                return conn.reply_error(id, ErrorCode::Forbidden, text).await;
-            }
+            check_own(shared, &d.address).map_err(|text| (ErrorCode::Forbidden, text))?;
             let address = d.address.clone();
-            match shared
+            let seq = shared
                 .with_store(move |s| s.delete_local(&address, now_ms()))
                 .await
-            {
-                Ok(seq) => {
-                    info!(address = %d.address, seq, "local user deleted");
-                    let _ = shared.sync.try_send(SyncCommand::Run(None));
-                    conn.reply(
-                        id,
-                        AdminOk {
-                            detail: format!("{} deleted (change {seq})", d.address),
-                        },
-                    )
-                    .await
-                }
-                Err(e) => conn.reply_error(id, error_code(&e), e.to_string()).await,
-            }
+                .map_err(refused)?;
+            info!(address = %d.address, seq, "local user deleted");
+            let _ = shared.sync.try_send(SyncCommand::Run(None));
+            Ok(done(format!("{} deleted (change {seq})", d.address)))
         }
-        Message::SyncNow(_) => match run_cycle(shared, |tx| SyncCommand::Run(Some(tx))).await {
-            Ok(detail) => conn.reply(id, AdminOk { detail }).await,
-            Err(text) => conn.reply_error(id, ErrorCode::Unavailable, text).await,
-        },
         Message::ListGal(list) => {
             let limit = (list.limit as usize).clamp(1, PAGE_MAX);
             let (after, post_office) = (list.after, list.post_office);
-            match shared
+            let (entries, more) = shared
                 .with_store(move |s| s.page(after.as_ref(), limit, post_office.as_ref()))
                 .await
-            {
-                Ok((entries, more)) => {
-                    let next = if more {
-                        entries.last().map(|e| e.address.clone())
-                    } else {
-                        None
-                    };
-                    conn.reply(id, GalPage { entries, next }).await
-                }
-                Err(e) => {
-                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                        .await
-                }
-            }
+                .map_err(refused)?;
+            let next = if more {
+                entries.last().map(|e| e.address.clone())
+            } else {
+                None
+            };
+            Ok(GalPage { entries, next }.into())
         }
-        Message::GalSummaryRequest(_) => match shared.with_store(|s| s.gal_summary()).await {
-            Ok(post_offices) => conn.reply(id, GalSummary { post_offices }).await,
-            Err(e) => {
-                conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await
-            }
-        },
-        Message::Repoint(r) => {
-            if shared.settings.server(&r.server).is_none() {
-                return conn
-                    .reply_error(
-                        id,
-                        ErrorCode::NotFound,
-                        format!("no [[servers]] entry (and so no secret) for {}", r.server),
-                    )
-                    .await;
-            }
-            let (server, endpoint) = (r.server, r.endpoint.clone());
-            if let Err(e) = shared
-                .with_store(move |s| s.repoint(&server, &endpoint))
+        Message::GalSummaryRequest(_) => {
+            let post_offices = shared
+                .with_store(|s| s.gal_summary())
                 .await
-            {
-                return conn
-                    .reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await;
-            }
-            info!(server = %r.server, endpoint = %r.endpoint, "re-pointed (step E); a full resync follows");
-            // The repoint is durable now; the first cycle with the new server
-            // runs at once, and its outcome is the answer.
-            match run_cycle(shared, |tx| SyncCommand::Reconnect(Some(tx))).await {
-                Ok(detail) => {
-                    conn.reply(
-                        id,
-                        AdminOk {
-                            detail: format!(
-                                "now syncing with {} at {}: {detail}",
-                                r.server, r.endpoint
-                            ),
-                        },
-                    )
-                    .await
-                }
-                Err(text) => {
-                    conn.reply(
-                        id,
-                        AdminOk {
-                            detail: format!(
-                                "now syncing with {} at {}; first cycle failed ({text}), retrying",
-                                r.server, r.endpoint
-                            ),
-                        },
-                    )
-                    .await
-                }
-            }
+                .map_err(refused)?;
+            Ok(GalSummary { post_offices }.into())
         }
-        other => {
-            let kind = other.message_type().name();
-            conn.reply_error(
-                id,
-                ErrorCode::UnexpectedMessage,
-                format!("a DS requestor does not take {kind}"),
-            )
-            .await
-        }
+        Message::Repoint(r) => repoint(shared, r).await.map(done),
+        other => Err(not_taken(&other, "a DS requestor")),
     }
+}
+
+/// Patent step E: the repoint is durable before the first cycle with the
+/// new server runs; that cycle's outcome is told, a failure is retried.
+async fn repoint(shared: &Arc<Shared>, r: Repoint) -> Result<String, Refusal> {
+    if shared.settings.server(&r.server).is_none() {
+        let text = format!("no [[servers]] entry (and so no secret) for {}", r.server);
+        return Err((ErrorCode::NotFound, text));
+    }
+    let (server, endpoint) = (r.server, r.endpoint.clone());
+    shared
+        .with_store(move |s| s.repoint(&server, &endpoint))
+        .await
+        .map_err(refused)?;
+    info!(server = %r.server, endpoint = %r.endpoint, "re-pointed (step E); a full resync follows");
+    let now = format!("now syncing with {} at {}", r.server, r.endpoint);
+    Ok(
+        match run_cycle(shared, |tx| SyncCommand::Reconnect(Some(tx))).await {
+            Ok(detail) => format!("{now}: {detail}"),
+            Err(text) => format!("{now}; first cycle failed ({text}), retrying"),
+        },
+    )
 }

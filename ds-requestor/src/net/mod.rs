@@ -1,25 +1,38 @@
-//! The Tokio shell of the DS requestor: the operator's wire listener
-//! ([`admin`]) and one sync task ([`sync`]) that owns the connection to the
-//! server and runs the cycles.
+//! The Tokio shell of the DS requestor, one for both kinds of directory: the
+//! operator's wire listener (`admin`) and one sync task (`sync`) that
+//! owns the connections (to the server; for the bridge, to the site
+//! replicator too) and drives the cycles.
 
 mod admin;
 mod status;
 mod sync;
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dir_core::DirError;
-use dir_core::requestor::RequestorStore;
-use peer_link::{Connection, Keyring, Timeouts};
-use tokio::net::TcpListener;
+use dir_core::requestor::{Bridge, BridgeStore, Op, PostOffice, RequestorStore, Stored, perform};
+use peer_link::Timeouts;
+use role_runtime::now_ms;
+use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{Instrument, info, info_span, warn};
-use wire_format::{Name, Role};
+use tracing::info;
+use wire_format::Role;
 
 use crate::Settings;
+use crate::blocking;
+use crate::config::SiteSettings;
 
-pub const OPERATOR: &str = "OPERATOR";
+/// Where the directory this requestor keeps in step lives.
+pub enum Directory {
+    /// A post office's: its own store.
+    PostOffice(RequestorStore),
+    /// The bridge's: the site replicator's import and export folders; the
+    /// store keeps the bridge's bookkeeping.
+    Bridge {
+        store: Arc<BridgeStore>,
+        site: SiteSettings,
+    },
+}
 
 /// What the sync task is asked to do.
 pub enum SyncCommand {
@@ -47,27 +60,48 @@ pub struct CycleInfo {
 
 pub struct Shared {
     pub settings: Settings,
-    pub store: RequestorStore,
+    pub directory: Directory,
     pub timeouts: Timeouts,
     pub sync: mpsc::Sender<SyncCommand>,
     pub info: Mutex<CycleInfo>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+fn not_a_post_office() -> DirError {
+    DirError::NotFound("a bridge keeps no users of its own".into())
 }
 
 impl Shared {
+    /// A post office's store operation, on the blocking pool.
     pub async fn with_store<T: Send + 'static>(
         self: &Arc<Self>,
         op: impl FnOnce(&RequestorStore) -> Result<T, DirError> + Send + 'static,
     ) -> Result<T, DirError> {
-        let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || op(&shared.store))
-            .await
-            .map_err(|e| DirError::Task(e.to_string()))?
+        blocking::run(self, |shared| match &shared.directory {
+            Directory::PostOffice(store) => op(store),
+            Directory::Bridge { .. } => Err(not_a_post_office()),
+        })
+        .await
+    }
+
+    /// One of the cycle's store operations, on the blocking pool.
+    pub async fn perform(self: &Arc<Self>, op: Op) -> Result<Stored, DirError> {
+        blocking::run(self, |shared| match &shared.directory {
+            Directory::PostOffice(store) => perform(
+                &PostOffice {
+                    store,
+                    own: &shared.settings.post_offices,
+                },
+                op,
+            ),
+            Directory::Bridge { store, site } => perform(
+                &Bridge {
+                    store,
+                    import_folder: site.import_folder,
+                },
+                op,
+            ),
+        })
+        .await
     }
 
     pub fn info(&self, update: impl FnOnce(&mut CycleInfo)) {
@@ -98,86 +132,59 @@ fn seed_entries(settings: &Settings) -> Vec<wire_format::Entry> {
         .collect()
 }
 
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
-    if settings.site.is_some() {
-        return crate::site::run(settings, shutdown).await;
+fn open(settings: &Settings) -> Result<Directory, DirError> {
+    if let Some(site) = &settings.site {
+        return Ok(Directory::Bridge {
+            store: Arc::new(BridgeStore::open(&settings.data_dir)?),
+            site: site.clone(),
+        });
     }
     let store = RequestorStore::open(&settings.data_dir)?;
-    let seeded = store.seed_once(seed_entries(&settings))?;
+    let seeded = store.seed_once(seed_entries(settings))?;
     if seeded > 0 {
         info!(users = seeded, "seed users added to a new directory");
     }
-    let listener = peer_link::listen(&settings.listen)
+    Ok(Directory::PostOffice(store))
+}
+
+/// Opens the directory, binds the operator's listener, prints the process
+/// contract lines and serves until the drain begins.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError> {
+    let directory = open(&settings)?;
+    let listener = Listener::bind("wire", &settings.listen, settings.limits.wire_connections)
         .await
-        .map_err(|source| DirError::Listen {
-            addr: settings.listen.clone(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| DirError::Listen {
-        addr: settings.listen.clone(),
-        source,
-    })?;
+        .map_err(crate::config::dir_error)?;
+    let local = listener.local_addr();
     let (tx, rx) = mpsc::channel(64);
+    let keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     let shared = Arc::new(Shared {
         settings,
-        store,
+        directory,
         timeouts: Timeouts::default(),
         sync: tx,
         info: Mutex::new(CycleInfo::default()),
     });
-    let mut keyring = Keyring::new();
-    if let Ok(operator) = Name::new(OPERATOR) {
-        keyring.insert(
-            operator,
-            &[Role::Operator],
-            shared.settings.operator_secret.as_bytes().to_vec(),
-        );
+    match &shared.directory {
+        Directory::PostOffice(_) => {
+            info!(node = %shared.settings.node, %local, "DS requestor serving")
+        }
+        Directory::Bridge { site, .. } => {
+            info!(node = %shared.settings.node, %local, site = %site.endpoint, "bridge requestor serving");
+        }
     }
-    info!(node = %shared.settings.node, %local, "DS requestor serving");
     let sync_task = tokio::spawn(sync::run(Arc::clone(&shared), rx));
-    println!("listening wire {local}");
-    println!("ready");
-    tokio::select! {
-        () = accept_loop(Arc::clone(&shared), listener, keyring) => {}
-        () = shutdown => info!("shutting down"),
-    }
+    listener.announce();
+    role_runtime::process::ready();
+    let identity = WireIdentity::new(
+        shared.settings.node,
+        Role::Requestor,
+        keyring,
+        shared.timeouts,
+    );
+    let service = WireService::new(identity, admin::Handler(shared));
+    listener.run(Arc::new(service), shutdown).await;
+    // A cycle cut short is safe at any point (every step is committed
+    // before it counts), as after a SIGKILL.
     sync_task.abort();
     Ok(())
-}
-
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, keyring: Keyring) {
-    let mut session = 0u64;
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        session += 1;
-        let shared = Arc::clone(&shared);
-        let keyring = keyring.clone();
-        let span = info_span!("connection", session, %remote);
-        tokio::spawn(
-            async move {
-                let me = shared.settings.node;
-                match Connection::accept(
-                    stream,
-                    &me,
-                    Role::Requestor,
-                    &keyring,
-                    session,
-                    shared.timeouts,
-                )
-                .await
-                {
-                    Ok(conn) => admin::serve(shared, conn).await,
-                    Err(e) => info!(error = %e, "handshake failed"),
-                }
-            }
-            .instrument(span),
-        );
-    }
 }

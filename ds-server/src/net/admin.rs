@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use dir_core::server::PageQuery;
 use peer_link::{Connection, LinkError};
 use tracing::info;
 use wire_format::{AdminOk, ErrorCode, GalPage, Message, Name};
@@ -39,11 +40,12 @@ pub async fn handle(
         },
         Message::ListGal(list) => {
             let limit = (list.limit as usize).clamp(1, PAGE_MAX);
-            let (after, post_office) = (list.after, list.post_office);
-            match shared
-                .with_store(move |s| s.page(after.as_ref(), limit, post_office.as_ref()))
-                .await
-            {
+            let query = PageQuery {
+                after: list.after,
+                limit,
+                post_office: list.post_office,
+            };
+            match shared.store.page(query).await {
                 Ok((entries, more)) => {
                     let next = if more {
                         entries.last().map(|e| e.address.clone())
@@ -58,66 +60,13 @@ pub async fn handle(
                 }
             }
         }
-        Message::RemoveRequestor(r) => {
-            let Some(registered) = requestor_for(shared, &r.post_office) else {
-                return conn
-                    .reply_error(
-                        id,
-                        ErrorCode::NotFound,
-                        format!("no requestor for {}", r.post_office),
-                    )
-                    .await;
-            };
-            let name = registered.policy.name;
-            if let Err(e) = shared.with_store(move |s| s.remove_requestor(&name)).await {
-                return conn
-                    .reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await;
-            }
-            if let Ok(mut removed) = shared.removed.lock() {
-                removed.insert(name);
-            }
-            info!(requestor = %name, "requestor removed (step B)");
-            conn.reply(
-                id,
-                AdminOk {
-                    detail: format!("requestor {name} removed"),
-                },
-            )
-            .await
-        }
-        Message::RestoreRequestor(r) => {
-            let Some(registered) = requestor_for(shared, &r.post_office) else {
-                return conn
-                    .reply_error(
-                        id,
-                        ErrorCode::NotFound,
-                        format!("no requestor for {}", r.post_office),
-                    )
-                    .await;
-            };
-            let name = registered.policy.name;
-            if let Err(e) = shared.with_store(move |s| s.restore_requestor(&name)).await {
-                return conn
-                    .reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await;
-            }
-            if let Ok(mut removed) = shared.removed.lock() {
-                removed.remove(&name);
-            }
-            info!(requestor = %name, "requestor restored (step B rolled back)");
-            conn.reply(
-                id,
-                AdminOk {
-                    detail: format!("requestor {name} restored"),
-                },
-            )
-            .await
-        }
+        Message::RemoveRequestor(r) => set_removed(shared, conn, id, &r.post_office, true).await,
+        Message::RestoreRequestor(r) => set_removed(shared, conn, id, &r.post_office, false).await,
         Message::PurgePostOffice(p) => {
             let (po, by) = (p.post_office, shared.settings.node);
             match shared
-                .with_store(move |s| s.purge_post_office(&po, &by, super::now_ms()))
+                .store
+                .purge_post_office(po, by, super::now_ms())
                 .await
             {
                 Ok((deleted, high_water)) => {
@@ -147,14 +96,52 @@ pub async fn handle(
             )
             .await
         }
-        other => {
-            let kind = other.message_type().name();
-            conn.reply_error(
+        other => conn.reply_not_taken(id, "a DS server", &other).await,
+    }
+}
+
+/// Removes (step B of a migration) or restores (its rollback) the requestor
+/// `post_office` names: recorded in the store, then refused at once.
+async fn set_removed(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    post_office: &Name,
+    remove: bool,
+) -> Result<(), LinkError> {
+    let Some(registered) = requestor_for(shared, post_office) else {
+        return conn
+            .reply_error(
                 id,
-                ErrorCode::UnexpectedMessage,
-                format!("a DS server does not take {kind}"),
+                ErrorCode::NotFound,
+                format!("no requestor for {post_office}"),
             )
-            .await
+            .await;
+    };
+    let name = registered.policy.name;
+    let stored = if remove {
+        shared.store.remove_requestor(name).await
+    } else {
+        shared.store.restore_requestor(name).await
+    };
+    if let Err(e) = stored {
+        return conn
+            .reply_error(id, ErrorCode::Internal, e.to_string())
+            .await;
+    }
+    if let Ok(mut removed) = shared.removed.lock() {
+        if remove {
+            removed.insert(name);
+        } else {
+            removed.remove(&name);
         }
     }
+    let detail = if remove {
+        info!(requestor = %name, "requestor removed (step B)");
+        format!("requestor {name} removed")
+    } else {
+        info!(requestor = %name, "requestor restored (step B rolled back)");
+        format!("requestor {name} restored")
+    };
+    conn.reply(id, AdminOk { detail }).await
 }

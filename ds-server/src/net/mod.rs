@@ -1,28 +1,28 @@
 //! The Tokio shell of the DS server: one wire listener for requestors and the
-//! operator. Store calls run on the blocking pool (redb commits fsync).
+//! operator. The master list is the private store ([`private`], run on the
+//! blocking pool) or the site directory ([`crate::site`]).
 
 mod admin;
 mod ownership;
+mod private;
 mod pull;
 mod serve;
 mod status;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dir_core::DirError;
 use dir_core::server::{MasterList, ServerStore};
 use peer_link::{Keyring, Timeouts};
+use private::PrivateMaster;
+use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::watch;
 use tracing::info;
 use wire_format::{Name, Role};
 
 use crate::Settings;
 use crate::site::SiteMaster;
-
-/// The operator (netctl) connects under this name.
-pub const OPERATOR: &str = "OPERATOR";
 
 /// What the server last saw of one requestor, for status.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +40,6 @@ pub struct Shared {
     /// Where the directory lives: a private redb store, or (site mode) the
     /// site directory through the local site replicator.
     pub store: Box<dyn MasterList>,
-    pub keyring: Keyring,
     pub timeouts: Timeouts,
     /// The last update number; connections of requestors watch it to notify.
     pub high_water: watch::Sender<u64>,
@@ -48,23 +47,9 @@ pub struct Shared {
     pub seen: Mutex<BTreeMap<Name, RequestorSeen>>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use role_runtime::now_ms;
 
 impl Shared {
-    pub async fn with_store<T: Send + 'static>(
-        self: &Arc<Self>,
-        op: impl FnOnce(&dyn MasterList) -> Result<T, DirError> + Send + 'static,
-    ) -> Result<T, DirError> {
-        let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || op(shared.store.as_ref()))
-            .await
-            .map_err(|e| DirError::Task(e.to_string()))?
-    }
-
     pub fn is_removed(&self, name: &Name) -> bool {
         self.removed
             .lock()
@@ -80,27 +65,16 @@ impl Shared {
 }
 
 fn keyring(settings: &Settings) -> Keyring {
-    let mut keyring = Keyring::new();
+    let mut keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     for r in &settings.requestors {
-        keyring.insert(
-            r.policy.name,
-            &[Role::Requestor],
-            r.secret.as_bytes().to_vec(),
-        );
-    }
-    if let Ok(operator) = Name::new(OPERATOR) {
-        keyring.insert(
-            operator,
-            &[Role::Operator],
-            settings.operator_secret.as_bytes().to_vec(),
-        );
+        keyring.insert(r.policy.name, &[Role::Requestor], r.secret.as_bytes());
     }
     keyring
 }
 
 /// Opens the store, listens, prints the process contract lines and serves
-/// until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), DirError> {
+/// until the drain begins.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError> {
     let timeouts = Timeouts::default();
     let mut site_watch = None;
     let store: Box<dyn MasterList> = match &settings.site {
@@ -109,33 +83,26 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
             site_watch = Some((site.clone(), master.epoch_cell()));
             Box::new(master)
         }
-        None => Box::new(ServerStore::open(&settings.data_dir)?),
+        None => Box::new(PrivateMaster::new(ServerStore::open(&settings.data_dir)?)),
     };
-    let listener = peer_link::listen(&settings.listen)
+    let listener = Listener::bind("wire", &settings.listen, settings.limits.wire_connections)
         .await
-        .map_err(|source| DirError::Listen {
-            addr: settings.listen.clone(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| DirError::Listen {
-        addr: settings.listen.clone(),
-        source,
-    })?;
+        .map_err(crate::config::dir_error)?;
     let mut removed = HashSet::new();
     for r in &settings.requestors {
-        if store.is_removed(&r.policy.name)? {
+        if store.is_removed(r.policy.name).await? {
             removed.insert(r.policy.name);
         }
     }
-    // In site mode the log end is a request to the replicator, which must
-    // not block this async thread; the watcher sets it at once.
+    // In site mode reading the log end builds the live view (the whole log
+    // is read), which is left to its follower so that the server is ready
+    // at once; the follower sets the high water as soon as it is built.
     let initial = if site_watch.is_some() {
         0
     } else {
-        store.high_water()?
+        store.high_water().await?
     };
     let shared = Arc::new(Shared {
-        keyring: keyring(&settings),
         timeouts,
         high_water: watch::Sender::new(initial),
         store,
@@ -143,7 +110,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         seen: Mutex::new(BTreeMap::new()),
         settings,
     });
-    info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "DS server serving");
+    info!(node = %shared.settings.node, epoch = shared.store.epoch(), local = %listener.local_addr(), "DS server serving");
     tokio::spawn(collect_tombstones(Arc::clone(&shared)));
     if let Some((site, epoch)) = site_watch {
         tokio::spawn(keep_site_view_current(Arc::clone(&shared)));
@@ -154,22 +121,37 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
             shared.high_water.clone(),
         ));
     }
-    println!("listening wire {local}");
-    println!("ready");
-    tokio::select! {
-        () = serve::accept_loop(Arc::clone(&shared), listener) => {}
-        () = shutdown => info!("shutting down"),
-    }
+    listener.announce();
+    role_runtime::process::ready();
+    let identity = WireIdentity::new(
+        shared.settings.node,
+        Role::DsServer,
+        keyring(&shared.settings),
+        timeouts,
+    );
+    let service = WireService::new(identity, serve::Handler(shared));
+    listener.run(Arc::new(service), shutdown).await;
     Ok(())
 }
 
-/// Site mode: builds the live view of the site directory at start and
-/// catches it up every second, so a listing or a count (a migration's
-/// checks, `netctl status`) never waits for the whole log to be read.
+/// Site mode: catches the live view of the site directory up every
+/// second, so a listing or a count (a migration's checks, `netctl status`)
+/// never waits for much of the log to be read, and brings the high water
+/// requestors are notified of to the log's end (notifications of the
+/// replicator can be missed while the watcher reconnects).
 async fn keep_site_view_current(shared: Arc<Shared>) {
     loop {
-        if let Err(e) = shared.with_store(|s| s.live_entries()).await {
-            tracing::debug!(error = %e, "the site view could not catch up; trying again");
+        match shared.store.high_water().await {
+            Ok(end) => {
+                shared.high_water.send_if_modified(|hw| {
+                    let grew = end > *hw;
+                    *hw = (*hw).max(end);
+                    grew
+                });
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the site view could not catch up; trying again");
+            }
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
@@ -185,10 +167,7 @@ async fn collect_tombstones(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(every).await;
         let before = now_ms().saturating_sub(lifetime.as_millis() as u64);
-        match shared
-            .with_store(move |s| s.collect_tombstones(before))
-            .await
-        {
+        match shared.store.collect_tombstones(before).await {
             Ok(0) => {}
             Ok(n) => info!(collected = n, "tombstones past their lifetime removed"),
             Err(e) => tracing::warn!(error = %e, "tombstone collection failed"),

@@ -131,14 +131,11 @@ pub async fn apply_admitted(
         skipped,
         skipped_through,
     } = admitted;
-    shared
-        .with_store(move |s| {
-            let mut outcome = s.apply_upload(&peer, &changes, now_ms())?;
-            if skipped_through > outcome.applied_through {
-                outcome.applied_through = s.raise_upload_mark(&peer, skipped_through)?;
-            }
-            outcome.skipped += skipped;
-            Ok(outcome)
-        })
-        .await
+    let store = &shared.store;
+    let mut outcome = store.apply_upload(peer, changes, now_ms()).await?;
+    if skipped_through > outcome.applied_through {
+        outcome.applied_through = store.raise_upload_mark(peer, skipped_through).await?;
+    }
+    outcome.skipped += skipped;
+    Ok(outcome)
 }

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use dir_core::DirError;
-use dir_core::server::{PullEvent, plan_pull};
+use dir_core::server::{Pending, PullEvent, PullRequest, PullSink, plan_pull};
 use peer_link::{Connection, LinkError};
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use wire_format::{
-    DirPull, DirPullEnd, DirPullStart, DirUpdates, DirUpload, DirUploadAck, ErrorCode,
+    DirPull, DirPullEnd, DirPullStart, DirUpdates, DirUpload, DirUploadAck, Entry, ErrorCode,
 };
 
 use super::{Shared, now_ms};
@@ -21,9 +20,7 @@ pub async fn upload(
 ) -> Result<(), LinkError> {
     let peer = conn.peer().name;
     let Some(registered) = shared.settings.requestor(&peer) else {
-        return conn
-            .reply_error(id, ErrorCode::Forbidden, "not a registered requestor")
-            .await;
+        return refuse_unregistered(conn, id).await;
     };
     let count = upload.changes.len();
     let admitted = match shared.admit_upload(registered, upload.changes) {
@@ -73,61 +70,39 @@ pub async fn serve_pull(
 ) -> Result<(), LinkError> {
     let peer = conn.peer().name;
     let Some(registered) = shared.settings.requestor(&peer) else {
-        return conn
-            .reply_error(id, ErrorCode::Forbidden, "not a registered requestor")
-            .await;
+        return refuse_unregistered(conn, id).await;
     };
     let policy = shared.pull_filter(registered);
     let epoch = shared.store.epoch();
-    let bounds = shared
-        .with_store(|s| Ok((s.floor()?, s.high_water()?)))
-        .await;
-    let (floor, hw_now) = match bounds {
+    let bounds = async {
+        Ok((
+            shared.store.floor().await?,
+            shared.store.high_water().await?,
+        ))
+    };
+    let (floor, hw_now) = match bounds.await {
         Ok(b) => b,
-        Err(e) => {
-            return conn
-                .reply_error(id, ErrorCode::Internal, e.to_string())
-                .await;
-        }
+        Err(e) => return reply_failure(conn, id, e).await,
     };
     let plan = plan_pull(&pull, epoch, floor, hw_now);
-    let chunk = shared.settings.chunk;
-    // The store streams from one snapshot on a blocking thread; a small
-    // channel keeps at most a few chunks in memory whatever the directory size.
-    let (tx, mut rx) = mpsc::channel::<PullEvent>(4);
-    let store_shared = Arc::clone(shared);
-    let producer = tokio::task::spawn_blocking(move || {
-        store_shared
-            .store
-            .pull(plan, chunk, &|e| policy.receives(e), &mut |event| {
-                tx.blocking_send(event)
-                    .map_err(|_| DirError::Task("the connection went away".into()))
-            })
-    });
-    while let Some(event) = rx.recv().await {
-        let sent = match event {
-            PullEvent::Start { high_water } => {
-                conn.reply(
-                    id,
-                    DirPullStart {
-                        epoch,
-                        full: plan.full,
-                        high_water,
-                    },
-                )
-                .await
-            }
-            PullEvent::Updates(updates) => conn.reply(id, DirUpdates { updates }).await,
-        };
-        if let Err(e) = sent {
-            // Dropping the receiver stops the producer at its next chunk.
-            drop(rx);
-            let _ = producer.await;
-            return Err(e);
-        }
+    let mut sink = ConnSink {
+        conn,
+        id,
+        epoch,
+        full: plan.full,
+        failed: None,
+    };
+    let request = PullRequest {
+        plan,
+        chunk: shared.settings.chunk,
+        receives: Arc::new(move |e: &Entry| policy.receives(e)),
+    };
+    let pulled = shared.store.pull(request, &mut sink).await;
+    if let Some(e) = sink.failed {
+        return Err(e);
     }
-    match producer.await {
-        Ok(Ok(summary)) => {
+    match pulled {
+        Ok(summary) => {
             shared.seen(&peer, |s| {
                 s.pulled_after = pull.after;
                 s.served_high_water = summary.high_water;
@@ -144,13 +119,51 @@ pub async fn serve_pull(
             )
             .await
         }
-        Ok(Err(e)) => {
-            conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                .await
-        }
-        Err(e) => {
-            conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                .await
-        }
+        Err(e) => reply_failure(conn, id, e).await,
+    }
+}
+
+async fn refuse_unregistered(conn: &mut Connection, id: u32) -> Result<(), LinkError> {
+    conn.reply_error(id, ErrorCode::Forbidden, "not a registered requestor")
+        .await
+}
+
+async fn reply_failure(conn: &mut Connection, id: u32, e: DirError) -> Result<(), LinkError> {
+    conn.reply_error(id, ErrorCode::Internal, e.to_string())
+        .await
+}
+
+/// A pull's events, straight onto the requestor's connection. A failed send
+/// is kept to end the connection with: the stream is then out of step.
+struct ConnSink<'c> {
+    conn: &'c mut Connection,
+    id: u32,
+    epoch: u64,
+    full: bool,
+    failed: Option<LinkError>,
+}
+
+impl PullSink for ConnSink<'_> {
+    fn send(&mut self, event: PullEvent) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let sent = match event {
+                PullEvent::Start { high_water } => {
+                    let start = DirPullStart {
+                        epoch: self.epoch,
+                        full: self.full,
+                        high_water,
+                    };
+                    self.conn.reply(self.id, start).await
+                }
+                PullEvent::Updates(updates) => {
+                    self.conn.reply(self.id, DirUpdates { updates }).await
+                }
+            };
+            sent.map_err(|e| {
+                let failure = DirError::Link(e.to_string());
+                self.failed = Some(e);
+                failure
+            })
+        })
     }
 }

@@ -1,63 +1,25 @@
-//! Accepting connections and dispatching their requests.
+//! What the DS server does with each authenticated connection; the
+//! listener, the handshake and the per-connection loop are the shared
+//! ones of `role_runtime::server`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use peer_link::{Connection, LinkError};
-use tokio::net::TcpListener;
-use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{DirNotify, ErrorCode, Frame, Message, Role};
+use peer_link::{Connection, LinkError, PeerIdentity};
+use role_runtime::server::{Refusal, RequestHandler};
+use tokio::sync::watch;
+use tracing::warn;
+use wire_format::{DirNotify, ErrorCode, Frame, Message, Name, Role};
 
 use super::{Shared, admin, pull};
 
 /// A connection with no request and nothing to notify for this long is closed.
 const IDLE: Duration = Duration::from_secs(600);
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let sessions = AtomicU64::new(1);
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let session = sessions.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::clone(&shared);
-        let span = info_span!("connection", session, %remote, peer = tracing::field::Empty);
-        tokio::spawn(
-            async move {
-                let me = shared.settings.node;
-                match Connection::accept(
-                    stream,
-                    &me,
-                    Role::DsServer,
-                    &shared.keyring,
-                    session,
-                    shared.timeouts,
-                )
-                .await
-                {
-                    Ok(conn) => {
-                        let peer = conn.peer().name;
-                        tracing::Span::current().record("peer", tracing::field::display(peer));
-                        serve(shared, conn).await;
-                    }
-                    Err(e) => info!(error = %e, "handshake failed"),
-                }
-            }
-            .instrument(span),
-        );
-    }
-}
-
 /// Counts a requestor's open connections for status, also on every exit path.
 struct Presence {
     shared: Arc<Shared>,
-    peer: wire_format::Name,
+    peer: Name,
 }
 
 impl Drop for Presence {
@@ -68,79 +30,87 @@ impl Drop for Presence {
     }
 }
 
-async fn serve(shared: Arc<Shared>, mut conn: Connection) {
-    let peer = conn.peer().name;
-    let requestor = conn.peer().role == Role::Requestor;
-    if requestor && shared.is_removed(&peer) {
+/// The requests of one connection: requestors upload and pull (and hear
+/// of new updates once they have pulled), the operator administers.
+pub(super) struct Handler(pub(super) Arc<Shared>);
+
+pub(super) struct Session {
+    peer: Name,
+    role: Role,
+    subscribed: bool,
+    _presence: Option<Presence>,
+}
+
+impl RequestHandler for Handler {
+    type Session = Session;
+
+    fn open(&self, peer: &PeerIdentity) -> Result<Session, Refusal> {
+        let shared = &self.0;
+        let requestor = peer.role == Role::Requestor;
+        let name = peer.name;
         // Removed (patent step B): refused before any directory data moves.
-        warn!(%peer, "refused a removed requestor");
-        let _ = conn
-            .reply_error(
-                0,
+        self.admit_requestor(requestor, &name)?;
+        let presence = requestor.then(|| {
+            shared.seen(&name, |s| s.connections += 1);
+            Presence {
+                shared: Arc::clone(shared),
+                peer: name,
+            }
+        });
+        Ok(Session {
+            peer: name,
+            role: peer.role,
+            subscribed: false,
+            _presence: presence,
+        })
+    }
+
+    fn admit(&self, session: &Session) -> Result<(), Refusal> {
+        self.admit_requestor(session.role == Role::Requestor, &session.peer)
+    }
+
+    async fn handle(
+        &self,
+        conn: &mut Connection,
+        session: &mut Session,
+        frame: Frame,
+    ) -> Result<(), LinkError> {
+        handle(&self.0, conn, frame, session).await
+    }
+
+    fn watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.0.high_water.subscribe())
+    }
+
+    fn subscribed(&self, session: &Session) -> bool {
+        session.subscribed
+    }
+
+    fn notice(&self, high_water: u64) -> Option<Message> {
+        Some(
+            DirNotify {
+                epoch: self.0.store.epoch(),
+                high_water,
+            }
+            .into(),
+        )
+    }
+
+    fn idle(&self) -> Duration {
+        IDLE
+    }
+}
+
+impl Handler {
+    fn admit_requestor(&self, requestor: bool, peer: &Name) -> Result<(), Refusal> {
+        if requestor && self.0.is_removed(peer) {
+            warn!(%peer, "refused a removed requestor");
+            return Err(Refusal::new(
                 ErrorCode::AuthFailed,
                 format!("{peer} is no longer a requestor of this server"),
-            )
-            .await;
-        return;
-    }
-    let _presence = requestor.then(|| {
-        shared.seen(&peer, |s| s.connections += 1);
-        Presence {
-            shared: Arc::clone(&shared),
-            peer,
+            ));
         }
-    });
-    let mut high_water = shared.high_water.subscribe();
-    let mut notify = false;
-    let mut last_notified = 0;
-    loop {
-        tokio::select! {
-            frame = conn.next() => match frame {
-                Ok(Some(frame)) => {
-                    let id = frame.request_id;
-                    if requestor && shared.is_removed(&peer) {
-                        let _ = conn.reply_error(id, ErrorCode::AuthFailed, "removed requestor").await;
-                        return;
-                    }
-                    match handle(&shared, &mut conn, frame, &mut notify).await {
-                        Ok(()) => {}
-                        Err(e @ (LinkError::Closed | LinkError::Timeout { .. })) => {
-                            debug!(error = %e, "connection ended");
-                            return;
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "request failed");
-                            let _ = conn.reply_error(id, ErrorCode::Internal, e.to_string()).await;
-                        }
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    // A bad frame: the stream is out of step. Say why and
-                    // close; other connections are not affected.
-                    warn!(error = %e, "bad frame; closing the connection");
-                    conn.close_with_error(0, &e).await;
-                    return;
-                }
-            },
-            changed = high_water.changed(), if notify => {
-                if changed.is_err() {
-                    return;
-                }
-                let hw = *high_water.borrow_and_update();
-                if hw > last_notified {
-                    last_notified = hw;
-                    let note = DirNotify { epoch: shared.store.epoch(), high_water: hw };
-                    if conn.send(Frame::new(0, note)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            () = tokio::time::sleep(IDLE) => {
-                debug!("idle connection closed");
-                return;
-            }
-        }
+        Ok(())
     }
 }
 
@@ -148,30 +118,21 @@ async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     frame: Frame,
-    notify: &mut bool,
+    session: &mut Session,
 ) -> Result<(), LinkError> {
     let id = frame.request_id;
-    let role = conn.peer().role;
+    let role = session.role;
     match (role, frame.message) {
-        (_, Message::Ping(p)) => conn.reply(id, wire_format::Pong { token: p.token }).await,
         (Role::Requestor, Message::DirUpload(upload)) => {
             pull::upload(shared, conn, id, upload).await
         }
         (Role::Requestor, Message::DirPull(p)) => {
             pull::serve_pull(shared, conn, id, p).await?;
             // From now on this requestor hears about new updates at once.
-            *notify = true;
+            session.subscribed = true;
             Ok(())
         }
         (Role::Operator, message) => admin::handle(shared, conn, id, message).await,
-        (_, other) => {
-            let kind = other.message_type().name();
-            conn.reply_error(
-                id,
-                ErrorCode::UnexpectedMessage,
-                format!("a DS server does not take {kind} from a {role:?}"),
-            )
-            .await
-        }
+        (_, other) => conn.reply_not_taken(id, "a DS server", &other).await,
     }
 }

@@ -26,15 +26,14 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
         .iter()
         .map(|r| r.policy.name)
         .collect();
-    let (high_water, live, floor, marks) = shared
-        .with_store(move |s| {
-            let marks = names
-                .iter()
-                .map(|n| s.upload_mark(n).map(|m| (*n, m)))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((s.high_water()?, s.live_entries()?, s.floor()?, marks))
-        })
-        .await?;
+    let store = &shared.store;
+    let mut marks = Vec::with_capacity(names.len());
+    for name in names {
+        marks.push((name, store.upload_mark(name).await?));
+    }
+    let high_water = store.high_water().await?;
+    let live = store.live_entries().await?;
+    let floor = store.floor().await?;
     let mut items = vec![
         item("epoch".into(), StatusValue::Count(shared.store.epoch())),
         item("high_water".into(), StatusValue::Count(high_water)),

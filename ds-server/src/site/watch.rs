@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use peer_link::Timeouts;
-use site_replicator::client::{ReadCursor, SiteClient};
+use role_runtime::RETRY;
+use site_client::{ReadCursor, SiteClient};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, info_span, warn};
 use wire_format::Role;
@@ -18,7 +19,6 @@ use crate::config::SiteSettings;
 /// How long one wait for a notification lasts before the connection is
 /// checked again with a read.
 const WAIT: Duration = Duration::from_secs(20);
-const RETRY: Duration = Duration::from_millis(500);
 
 pub async fn run(
     site: SiteSettings,
@@ -54,17 +54,20 @@ async fn follow(
     )
     .await?;
     loop {
-        // A read subscribes this connection to notifications and tells the
-        // log end; an empty write would not subscribe.
-        let end = client.write(Vec::new()).await?;
+        // A read subscribes this connection to notifications. Reading from
+        // the last log end this server knows also tells whether the log
+        // grew while nobody was listening (the server's own follower,
+        // `keep_site_view_current`, then brings the watch to the exact end).
+        let known = *high_water.borrow();
         let cursor = ReadCursor {
             epoch: epoch.load(Ordering::SeqCst),
-            usn: end,
+            usn: known,
         };
         let read = client.read(cursor, 1).await?;
         if read.restarted {
             epoch.store(read.next.epoch, Ordering::SeqCst);
         }
+        let end = read.next.usn;
         high_water.send_if_modified(|hw| {
             let grew = end > *hw || read.restarted;
             if grew {

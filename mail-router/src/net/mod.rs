@@ -15,10 +15,11 @@ mod wire;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use peer_link::{Keyring, Timeouts};
-use tokio::net::TcpListener;
+use peer_link::Timeouts;
+pub use role_runtime::now_ms;
+use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 use wire_format::{Name, Role};
@@ -27,8 +28,6 @@ use crate::MailError;
 use crate::config::{Mode, Settings};
 use crate::routing::{Disposition, postmaster, route};
 use crate::store::{MailStore, Router};
-
-pub const OPERATOR: &str = "OPERATOR";
 
 #[derive(Debug, Clone, Default)]
 pub struct PeerState {
@@ -39,7 +38,6 @@ pub struct PeerState {
 pub struct Shared {
     pub settings: Settings,
     pub store: MailStore,
-    pub keyring: Keyring,
     pub timeouts: Timeouts,
     pub routes: RwLock<BTreeMap<Name, Name>>,
     pub endpoints: Mutex<HashMap<Name, String>>,
@@ -75,12 +73,6 @@ impl Router for Shared {
             post_office,
         )
     }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Shared {
@@ -146,28 +138,15 @@ async fn forget_old_ids(shared: Arc<Shared>) {
     }
 }
 
-async fn bind(addr: &str) -> Result<(TcpListener, String), MailError> {
-    let listener = peer_link::listen(addr)
-        .await
-        .map_err(|source| MailError::Listen {
-            addr: addr.to_owned(),
-            source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| MailError::Listen {
-            addr: addr.to_owned(),
-            source,
-        })?
-        .to_string();
-    Ok((listener, local))
-}
-
 /// Opens the store, binds the listeners, prints the process contract lines
-/// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until `shutdown`.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), MailError> {
+/// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until the drain
+/// begins.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError> {
     let store = MailStore::open_with_cache(&settings.data_dir, settings.cache_bytes)?;
-    store.seed_users_once(&settings.users)?;
+    let seeds: Vec<_> = (settings.users.iter())
+        .map(|(mailbox, password)| (*mailbox, password.as_ref().map(|p| p.expose().clone())))
+        .collect();
+    store.seed_users_once(&seeds)?;
     if settings.mode == Mode::PostOffice {
         store.ensure_user(&postmaster())?;
     }
@@ -179,33 +158,24 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         .filter_map(|p| Some((p.name, p.endpoint.clone()?)))
         .collect();
     endpoints.extend(store.endpoints()?);
-    let mut keyring = Keyring::new();
+    let mut keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     for peer in &settings.peers {
-        keyring.insert(
-            peer.name,
-            &[Role::MailRouter],
-            peer.secret.as_bytes().to_vec(),
-        );
+        keyring.insert(peer.name, &[Role::MailRouter], peer.secret.as_bytes());
     }
-    if let Ok(operator) = Name::new(OPERATOR) {
-        keyring.insert(
-            operator,
-            &[Role::Operator],
-            settings.operator_secret.as_bytes().to_vec(),
-        );
-    }
-    let (wire_listener, wire_addr) = bind(&settings.listen).await?;
-    let mut client_listeners = Vec::new();
+    let limits = settings.limits;
+    let wire_listener = Listener::bind("wire", &settings.listen, limits.wire_connections).await?;
+    let mut client_listeners = None;
     if let (Mode::PostOffice, Some(smtp), Some(pop3)) =
         (settings.mode, &settings.smtp_listen, &settings.pop3_listen)
     {
-        client_listeners.push(("smtp", bind(smtp).await?));
-        client_listeners.push(("pop3", bind(pop3).await?));
+        client_listeners = Some((
+            Listener::bind("smtp", smtp, limits.smtp_connections).await?,
+            Listener::bind("pop3", pop3, limits.pop3_connections).await?,
+        ));
     }
     let (commits, jobs) = commit::channel();
     let shared = Arc::new(Shared {
         store,
-        keyring,
         timeouts: Timeouts::default(),
         routes: RwLock::new(routes),
         endpoints: Mutex::new(endpoints),
@@ -225,19 +195,29 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         tokio::spawn(forward::run(Arc::clone(&shared), peer));
     }
     tokio::spawn(forget_old_ids(Arc::clone(&shared)));
-    info!(node = %shared.settings.node, mode = ?shared.settings.mode, %wire_addr, "mail router serving");
-    println!("listening wire {wire_addr}");
-    for (service, (listener, addr)) in client_listeners {
-        println!("listening {service} {addr}");
-        match service {
-            "smtp" => tokio::spawn(smtp::accept_loop(Arc::clone(&shared), listener)),
-            _ => tokio::spawn(pop3::accept_loop(Arc::clone(&shared), listener)),
-        };
+    info!(node = %shared.settings.node, mode = ?shared.settings.mode, wire = %wire_listener.local_addr(), "mail router serving");
+    wire_listener.announce();
+    let mut client_accepts = Vec::new();
+    if let Some((smtp, pop3)) = client_listeners {
+        smtp.announce();
+        pop3.announce();
+        let smtp_service = Arc::new(smtp::SmtpService(Arc::clone(&shared)));
+        let pop3_service = Arc::new(pop3::Pop3Service(Arc::clone(&shared)));
+        client_accepts.push(tokio::spawn(smtp.run(smtp_service, shutdown.clone())));
+        client_accepts.push(tokio::spawn(pop3.run(pop3_service, shutdown.clone())));
     }
-    println!("ready");
-    tokio::select! {
-        () = wire::accept_loop(Arc::clone(&shared), wire_listener) => {}
-        () = shutdown => info!("shutting down"),
+    role_runtime::process::ready();
+    let identity = WireIdentity::new(
+        shared.settings.node,
+        Role::MailRouter,
+        keyring,
+        shared.timeouts,
+    );
+    let service = WireService::new(identity, wire::Handler(shared));
+    wire_listener.run(Arc::new(service), shutdown).await;
+    // Every listener stops at the drain; their sessions are the drain's.
+    for accepts in client_accepts {
+        let _ = accepts.await;
     }
     Ok(())
 }

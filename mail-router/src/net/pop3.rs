@@ -4,33 +4,38 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use role_runtime::server::{Interrupted, Service, Session};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tracing::{Instrument, info_span, warn};
+use tokio::net::TcpStream;
 
 use super::Shared;
 use super::lines::{Line, read_line};
 use crate::pop3::{Action, MAX_LINE, Pop3Session, multiline};
 
+/// When every POP3 place is taken, a session that has waited this long for
+/// its client's next command gives its place to a new client.
+const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// RFC 1939: an inactivity timer of at least 10 minutes.
 const READ_TIMEOUT: Duration = Duration::from_secs(600);
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, remote)) => {
-                let span = info_span!("pop3", %remote);
-                tokio::spawn(session(Arc::clone(&shared), stream).instrument(span));
-            }
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+/// The POP3 listener's sessions.
+pub struct Pop3Service(pub Arc<Shared>);
+
+impl Service for Pop3Service {
+    fn busy_reply(&self) -> Vec<u8> {
+        b"-ERR too many connections, try again later\r\n".to_vec()
+    }
+
+    fn evict_idle_after(&self) -> Option<Duration> {
+        Some(EVICT_IDLE_AFTER)
+    }
+
+    async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
+        serve(Arc::clone(&self.0), stream, session).await;
     }
 }
 
-async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
     let hostname =
         format!("{}.{}", shared.settings.node, shared.settings.network).to_ascii_lowercase();
     let (mut pop, greeting) = Pop3Session::new(&hostname);
@@ -42,13 +47,19 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
         if writer.write_all(&out).await.is_err() {
             return;
         }
-        match read_line(&mut reader, &mut line, MAX_LINE, READ_TIMEOUT).await {
-            Line::Text => {}
-            Line::TooLong => {
-                let _ = writer.write_all(b"-ERR line too long\r\n").await;
-                return;
-            }
-            Line::Closed | Line::TimedOut => return,
+        // Deletions happen only at QUIT, so a session ended by a drain
+        // loses nothing: its messages stay for the next one.
+        let read = read_line(&mut reader, &mut line, MAX_LINE, READ_TIMEOUT);
+        let goodbye: &[u8] = match session.wait_for_client(read).await {
+            Ok(Line::Text) => b"",
+            Ok(Line::TooLong) => b"-ERR line too long\r\n",
+            Ok(Line::Closed | Line::TimedOut) => return,
+            Err(Interrupted::Draining) => b"-ERR shutting down, try again later\r\n",
+            Err(Interrupted::Evicted) => b"-ERR idle too long while the server is busy\r\n",
+        };
+        if !goodbye.is_empty() {
+            let _ = writer.write_all(goodbye).await;
+            return;
         }
         out = match pop.line(&line) {
             Action::Reply(r) => format!("{r}\r\n").into_bytes(),

@@ -4,10 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use role_runtime::server::{Interrupted, Service, Session};
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::net::tcp::WriteHalf;
-use tokio::net::{TcpListener, TcpStream};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::debug;
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
@@ -17,21 +18,27 @@ use crate::smtp::{Action, SmtpConfig, SmtpSession};
 
 /// RFC 5321 asks servers to wait at least 5 minutes for a command.
 const READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// When every SMTP place is taken, a session that has waited this long for
+/// its client's next command gives its place to a new client (Postfix,
+/// under stress, likewise cuts its command timeout to 10 s).
+const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// Data lines may be long; the message size limit bounds the total.
 const MAX_DATA_LINE: usize = 64 * 1024;
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, remote)) => {
-                let span = info_span!("smtp", %remote);
-                tokio::spawn(session(Arc::clone(&shared), stream).instrument(span));
-            }
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+/// The SMTP listener's sessions.
+pub struct SmtpService(pub Arc<Shared>);
+
+impl Service for SmtpService {
+    fn busy_reply(&self) -> Vec<u8> {
+        b"421 4.3.2 Too many connections, try again later\r\n".to_vec()
+    }
+
+    fn evict_idle_after(&self) -> Option<Duration> {
+        Some(EVICT_IDLE_AFTER)
+    }
+
+    async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
+        serve(Arc::clone(&self.0), stream, session).await;
     }
 }
 
@@ -72,7 +79,7 @@ async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std:
     writer.write_all(out).await
 }
 
-async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
     let settings = &shared.settings;
     let hostname = format!("{}.{}", settings.node, settings.network).to_ascii_lowercase();
     let (mut smtp, greeting) = SmtpSession::new(SmtpConfig {
@@ -96,7 +103,35 @@ async fn session(shared: Arc<Shared>, mut stream: TcpStream) {
         } else {
             crate::smtp::MAX_COMMAND_LINE
         };
-        match read_line(&mut reader, &mut line, max, READ_TIMEOUT).await {
+        // A message being sent is taken in full; between commands, a
+        // drain ends the session (the client retries, nothing is lost).
+        let read = read_line(&mut reader, &mut line, max, READ_TIMEOUT);
+        let read = if smtp.in_data() {
+            read.await
+        } else {
+            match session.wait_for_client(read).await {
+                Ok(read) => read,
+                Err(Interrupted::Draining) => {
+                    let _ = send(
+                        &mut writer,
+                        &mut out,
+                        "421 4.3.2 Shutting down, try again later",
+                    )
+                    .await;
+                    return;
+                }
+                Err(Interrupted::Evicted) => {
+                    let _ = send(
+                        &mut writer,
+                        &mut out,
+                        "421 4.4.2 Idle too long while the server is busy, closing",
+                    )
+                    .await;
+                    return;
+                }
+            }
+        };
+        match read {
             Line::Text => {}
             Line::TooLong => {
                 let _ = send(&mut writer, &mut out, "500 5.5.6 Line too long").await;

@@ -2,12 +2,11 @@
 //! acknowledged only after the commit) and administration by the operator.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use peer_link::{Connection, LinkError};
-use tokio::net::TcpListener;
-use tracing::{Instrument, debug, info, info_span, warn};
+use peer_link::{Connection, LinkError, PeerIdentity};
+use role_runtime::server::{Refusal, RequestHandler};
+use tracing::{info, warn};
 use wire_format::{
     Address, AdminOk, ErrorCode, ErrorReply, Frame, MailAck, MailTransfer, Message, Name, Role,
 };
@@ -19,67 +18,29 @@ use crate::routing::postmaster;
 /// Frames already waiting on the connection are taken in one commit (one disk
 /// sync), up to this many.
 const BATCH: usize = 256;
-const IDLE: Duration = Duration::from_secs(300);
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let sessions = AtomicU64::new(1);
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let session = sessions.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::clone(&shared);
-        let span = info_span!("wire", session, %remote, peer = tracing::field::Empty);
-        tokio::spawn(
-            async move {
-                let me = shared.settings.node;
-                match Connection::accept(
-                    stream,
-                    &me,
-                    Role::MailRouter,
-                    &shared.keyring,
-                    session,
-                    shared.timeouts,
-                )
-                .await
-                {
-                    Ok(conn) => {
-                        tracing::Span::current()
-                            .record("peer", tracing::field::display(conn.peer().name));
-                        serve(shared, conn).await;
-                    }
-                    Err(e) => info!(error = %e, "handshake failed"),
-                }
-            }
-            .instrument(span),
-        );
+/// Peers hand over mail; the operator administers.
+pub(super) struct Handler(pub(super) Arc<Shared>);
+
+impl RequestHandler for Handler {
+    type Session = Role;
+
+    fn open(&self, peer: &PeerIdentity) -> Result<Role, Refusal> {
+        Ok(peer.role)
     }
-}
 
-async fn serve(shared: Arc<Shared>, mut conn: Connection) {
-    let mut pending: Option<Frame> = None;
-    loop {
-        let frame = match pending.take() {
-            Some(f) => f,
-            None => match tokio::time::timeout(IDLE, conn.next()).await {
-                Err(_) | Ok(Ok(None)) => return,
-                Ok(Ok(Some(f))) => f,
-                Ok(Err(e)) => {
-                    warn!(error = %e, "bad frame; closing the connection");
-                    conn.close_with_error(0, &e).await;
-                    return;
-                }
-            },
-        };
-        let result = match frame.message {
-            Message::MailTransfer(m) if conn.peer().role == Role::MailRouter => {
+    async fn handle(
+        &self,
+        conn: &mut Connection,
+        role: &mut Role,
+        frame: Frame,
+    ) -> Result<(), LinkError> {
+        let shared = &self.0;
+        match frame.message {
+            Message::MailTransfer(m) if *role == Role::MailRouter => {
                 let mut batch = vec![(frame.request_id, m)];
-                // Take whatever else the sender has already pipelined.
+                // Take whatever else the sender has already pipelined, in
+                // one commit; a frame of another kind waits its turn.
                 while batch.len() < BATCH {
                     match tokio::time::timeout(Duration::ZERO, conn.next()).await {
                         Ok(Ok(Some(Frame {
@@ -87,34 +48,21 @@ async fn serve(shared: Arc<Shared>, mut conn: Connection) {
                             message: Message::MailTransfer(m),
                         }))) => batch.push((request_id, m)),
                         Ok(Ok(Some(other))) => {
-                            pending = Some(other);
+                            conn.unread(other);
                             break;
                         }
                         _ => break,
                     }
                 }
-                take_mail(&shared, &mut conn, batch).await
+                take_mail(shared, conn, batch).await
             }
-            message if conn.peer().role == Role::Operator => {
-                admin(&shared, &mut conn, frame.request_id, message).await
-            }
-            Message::Ping(p) => {
-                conn.reply(frame.request_id, wire_format::Pong { token: p.token })
-                    .await
+            message if *role == Role::Operator => {
+                admin(shared, conn, frame.request_id, message).await
             }
             other => {
-                let kind = other.message_type().name();
-                conn.reply_error(
-                    frame.request_id,
-                    ErrorCode::UnexpectedMessage,
-                    format!("a mail router does not take {kind} here"),
-                )
-                .await
+                conn.reply_not_taken(frame.request_id, "a mail router", &other)
+                    .await
             }
-        };
-        if let Err(e) = result {
-            debug!(error = %e, "connection ended");
-            return;
         }
     }
 }

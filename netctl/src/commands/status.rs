@@ -29,7 +29,7 @@ pub fn collect(data_dir: &Path) -> Result<(NetworkState, Reports), NetctlError> 
             Err("not running".to_owned())
         } else {
             match p.wire() {
-                Some(wire) => Operator::connect(wire, &secrets.operator)
+                Some(wire) => Operator::connect(wire, secrets.operator.expose())
                     .and_then(|mut op| op.status())
                     .map_err(|e| e.to_string()),
                 None => Err("announced no wire listener".to_owned()),

@@ -29,7 +29,7 @@ fn connect(p: &ProcessState, secrets: &Secrets) -> Result<Operator, NetctlError>
         process: p.id.clone(),
         reason: "no wire listener".into(),
     })?;
-    Operator::connect(wire, &secrets.operator).map_err(|source| NetctlError::Link {
+    Operator::connect(wire, secrets.operator.expose()).map_err(|source| NetctlError::Link {
         process: p.id.clone(),
         source,
     })

@@ -14,37 +14,21 @@
 
 use std::path::Path;
 
-use super::{Context, quoted};
+use ds_requestor::config as requestor_file;
+use ds_server::config as server_file;
+
+use super::Context;
 use crate::topology::{Node, NodeKind, RoleKind};
 
-fn list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| quoted(s)).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
-fn header(ctx: &Context<'_>, node: &str, role: RoleKind, dir: &Path) -> String {
-    format!(
-        "node = {}\nnetwork = {}\ndata_dir = {}\nlisten = {}\noperator_secret = {}\n",
-        quoted(node),
-        quoted(ctx.topology.network.as_str()),
-        quoted(&dir.display().to_string()),
-        quoted(&ctx.plan.endpoint(node, role, "wire")),
-        quoted(&ctx.secrets.operator),
-    )
-}
-
-pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
+pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> server_file::Config {
     let me = node.name.to_string();
-    let mut text = header(ctx, &me, RoleKind::DsServer, dir);
     let new_hub = node.kind == NodeKind::NewHub;
-    if new_hub {
-        text.push_str(&format!(
-            "\n[site]\nendpoint = {}\nsecret = {}\nclient = {}\nfolder_prefix = \"FS-\"\n",
-            quoted(&ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire")),
-            quoted(&ctx.secrets.pair(&me, &me)),
-            quoted(&me),
-        ));
-    }
+    let site = new_hub.then(|| server_file::SiteConfig {
+        endpoint: ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire"),
+        secret: ctx.secrets.pair(&me, &me),
+        client: Some(me.clone()),
+        folder_prefix: Some("FS-".into()),
+    });
     // The old hub knows its own post offices only: the others live beyond
     // the bridge, which is what lets the bridge write them.
     let post_offices: Vec<(String, Vec<String>)> = ctx
@@ -61,29 +45,36 @@ pub fn server(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
             (po.name.to_string(), export)
         })
         .collect();
-    for (po, exports) in post_offices {
-        let secret = ctx.secrets.pair(&po, &me);
-        text.push_str(&format!(
-            "\n[[requestors]]\nname = {}\nsecret = {}\npost_offices = [{}]\nexport = {}\n",
-            quoted(&po),
-            quoted(&secret),
-            quoted(&po),
-            list(&exports)
-        ));
+    let mut requestors = Vec::new();
+    for (po, export) in post_offices {
+        requestors.push(server_file::RequestorConfig {
+            secret: ctx.secrets.pair(&po, &me),
+            post_offices: Some(vec![po.clone()]),
+            name: po,
+            export: Some(export),
+            bridge: false,
+        });
     }
     if node.kind == NodeKind::OldHub {
         let bridge = ctx.topology.bridge.to_string();
-        let secret = ctx.secrets.pair(&bridge, &me);
-        text.push_str(&format!(
-            "\n[[requestors]]\nname = {}\nsecret = {}\npost_offices = []\nexport = [\"*\"]\nbridge = true\n",
-            quoted(&bridge),
-            quoted(&secret),
-        ));
+        requestors.push(server_file::RequestorConfig {
+            secret: ctx.secrets.pair(&bridge, &me),
+            name: bridge,
+            post_offices: Some(vec![]),
+            export: Some(vec!["*".into()]),
+            bridge: true,
+        });
     }
-    text
+    server_file::Config {
+        common: ctx.common(&me, RoleKind::DsServer, dir),
+        chunk: None,
+        tombstone_lifetime_ms: None,
+        requestors,
+        site,
+    }
 }
 
-pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
+pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> requestor_file::Config {
     let me = node.name.to_string();
     let t = ctx.topology;
     let bridge = node.kind == NodeKind::Bridge;
@@ -99,37 +90,36 @@ pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
             vec![me.clone()],
         )
     };
-    let mut text = header(ctx, &me, RoleKind::DsRequestor, dir);
-    text.push_str(&format!(
-        "server = {}\ninterval_ms = 60000\npost_offices = {}\n",
-        quoted(&server),
-        list(&owned)
-    ));
-    for hub in servers {
-        let secret = ctx.secrets.pair(&me, &hub);
-        text.push_str(&format!(
-            "\n[[servers]]\nname = {}\nendpoint = {}\nsecret = {}\n",
-            quoted(&hub),
-            quoted(&ctx.plan.endpoint(&hub, RoleKind::DsServer, "wire")),
-            quoted(&secret)
-        ));
-    }
+    let servers = servers
+        .into_iter()
+        .map(|hub| requestor_file::ServerConfig {
+            endpoint: ctx.plan.endpoint(&hub, RoleKind::DsServer, "wire"),
+            secret: ctx.secrets.pair(&me, &hub),
+            name: hub,
+        })
+        .collect();
     // The topology's users, added once when the directory is first created.
-    for user in &node.users {
-        text.push_str(&format!(
-            "\n[[seed_users]]\nmailbox = {}\ndisplay_name = {}\n",
-            quoted(user.mailbox.as_str()),
-            quoted(&user.display_name)
-        ));
+    let seed_users = (node.users.iter())
+        .map(|user| requestor_file::SeedUser {
+            mailbox: user.mailbox.to_string(),
+            display_name: user.display_name.clone(),
+        })
+        .collect();
+    let site = bridge.then(|| requestor_file::SiteConfig {
+        endpoint: ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire"),
+        secret: ctx.secrets.pair(&me, &me),
+        client: Some(me.clone()),
+        import_folder: Some(t.import_folder.to_string()),
+        export: Some(vec!["FS*".into()]),
+    });
+    requestor_file::Config {
+        common: ctx.common(&me, RoleKind::DsRequestor, dir),
+        server,
+        interval_ms: Some(60_000),
+        upload_chunk: None,
+        post_offices: Some(owned),
+        servers,
+        site,
+        seed_users,
     }
-    if bridge {
-        text.push_str(&format!(
-            "\n[site]\nendpoint = {}\nsecret = {}\nclient = {}\nimport_folder = {}\nexport = [\"FS*\"]\n",
-            quoted(&ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire")),
-            quoted(&ctx.secrets.pair(&me, &me)),
-            quoted(&me),
-            quoted(t.import_folder.as_str()),
-        ));
-    }
-    text
 }

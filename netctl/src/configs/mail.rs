@@ -13,22 +13,24 @@
 //! routes at run time (`SetRoute`) and never needs a new key or a restart.
 //! The keys are the node pairs' keys from `Secrets`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Context, quoted};
+use mail_router::config::{Config, Mode, PeerConfig, UserConfig};
+use role_runtime::Secret;
+
+use super::Context;
 use crate::topology::{Node, NodeKind, RoleKind};
 
-fn peer(ctx: &mut Context<'_>, me: &str, other: &str) -> String {
-    let secret = ctx.secrets.pair(me, other);
-    format!(
-        "\n[[peers]]\nname = {}\nsecret = {}\nendpoint = {}\n",
-        quoted(other),
-        quoted(&secret),
-        quoted(&ctx.plan.endpoint(other, RoleKind::MailRouter, "wire"))
-    )
+fn peer(ctx: &mut Context<'_>, me: &str, other: &str) -> PeerConfig {
+    PeerConfig {
+        name: other.to_owned(),
+        secret: ctx.secrets.pair(me, other),
+        endpoint: Some(ctx.plan.endpoint(other, RoleKind::MailRouter, "wire")),
+    }
 }
 
-pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
+pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
     let t = ctx.topology;
     let me = node.name.to_string();
     let (old_hub, new_hub, bridge) = (
@@ -36,78 +38,61 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
         t.new_hub.to_string(),
         t.bridge.to_string(),
     );
-    let endpoint = |service: &str| quoted(&ctx.plan.endpoint(&me, RoleKind::MailRouter, service));
-    let mode = match node.kind {
-        NodeKind::PostOffice => "post-office",
-        NodeKind::OldHub | NodeKind::NewHub => "hub",
-        NodeKind::Bridge => "gateway",
+    let endpoint = |service: &str| Some(ctx.plan.endpoint(&me, RoleKind::MailRouter, service));
+    let mut config = Config {
+        common: ctx.common(&me, RoleKind::MailRouter, dir),
+        mode: Mode::Hub,
+        smtp_listen: None,
+        pop3_listen: None,
+        hub: None,
+        max_hops: None,
+        expiry_secs: None,
+        seen_retention_secs: None,
+        max_message_bytes: None,
+        cache_mib: None,
+        peers: Vec::new(),
+        routes: BTreeMap::new(),
+        users: Vec::new(),
     };
-    let mut text = format!(
-        "node = {}\nnetwork = {}\nmode = {}\ndata_dir = {}\nlisten = {}\noperator_secret = {}\n",
-        quoted(&me),
-        quoted(t.network.as_str()),
-        quoted(mode),
-        quoted(&dir.display().to_string()),
-        endpoint("wire"),
-        quoted(&ctx.secrets.operator),
-    );
     // Each post office and the hub it starts on.
-    let post_offices: Vec<(String, String)> = t
+    let post_offices: BTreeMap<String, String> = t
         .post_offices()
         .map(|po| {
             let hub = po.hub.map_or_else(|| old_hub.clone(), |h| h.to_string());
             (po.name.to_string(), hub)
         })
         .collect();
-    let mut peers = String::new();
-    let mut routes: Vec<(String, String)> = Vec::new();
     match node.kind {
         NodeKind::PostOffice => {
-            let hub = node.hub.map_or_else(|| old_hub.clone(), |h| h.to_string());
-            text.push_str(&format!(
-                "hub = {}\nsmtp_listen = {}\npop3_listen = {}\n",
-                quoted(&hub),
-                endpoint("smtp"),
-                endpoint("pop3")
-            ));
+            config.mode = Mode::PostOffice;
+            config.hub = Some(node.hub.map_or_else(|| old_hub.clone(), |h| h.to_string()));
+            config.smtp_listen = endpoint("smtp");
+            config.pop3_listen = endpoint("pop3");
             for h in [&old_hub, &new_hub] {
-                peers.push_str(&peer(ctx, &me, h));
+                config.peers.push(peer(ctx, &me, h));
             }
-            for user in &node.users {
-                peers.push_str(&format!(
-                    "\n[[users]]\nmailbox = {}\n",
-                    quoted(user.mailbox.as_str())
-                ));
-                if let Some(password) = &user.password {
-                    peers.push_str(&format!("password = {}\n", quoted(password)));
-                }
-            }
+            config.users = (node.users.iter())
+                .map(|user| UserConfig {
+                    mailbox: user.mailbox.to_string(),
+                    password: user.password.clone().map(Secret::new),
+                })
+                .collect();
         }
         NodeKind::OldHub | NodeKind::NewHub => {
             for (po, hub) in &post_offices {
-                peers.push_str(&peer(ctx, &me, po));
-                let hop = if *hub == me {
-                    po.clone()
-                } else {
-                    bridge.clone()
-                };
-                routes.push((po.clone(), hop));
+                config.peers.push(peer(ctx, &me, po));
+                let hop = if *hub == me { po } else { &bridge };
+                config.routes.insert(po.clone(), hop.clone());
             }
-            peers.push_str(&peer(ctx, &me, &bridge));
+            config.peers.push(peer(ctx, &me, &bridge));
         }
         NodeKind::Bridge => {
+            config.mode = Mode::Gateway;
             for h in [&old_hub, &new_hub] {
-                peers.push_str(&peer(ctx, &me, h));
+                config.peers.push(peer(ctx, &me, h));
             }
-            routes = post_offices;
+            config.routes = post_offices;
         }
     }
-    text.push_str(&peers);
-    if !routes.is_empty() {
-        text.push_str("\n[routes]\n");
-        for (po, hop) in routes {
-            text.push_str(&format!("{po} = {}\n", quoted(&hop)));
-        }
-    }
-    text
+    config
 }

@@ -1,5 +1,7 @@
 //! Writes each role process's TOML config from the topology, the port plan
-//! and the secrets. One module per role, in that role's own config format.
+//! and the secrets. One module per role builds that role's own file schema
+//! (`ds_server::config::Config`, ...), which is serialised: the roles' parsers
+//! and these writers share one definition of every file.
 
 mod dirsync;
 mod mail;
@@ -8,8 +10,10 @@ mod site;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use role_runtime::CommonConfig;
+
 use crate::NetctlError;
-use crate::state::Secrets;
+use crate::state::{Secrets, write_file};
 use crate::topology::{Node, RoleKind, Topology};
 
 /// Every listener's port, decided before anything starts, so every config can
@@ -77,41 +81,40 @@ pub struct Context<'a> {
     pub data_dir: &'a Path,
 }
 
-/// Writes the config of `role` on `node` into its data directory.
+impl Context<'_> {
+    /// The keys every role's file starts with, for `role` on `node`.
+    pub fn common(&self, node: &str, role: RoleKind, dir: &Path) -> CommonConfig {
+        CommonConfig {
+            node: node.to_owned(),
+            network: self.topology.network.to_string(),
+            data_dir: dir.to_owned(),
+            listen: self.plan.endpoint(node, role, "wire"),
+            operator_secret: self.secrets.operator.clone(),
+            limits: role_runtime::Limits::default(),
+        }
+    }
+}
+
+/// Writes the config of `role` on `node` into its data directory, readable
+/// by the owner only: every config holds keys.
 pub fn write(ctx: &mut Context<'_>, node: &Node, role: RoleKind) -> Result<PathBuf, NetctlError> {
     let dir = process_dir(ctx.data_dir, &node.name.to_string(), role);
-    let text = match role {
-        RoleKind::SiteReplicator => site::config(ctx, node, &dir),
-        RoleKind::DsServer => dirsync::server(ctx, node, &dir),
-        RoleKind::DsRequestor => dirsync::requestor(ctx, node, &dir),
-        RoleKind::MailRouter => mail::config(ctx, node, &dir),
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| NetctlError::Write {
-        path: dir.display().to_string(),
-        source,
-    })?;
     let path = dir.join("config.toml");
-    std::fs::write(&path, text).map_err(|source| NetctlError::Write {
+    let text = match role {
+        RoleKind::SiteReplicator => toml::to_string(&site::config(ctx, node, &dir)),
+        RoleKind::DsServer => toml::to_string(&dirsync::server(ctx, node, &dir)),
+        RoleKind::DsRequestor => toml::to_string(&dirsync::requestor(ctx, node, &dir)),
+        RoleKind::MailRouter => toml::to_string(&mail::config(ctx, node, &dir)),
+    }
+    .map_err(|e| NetctlError::Write {
         path: path.display().to_string(),
-        source,
+        source: std::io::Error::other(e),
     })?;
-    // Configs hold keys.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        NetctlError::Write {
-            path: path.display().to_string(),
-            source,
-        }
-    })?;
+    write_file(&path, &text, true)?;
     Ok(path)
 }
 
 /// `DATA_DIR/NODE/ROLE`: the data directory of one process.
 pub fn process_dir(data_dir: &Path, node: &str, role: RoleKind) -> PathBuf {
     data_dir.join(node).join(role.binary())
-}
-
-/// TOML string literal.
-pub fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
 }

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
-use super::{Context, quoted};
+use site_replicator::config::{ClientConfig, Config, PeerConfig};
+
+use super::Context;
 use crate::topology::{Node, NodeKind, RoleKind};
 
-pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
+pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
     let t = ctx.topology;
     let me = node.name.to_string();
     let (peer, client_folders) = if node.kind == NodeKind::NewHub {
@@ -14,25 +16,22 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> String {
     } else {
         (t.new_hub.to_string(), t.import_folder.to_string())
     };
-    let listen = ctx.plan.endpoint(&me, RoleKind::SiteReplicator, "wire");
-    let peer_endpoint = ctx.plan.endpoint(&peer, RoleKind::SiteReplicator, "wire");
-    let peer_secret = ctx.secrets.pair(&me, &peer);
-    // The node's own DS role (H2's DS server, H3's DS requestor) connects under
-    // the node's name with the node's local key.
-    let local_secret = ctx.secrets.pair(&me, &me);
-    format!(
-        "node = {me}\nnetwork = {network}\ndata_dir = {dir}\nlisten = {listen}\noperator_secret = {op}\n\
-         pull_interval_ms = 2000\nmax_chunk = 10000\n\n[[peers]]\nname = {peer}\nsecret = {peer_secret}\nendpoint = {peer_endpoint}\n\n\
-         [[clients]]\nname = {me}\nsecret = {local_secret}\nfolders = [{folders}]\n",
-        me = quoted(&me),
-        network = quoted(t.network.as_str()),
-        dir = quoted(&dir.display().to_string()),
-        listen = quoted(&listen),
-        op = quoted(&ctx.secrets.operator),
-        peer = quoted(&peer),
-        peer_secret = quoted(&peer_secret),
-        peer_endpoint = quoted(&peer_endpoint),
-        local_secret = quoted(&local_secret),
-        folders = quoted(&client_folders),
-    )
+    Config {
+        common: ctx.common(&me, RoleKind::SiteReplicator, dir),
+        pull_interval_ms: Some(2000),
+        tombstone_lifetime_secs: None,
+        max_chunk: Some(10_000),
+        peers: vec![PeerConfig {
+            secret: ctx.secrets.pair(&me, &peer),
+            endpoint: Some(ctx.plan.endpoint(&peer, RoleKind::SiteReplicator, "wire")),
+            name: peer,
+        }],
+        // The node's own DS role (H2's DS server, H3's DS requestor)
+        // connects under the node's name with the node's local key.
+        clients: vec![ClientConfig {
+            name: me.clone(),
+            secret: ctx.secrets.pair(&me, &me),
+            folders: vec![client_folders],
+        }],
+    }
 }

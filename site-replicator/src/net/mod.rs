@@ -8,17 +8,16 @@ mod status;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use peer_link::{Keyring, Timeouts};
+use role_runtime::now_ms;
+use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 use wire_format::{Name, Role};
 
 use crate::{Settings, SiteError, SiteStore};
-
-/// The operator (netctl) connects under this name.
-pub const OPERATOR: &str = "OPERATOR";
 
 /// What one puller knows of its peer, for status.
 #[derive(Debug, Clone, Default)]
@@ -37,19 +36,12 @@ pub type SyncRequest = oneshot::Sender<Result<u64, String>>;
 pub struct Shared {
     pub settings: Settings,
     pub store: SiteStore,
-    pub keyring: Keyring,
     pub timeouts: Timeouts,
     /// This server's log end; connections serving pullers watch it to notify them.
     pub high_water: watch::Sender<u64>,
     pub peers: Mutex<HashMap<Name, PeerState>>,
     pub sync_now: HashMap<Name, mpsc::Sender<SyncRequest>>,
     pub endpoints: HashMap<Name, watch::Sender<Option<String>>>,
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Shared {
@@ -72,45 +64,26 @@ impl Shared {
 }
 
 fn keyring(settings: &Settings) -> Keyring {
-    let mut keyring = Keyring::new();
+    let mut keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     for (name, peer) in &settings.peers {
-        keyring.insert(
-            *name,
-            &[Role::SiteReplicator],
-            peer.secret.as_bytes().to_vec(),
-        );
+        keyring.insert(*name, &[Role::SiteReplicator], peer.secret.as_bytes());
     }
     for (name, client) in &settings.clients {
         keyring.insert(
             *name,
             &[Role::DsServer, Role::Requestor],
-            client.secret.as_bytes().to_vec(),
-        );
-    }
-    if let Ok(operator) = Name::new(OPERATOR) {
-        keyring.insert(
-            operator,
-            &[Role::Operator],
-            settings.operator_secret.as_bytes().to_vec(),
+            client.secret.as_bytes(),
         );
     }
     keyring
 }
 
 /// Opens the store, binds the listener, prints the process contract lines
-/// (`listening wire ADDR`, `ready`) and serves until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
+/// (`listening wire ADDR`, `ready`) and serves until the drain begins.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), SiteError> {
     let store = SiteStore::open(&settings.data_dir, settings.node)?;
-    let listener = peer_link::listen(&settings.listen)
-        .await
-        .map_err(|source| SiteError::Listen {
-            addr: settings.listen.clone(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| SiteError::Listen {
-        addr: settings.listen.clone(),
-        source,
-    })?;
+    let listener =
+        Listener::bind("wire", &settings.listen, settings.limits.wire_connections).await?;
     let high_water = watch::Sender::new(store.high_water()?);
     let mut sync_now = HashMap::new();
     let mut sync_receivers = Vec::new();
@@ -133,7 +106,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         sync_receivers.push((*name, rx));
     }
     let shared = Arc::new(Shared {
-        keyring: keyring(&settings),
         timeouts: Timeouts::default(),
         store,
         high_water,
@@ -142,17 +114,21 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         endpoints,
         settings,
     });
-    info!(node = %shared.settings.node, epoch = shared.store.epoch(), %local, "site replicator serving");
+    info!(node = %shared.settings.node, epoch = shared.store.epoch(), local = %listener.local_addr(), "site replicator serving");
     for (peer, rx) in sync_receivers {
         tokio::spawn(puller::run(Arc::clone(&shared), peer, rx));
     }
     tokio::spawn(collect_tombstones(Arc::clone(&shared)));
-    println!("listening wire {local}");
-    println!("ready");
-    tokio::select! {
-        () = server::accept_loop(Arc::clone(&shared), listener) => {}
-        () = shutdown => info!("shutting down"),
-    }
+    listener.announce();
+    role_runtime::process::ready();
+    let identity = WireIdentity::new(
+        shared.settings.node,
+        Role::SiteReplicator,
+        keyring(&shared.settings),
+        shared.timeouts,
+    );
+    let service = WireService::new(identity, server::Handler(shared));
+    listener.run(Arc::new(service), shutdown).await;
     Ok(())
 }
 

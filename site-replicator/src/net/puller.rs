@@ -31,7 +31,7 @@ pub async fn run(shared: Arc<Shared>, peer: Name, mut sync_requests: mpsc::Recei
         let Some(endpoint_tx) = shared.endpoints.get(&peer) else { return };
         let mut endpoint_rx = endpoint_tx.subscribe();
         let secret = match shared.settings.peers.iter().find(|(n, _)| *n == peer) {
-            Some((_, p)) => p.secret.clone().into_bytes(),
+            Some((_, p)) => p.secret.as_bytes().to_vec(),
             None => return,
         };
         let mut backoff = Duration::from_millis(100);

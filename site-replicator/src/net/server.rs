@@ -2,12 +2,11 @@
 //! (clients, only to their folders) and administration (the operator).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use peer_link::{Connection, LinkError};
-use tokio::net::TcpListener;
-use tracing::{Instrument, debug, info, info_span, warn};
+use peer_link::{Connection, LinkError, PeerIdentity};
+use role_runtime::server::{Refusal, RequestHandler};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
 use wire_format::{
     AdminOk, ErrorCode, Frame, GalPage, ListGal, Message, RepChanges, RepNotify, RepPull,
     RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck,
@@ -21,98 +20,52 @@ use crate::store::key_after_address;
 /// Entries per RepChanges frame: the largest possible entry is about 5 KiB,
 /// so a frame stays far below the 4 MiB limit.
 const FRAME_ENTRIES: usize = 256;
-/// A connection with no request and nothing to notify for this long is closed.
-const IDLE: Duration = Duration::from_secs(300);
 const GAL_PAGE_MAX: usize = 5000;
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let sessions = AtomicU64::new(1);
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let session = sessions.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::clone(&shared);
-        let span = info_span!("connection", session, %remote, peer = tracing::field::Empty);
-        tokio::spawn(
-            async move {
-                let me = shared.settings.node;
-                match Connection::accept(
-                    stream,
-                    &me,
-                    Role::SiteReplicator,
-                    &shared.keyring,
-                    session,
-                    shared.timeouts,
-                )
-                .await
-                {
-                    Ok(conn) => {
-                        tracing::Span::current()
-                            .record("peer", tracing::field::display(conn.peer().name));
-                        serve(shared, conn).await;
-                    }
-                    Err(e) => info!(error = %e, "handshake failed"),
-                }
-            }
-            .instrument(span),
-        );
-    }
+/// The requests of one connection; `subscribed` once it has pulled, so it
+/// hears of new changes at once.
+pub(super) struct Handler(pub(super) Arc<Shared>);
+
+pub(super) struct Session {
+    role: Role,
+    subscribed: bool,
 }
 
-async fn serve(shared: Arc<Shared>, mut conn: Connection) {
-    let mut high_water = shared.high_water.subscribe();
-    let mut notify = false;
-    let mut last_notified = 0;
-    loop {
-        tokio::select! {
-            frame = conn.next() => match frame {
-                Ok(Some(frame)) => {
-                    let id = frame.request_id;
-                    match handle(&shared, &mut conn, frame, &mut notify).await {
-                        Ok(()) => {}
-                        Err(e @ (LinkError::Closed | LinkError::Timeout { .. })) => {
-                            debug!(error = %e, "connection ended");
-                            return;
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "request failed");
-                            let _ = conn.reply_error(id, ErrorCode::Internal, e.to_string()).await;
-                        }
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    // A bad frame: the stream is out of step. Say why, close,
-                    // and leave every other connection alone.
-                    warn!(error = %e, "bad frame; closing the connection");
-                    conn.close_with_error(0, &e).await;
-                    return;
-                }
-            },
-            changed = high_water.changed(), if notify => {
-                if changed.is_err() {
-                    return;
-                }
-                let usn = *high_water.borrow_and_update();
-                if usn > last_notified {
-                    last_notified = usn;
-                    let note = RepNotify { epoch: shared.store.epoch(), high_water_usn: usn };
-                    if conn.send(Frame::new(0, note)).await.is_err() {
-                        return;
-                    }
-                }
+impl RequestHandler for Handler {
+    type Session = Session;
+
+    fn open(&self, peer: &PeerIdentity) -> Result<Session, Refusal> {
+        Ok(Session {
+            role: peer.role,
+            subscribed: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        conn: &mut Connection,
+        session: &mut Session,
+        frame: Frame,
+    ) -> Result<(), LinkError> {
+        handle(&self.0, conn, frame, session).await
+    }
+
+    fn watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.0.high_water.subscribe())
+    }
+
+    fn subscribed(&self, session: &Session) -> bool {
+        session.subscribed
+    }
+
+    fn notice(&self, high_water: u64) -> Option<Message> {
+        Some(
+            RepNotify {
+                epoch: self.0.store.epoch(),
+                high_water_usn: high_water,
             }
-            () = tokio::time::sleep(IDLE) => {
-                debug!("idle connection closed");
-                return;
-            }
-        }
+            .into(),
+        )
     }
 }
 
@@ -120,16 +73,15 @@ async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     frame: Frame,
-    notify: &mut bool,
+    session: &mut Session,
 ) -> Result<(), LinkError> {
     let id = frame.request_id;
-    let role = conn.peer().role;
+    let role = session.role;
     let operator = role == Role::Operator;
     match frame.message {
-        Message::Ping(p) => conn.reply(id, wire_format::Pong { token: p.token }).await,
         Message::RepPull(pull) if !operator => {
             serve_pull(shared, conn, id, pull).await?;
-            *notify = true;
+            session.subscribed = true;
             Ok(())
         }
         Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
@@ -148,15 +100,7 @@ async fn handle(
         Message::ListGal(list) if operator => list_gal(shared, conn, id, list).await,
         Message::Repoint(repoint) if operator => self::repoint(shared, conn, id, repoint).await,
         Message::SyncNow(_) if operator => sync_now(shared, conn, id).await,
-        other => {
-            let kind = other.message_type().name();
-            conn.reply_error(
-                id,
-                ErrorCode::UnexpectedMessage,
-                format!("a site replicator does not take {kind} from a {role:?}"),
-            )
-            .await
-        }
+        other => conn.reply_not_taken(id, "a site replicator", &other).await,
     }
 }
 

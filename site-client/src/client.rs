@@ -1,13 +1,11 @@
-//! The client side of the site directory, for the DS roles that keep their
-//! entries in it (H2's DS server, H3's DS requestor): write with `SiteWrite`,
-//! read the log with `RepPull` as a peer does. The caller keeps the
+//! The connection to the local site replicator. The caller keeps the
 //! [`ReadCursor`] durably, in the same transaction as whatever it did with
 //! the changes, so it never skips or repeats a change after a crash.
 
 use peer_link::{Connection, LinkError, Timeouts};
 use wire_format::{Entry, Message, Name, RepChange, RepPull, Role, SiteWrite};
 
-use crate::resolve::Vector;
+use crate::batch::{WRITE_BYTES, batches};
 
 /// Where a reader of the site log stands: the replicator's epoch and the last
 /// USN it has processed. A cursor from another epoch reads from the start.
@@ -48,12 +46,26 @@ impl SiteClient {
         })
     }
 
-    /// Writes entries (each naming its folder); returns the replicator's new log end.
+    /// Writes entries (each naming its folder) in one frame; returns the
+    /// replicator's new log end. An empty write changes nothing and tells
+    /// the log end. See [`SiteClient::write_all`] for writes of any size.
     pub async fn write(&mut self, changes: Vec<Entry>) -> Result<u64, LinkError> {
         match self.conn.request(SiteWrite { changes }).await? {
             Message::SiteWriteAck(ack) => Ok(ack.high_water_usn),
             other => Err(LinkError::unexpected("SiteWriteAck", &other)),
         }
+    }
+
+    /// Writes entries in frames of bounded size ([`WRITE_BYTES`]); returns
+    /// the log end after the last frame, or None when there was nothing to
+    /// write. Each frame commits on its own: after an error, the frames
+    /// before it are written.
+    pub async fn write_all(&mut self, changes: Vec<Entry>) -> Result<Option<u64>, LinkError> {
+        let mut end = None;
+        for batch in batches(changes, WRITE_BYTES) {
+            end = Some(self.write(batch).await?);
+        }
+        Ok(end)
     }
 
     /// Reads up to `max` changes after `cursor`. Every change is returned (an
@@ -62,7 +74,7 @@ impl SiteClient {
         let pull = RepPull {
             epoch: cursor.epoch,
             after_usn: cursor.usn,
-            vector: Vector::default().to_wire(),
+            vector: Vec::new(),
             max_changes: max,
         };
         let id = self.conn.send_request(pull).await?;

@@ -6,48 +6,51 @@
 //!   what the server no longer has and unchanged entries are not rewritten;
 //! * `exported`: address -> entry: what it sent up from the export folders,
 //!   so only real changes go up and a server that lost them gets them again;
-//! * `outbox`: origin sequence number -> change not yet acknowledged;
-//! * `meta`: the server's epoch and mark, the site log cursor, sequence
-//!   numbers, resync state.
+//! * `outbox`, `meta`: as a post office's store keeps them ([`outbox`]),
+//!   and in `meta` also the site log cursor.
 //!
-//! Every method is one transaction: a mark or a cursor is committed with
-//! the bookkeeping it covers.
+//! Rows are in the [`stored`] encoding: the number is the resync generation
+//! (imported) or the origin sequence number (exported). Every method is one
+//! transaction: a mark or a cursor is committed with the bookkeeping it
+//! covers.
 
-use std::ops::Bound;
+use std::collections::HashSet;
 use std::path::Path;
 
-use bytes::BytesMut;
-use dir_core::DirError;
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
-use site_replicator::client::ReadCursor;
-use wire_format::{DirUpdate, Entry, RepChange};
+use wire_format::{Address, DirUpdate, Entry, RepChange};
+
+use super::outbox::{self, EPOCH, Ledger, MARK, META, OUT_SEQ, RESYNC_ACTIVE, enqueue, get, set};
+use super::{PullEnd, SyncState};
+use crate::{DirError, stored};
 
 const IMPORTED: TableDefinition<&str, &[u8]> = TableDefinition::new("imported");
 const EXPORTED: TableDefinition<&str, &[u8]> = TableDefinition::new("exported");
-const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-const EPOCH: &str = "server_epoch";
-const MARK: &str = "server_mark";
-const GEN: &str = "resync_gen";
-const RESYNC_ACTIVE: &str = "resync_active";
-const OUT_SEQ: &str = "out_seq";
-const ACKED: &str = "acked";
+/// Row tags: what came from the server, what went up to it.
+const FROM_SERVER: u8 = 1;
+const OWN: u8 = 0;
+
 const SITE_EPOCH: &str = "site_epoch";
 const SITE_USN: &str = "site_usn";
 
-/// Where the bridge stands.
+/// Where the bridge stands in the site replicator's log: the replicator's
+/// epoch and the last USN taken in (the site client's read cursor, kept here
+/// so it commits with what was done with the changes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SiteCursor {
+    pub epoch: u64,
+    pub usn: u64,
+}
+
+/// Where the bridge stands: with the server, and in the site log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BridgeState {
-    pub server_epoch: u64,
-    pub server_mark: u64,
-    pub resync_active: bool,
-    pub out_seq: u64,
-    pub acked: u64,
-    pub site: ReadCursor,
+    pub sync: SyncState,
+    pub site: SiteCursor,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,37 +68,9 @@ pub fn same_content(a: &Entry, b: &Entry) -> bool {
         && a.owner == b.owner
 }
 
-fn encode(number: u64, entry: &Entry) -> Result<Vec<u8>, DirError> {
-    let mut out = BytesMut::with_capacity(160);
-    out.extend_from_slice(&number.to_be_bytes());
-    entry.encode(&mut out)?;
-    Ok(out.to_vec())
-}
-
 fn decode(key: &str, raw: &[u8]) -> Result<(u64, Entry), DirError> {
-    let corrupt = |reason: String| DirError::Corrupt {
-        key: key.to_owned(),
-        reason,
-    };
-    let (n, rest) = raw
-        .split_first_chunk::<8>()
-        .ok_or_else(|| corrupt("shorter than its header".into()))?;
-    match Entry::decode(rest) {
-        Ok(([], entry)) => Ok((u64::from_be_bytes(*n), entry)),
-        Ok(_) => Err(corrupt("trailing bytes".into())),
-        Err(e) => Err(corrupt(format!("{e:?}"))),
-    }
-}
-
-fn get(t: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, DirError> {
-    Ok(t.get(key)
-        .map_err(DirError::store)?
-        .map_or(0, |v| v.value()))
-}
-
-fn set(t: &mut redb::Table<'_, &'static str, u64>, key: &str, v: u64) -> Result<(), DirError> {
-    t.insert(key, v).map_err(DirError::store)?;
-    Ok(())
+    let (number, _, entry) = stored::decode(key, raw)?;
+    Ok((number, entry))
 }
 
 pub struct BridgeStore {
@@ -104,39 +79,21 @@ pub struct BridgeStore {
 
 impl BridgeStore {
     pub fn open(dir: &Path) -> Result<BridgeStore, DirError> {
-        std::fs::create_dir_all(dir).map_err(DirError::store)?;
-        let db = Database::create(dir.join("ds-bridge.redb")).map_err(DirError::store)?;
-        let store = BridgeStore { db };
-        store.write(|txn| {
+        let db = outbox::open(dir, "ds-bridge.redb", |txn| {
             txn.open_table(IMPORTED).map_err(DirError::store)?;
             txn.open_table(EXPORTED).map_err(DirError::store)?;
-            txn.open_table(OUTBOX).map_err(DirError::store)?;
-            txn.open_table(META).map_err(DirError::store)?;
             Ok(())
         })?;
-        Ok(store)
-    }
-
-    fn write<T>(
-        &self,
-        body: impl FnOnce(&WriteTransaction) -> Result<T, DirError>,
-    ) -> Result<T, DirError> {
-        let txn = self.db.begin_write().map_err(DirError::store)?;
-        let out = body(&txn)?;
-        txn.commit().map_err(DirError::store)?;
-        Ok(out)
+        Ok(BridgeStore { db })
     }
 
     pub fn state(&self) -> Result<BridgeState, DirError> {
+        let sync = self.ledger().sync_state()?;
         let txn = self.db.begin_read().map_err(DirError::store)?;
         let m = txn.open_table(META).map_err(DirError::store)?;
         Ok(BridgeState {
-            server_epoch: get(&m, EPOCH)?,
-            server_mark: get(&m, MARK)?,
-            resync_active: get(&m, RESYNC_ACTIVE)? != 0,
-            out_seq: get(&m, OUT_SEQ)?,
-            acked: get(&m, ACKED)?,
-            site: ReadCursor {
+            sync,
+            site: SiteCursor {
                 epoch: get(&m, SITE_EPOCH)?,
                 usn: get(&m, SITE_USN)?,
             },
@@ -144,9 +101,8 @@ impl BridgeStore {
     }
 
     pub fn counts(&self) -> Result<BridgeCounts, DirError> {
+        let pending = self.ledger().pending_count()?;
         let txn = self.db.begin_read().map_err(DirError::store)?;
-        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
-        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
         Ok(BridgeCounts {
             imported: txn
                 .open_table(IMPORTED)
@@ -158,10 +114,7 @@ impl BridgeStore {
                 .map_err(DirError::store)?
                 .len()
                 .map_err(DirError::store)?,
-            pending: outbox
-                .range((Bound::Excluded(acked), Bound::Unbounded))
-                .map_err(DirError::store)?
-                .count() as u64,
+            pending,
         })
     }
 
@@ -172,10 +125,10 @@ impl BridgeStore {
     pub fn intake(
         &self,
         changes: &[RepChange],
-        next: ReadCursor,
+        next: SiteCursor,
         export: impl Fn(&Entry) -> Option<Entry>,
     ) -> Result<u64, DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             let mut exported = txn.open_table(EXPORTED).map_err(DirError::store)?;
             let mut m = txn.open_table(META).map_err(DirError::store)?;
             let mut seq = get(&m, OUT_SEQ)?;
@@ -204,7 +157,7 @@ impl BridgeStore {
                     exported.remove(key.as_str()).map_err(DirError::store)?;
                 } else {
                     exported
-                        .insert(key.as_str(), encode(seq, &entry)?.as_slice())
+                        .insert(key.as_str(), stored::encode(seq, OWN, &entry)?.as_slice())
                         .map_err(DirError::store)?;
                 }
                 queued.push((seq, entry));
@@ -219,11 +172,8 @@ impl BridgeStore {
                 }
             }
             drop(imported);
-            let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
             for (seq, entry) in &queued {
-                outbox
-                    .insert(*seq, encode(*seq, entry)?.as_slice())
-                    .map_err(DirError::store)?;
+                enqueue(txn, *seq, entry)?;
             }
             set(&mut m, OUT_SEQ, seq)?;
             set(&mut m, SITE_EPOCH, next.epoch)?;
@@ -256,77 +206,10 @@ impl BridgeStore {
         Ok(out)
     }
 
-    /// Changes not yet acknowledged, oldest first, at most `max`.
-    pub fn pending(&self, max: usize) -> Result<Vec<Entry>, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
-        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-        let mut out = Vec::new();
-        for row in outbox
-            .range((Bound::Excluded(acked), Bound::Unbounded))
-            .map_err(DirError::store)?
-            .take(max)
-        {
-            let (seq, v) = row.map_err(DirError::store)?;
-            out.push(decode(&format!("outbox {}", seq.value()), v.value())?.1);
-        }
-        Ok(out)
-    }
-
-    /// Records the server's acknowledgement. Less than before means the
-    /// server lost what it had from us: everything exported goes up again
-    /// with fresh numbers.
-    pub fn record_ack(&self, applied_through: u64) -> Result<(), DirError> {
-        if self.state()?.acked == applied_through {
-            return Ok(());
-        }
-        self.write(|txn| {
-            let mut m = txn.open_table(META).map_err(DirError::store)?;
-            let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
-            let acked = get(&m, ACKED)?;
-            let out_seq = get(&m, OUT_SEQ)?;
-            if applied_through >= acked {
-                outbox
-                    .retain_in(..=applied_through, |_, _| false)
-                    .map_err(DirError::store)?;
-                set(&mut m, ACKED, applied_through.min(out_seq))?;
-                return Ok(());
-            }
-            outbox.retain(|_, _| false).map_err(DirError::store)?;
-            let mut exported = txn.open_table(EXPORTED).map_err(DirError::store)?;
-            let mut all = Vec::new();
-            for row in exported.iter().map_err(DirError::store)? {
-                let (k, v) = row.map_err(DirError::store)?;
-                all.push(decode(k.value(), v.value())?.1);
-            }
-            let mut seq = out_seq.max(applied_through);
-            for mut entry in all {
-                seq += 1;
-                entry.version.origin_seq = seq;
-                let value = encode(seq, &entry)?;
-                exported
-                    .insert(entry.address.to_string().as_str(), value.as_slice())
-                    .map_err(DirError::store)?;
-                outbox
-                    .insert(seq, value.as_slice())
-                    .map_err(DirError::store)?;
-            }
-            set(&mut m, OUT_SEQ, seq)?;
-            set(&mut m, ACKED, applied_through)?;
-            Ok(())
-        })
-    }
-
-    /// Begins a full resync from the server: a new generation, remembered
-    /// as unfinished until [`BridgeStore::finish_full`].
-    pub fn begin_full(&self) -> Result<u64, DirError> {
-        self.write(|txn| {
-            let mut m = txn.open_table(META).map_err(DirError::store)?;
-            let generation = get(&m, GEN)? + 1;
-            set(&mut m, GEN, generation)?;
-            set(&mut m, RESYNC_ACTIVE, 1)?;
-            Ok(generation)
-        })
+    /// The own changes on their way to the server (pending, acknowledged,
+    /// queued again for a server that lost them) and the resync generation.
+    pub fn ledger(&self) -> Ledger<'_> {
+        Ledger::new(&self.db, requeue_exported)
     }
 
     /// Which of `updates` must be written to the import folder: those whose
@@ -360,62 +243,38 @@ impl BridgeStore {
     /// Records `updates` as the import folder's content (after they were
     /// written there). Incremental (`full_gen` None): the mark moves to the
     /// last one in the same transaction; full: the mark waits for the end.
+    /// With the pull's `end`, the same transaction records the server's
+    /// epoch and high water; after a full resync it also forgets the
+    /// [`stale`](Self::stale) entries (already deleted from the folder).
     pub fn record_imported(
         &self,
         full_gen: Option<u64>,
         updates: &[DirUpdate],
+        end: Option<PullEnd>,
     ) -> Result<(), DirError> {
-        self.write(|txn| {
+        outbox::write(&self.db, |txn| {
             let mut imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
             for u in updates {
                 let key = u.entry.address.to_string();
                 if u.entry.tombstone {
                     imported.remove(key.as_str()).map_err(DirError::store)?;
                 } else {
-                    let value = encode(full_gen.unwrap_or(0), &u.entry)?;
+                    let value = stored::encode(full_gen.unwrap_or(0), FROM_SERVER, &u.entry)?;
                     imported
                         .insert(key.as_str(), value.as_slice())
                         .map_err(DirError::store)?;
                 }
             }
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
             if full_gen.is_none()
                 && let Some(last) = updates.last()
             {
-                let mut m = txn.open_table(META).map_err(DirError::store)?;
                 set(&mut m, MARK, last.update_no)?;
             }
-            Ok(())
-        })
-    }
-
-    /// Entries imported before this resync's generation: the server no
-    /// longer has them, so they must leave the import folder.
-    pub fn stale(&self, generation: u64) -> Result<Vec<Entry>, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
-        let mut out = Vec::new();
-        for row in imported.iter().map_err(DirError::store)? {
-            let (k, v) = row.map_err(DirError::store)?;
-            let (g, entry) = decode(k.value(), v.value())?;
-            if g != generation {
-                out.push(entry);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Ends a pull: the server's epoch and mark; after a full resync, the
-    /// stale entries (already deleted from the folder) are forgotten too.
-    pub fn finish_pull(
-        &self,
-        epoch: u64,
-        high_water: u64,
-        full_gen: Option<u64>,
-    ) -> Result<(), DirError> {
-        self.write(|txn| {
-            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let Some(end) = end else {
+                return Ok(());
+            };
             if let Some(generation) = full_gen {
-                let mut imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
                 imported
                     .retain(|_, v| {
                         v.split_first_chunk::<8>()
@@ -424,9 +283,45 @@ impl BridgeStore {
                     .map_err(DirError::store)?;
                 set(&mut m, RESYNC_ACTIVE, 0)?;
             }
-            set(&mut m, EPOCH, epoch)?;
-            set(&mut m, MARK, high_water)?;
-            Ok(())
+            set(&mut m, EPOCH, end.epoch)?;
+            set(&mut m, MARK, end.high_water)
         })
     }
+
+    /// Entries imported before this resync's generation, but for those
+    /// `last` (the resync's last updates, not yet recorded) brings again:
+    /// the server no longer has them, so they must leave the import folder.
+    pub fn stale(&self, generation: u64, last: &[DirUpdate]) -> Result<Vec<Entry>, DirError> {
+        let again: HashSet<&Address> = last.iter().map(|u| &u.entry.address).collect();
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let imported = txn.open_table(IMPORTED).map_err(DirError::store)?;
+        let mut out = Vec::new();
+        for row in imported.iter().map_err(DirError::store)? {
+            let (k, v) = row.map_err(DirError::store)?;
+            let (g, entry) = decode(k.value(), v.value())?;
+            if g != generation && !again.contains(&entry.address) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Queues everything exported again with fresh numbers: the server lost it.
+fn requeue_exported(txn: &WriteTransaction, acked: u64) -> Result<(), DirError> {
+    let mut exported = txn.open_table(EXPORTED).map_err(DirError::store)?;
+    let mut all = Vec::new();
+    for row in exported.iter().map_err(DirError::store)? {
+        let (k, v) = row.map_err(DirError::store)?;
+        all.push(decode(k.value(), v.value())?.1);
+    }
+    outbox::requeue(txn, acked, all, |seq, entry| {
+        exported
+            .insert(
+                entry.address.to_string().as_str(),
+                stored::encode(seq, OWN, entry)?.as_slice(),
+            )
+            .map_err(DirError::store)?;
+        Ok(())
+    })
 }

@@ -1,0 +1,238 @@
+//! What both requestor stores (a post office's [`RequestorStore`] and the
+//! bridge's [`BridgeStore`]) keep the same way: the `meta` numbers, the
+//! `outbox` of own changes not yet acknowledged by the server, and the
+//! resync generation. Rows are in the [`stored`](crate::stored) encoding.
+//!
+//! [`RequestorStore`]: super::RequestorStore
+//! [`BridgeStore`]: super::BridgeStore
+
+use std::ops::Bound;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use wire_format::Entry;
+
+use crate::{DirError, stored};
+
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+pub const OUT_SEQ: &str = "out_seq";
+pub const ACKED: &str = "acked";
+pub const EPOCH: &str = "server_epoch";
+pub const MARK: &str = "server_mark";
+pub const GEN: &str = "resync_gen";
+pub const RESYNC_ACTIVE: &str = "resync_active";
+
+/// The tag of an outbox row.
+const QUEUED: u8 = 2;
+
+/// Stored bytes of changes per `pending` answer: a quarter of the default
+/// 4 MiB frame (an entry's encoding is about its stored size), whatever the
+/// entries hold.
+pub const PENDING_BYTES: usize = 1 << 20;
+
+pub fn get(t: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, DirError> {
+    Ok(t.get(key)
+        .map_err(DirError::store)?
+        .map_or(0, |v| v.value()))
+}
+
+pub fn set(t: &mut redb::Table<'_, &'static str, u64>, key: &str, v: u64) -> Result<(), DirError> {
+    t.insert(key, v).map_err(DirError::store)?;
+    Ok(())
+}
+
+pub fn add(
+    t: &mut redb::Table<'_, &'static str, u64>,
+    key: &str,
+    delta: i64,
+) -> Result<(), DirError> {
+    let now = get(t, key)? as i64;
+    set(t, key, (now + delta).max(0) as u64)
+}
+
+/// Opens (creating) the database `file` in `dir`, with the outbox and meta
+/// tables and whatever else `tables` opens, so reads never meet a missing table.
+pub fn open(
+    dir: &Path,
+    file: &str,
+    tables: impl FnOnce(&WriteTransaction) -> Result<(), DirError>,
+) -> Result<Database, DirError> {
+    std::fs::create_dir_all(dir).map_err(DirError::store)?;
+    let db = Database::create(dir.join(file)).map_err(DirError::store)?;
+    write(&db, |txn| {
+        txn.open_table(OUTBOX).map_err(DirError::store)?;
+        txn.open_table(META).map_err(DirError::store)?;
+        tables(txn)
+    })?;
+    Ok(db)
+}
+
+/// One durable write transaction.
+pub fn write<T>(
+    db: &Database,
+    body: impl FnOnce(&WriteTransaction) -> Result<T, DirError>,
+) -> Result<T, DirError> {
+    let txn = db.begin_write().map_err(DirError::store)?;
+    let out = body(&txn)?;
+    txn.commit().map_err(DirError::store)?;
+    Ok(out)
+}
+
+pub fn enqueue(txn: &WriteTransaction, seq: u64, entry: &Entry) -> Result<(), DirError> {
+    let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+    outbox
+        .insert(seq, stored::encode(seq, QUEUED, entry)?.as_slice())
+        .map_err(DirError::store)?;
+    Ok(())
+}
+
+/// Where this requestor stands with its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncState {
+    /// The server's epoch the mark belongs to (0: none yet).
+    pub epoch: u64,
+    /// The server's highest update number committed here.
+    pub mark: u64,
+    /// Own changes the server has acknowledged, by origin sequence number.
+    pub acked: u64,
+    /// The last origin sequence number given to a local change.
+    pub out_seq: u64,
+    /// A full resync was begun and not finished (a crash interrupted it).
+    pub resync_active: bool,
+}
+
+/// Queues every own change again with fresh numbers, in the transaction,
+/// and makes the acknowledged mark the second argument.
+pub type Requeue = fn(&WriteTransaction, u64) -> Result<(), DirError>;
+
+/// A store's own changes on their way to the server, and its resync
+/// generation: what a sync cycle asks of either store the same way.
+#[derive(Clone, Copy)]
+pub struct Ledger<'a> {
+    db: &'a Database,
+    requeue: Requeue,
+}
+
+impl<'a> Ledger<'a> {
+    pub(crate) fn new(db: &'a Database, requeue: Requeue) -> Ledger<'a> {
+        Ledger { db, requeue }
+    }
+
+    /// Changes not yet acknowledged, oldest first: at most `max` and about
+    /// [`PENDING_BYTES`] of them, so that an upload of many small entries takes
+    /// few round trips while one of large entries still fits a frame.
+    pub fn pending(&self, max: usize) -> Result<Vec<Entry>, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
+        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for row in outbox
+            .range((Bound::Excluded(acked), Bound::Unbounded))
+            .map_err(DirError::store)?
+            .take(max)
+        {
+            if bytes >= PENDING_BYTES {
+                break;
+            }
+            let (seq, v) = row.map_err(DirError::store)?;
+            bytes += v.value().len();
+            out.push(stored::decode(&format!("outbox {}", seq.value()), v.value())?.2);
+        }
+        Ok(out)
+    }
+
+    /// Where the store stands with its server.
+    pub fn sync_state(&self) -> Result<SyncState, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let m = txn.open_table(META).map_err(DirError::store)?;
+        Ok(SyncState {
+            epoch: get(&m, EPOCH)?,
+            mark: get(&m, MARK)?,
+            acked: get(&m, ACKED)?,
+            out_seq: get(&m, OUT_SEQ)?,
+            resync_active: get(&m, RESYNC_ACTIVE)? != 0,
+        })
+    }
+
+    /// How many changes wait for an acknowledgement.
+    pub fn pending_count(&self) -> Result<u64, DirError> {
+        let txn = self.db.begin_read().map_err(DirError::store)?;
+        let acked = get(&txn.open_table(META).map_err(DirError::store)?, ACKED)?;
+        let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+        Ok(outbox
+            .range((Bound::Excluded(acked), Bound::Unbounded))
+            .map_err(DirError::store)?
+            .count() as u64)
+    }
+
+    /// Records the server's acknowledgement. If the server acknowledges less
+    /// than it did before, it has lost our changes (rebuilt, restored or a
+    /// different server): everything is queued again with fresh sequence
+    /// numbers, in the same transaction.
+    pub fn record_ack(&self, applied_through: u64) -> Result<(), DirError> {
+        // The common case in a quiet cycle: nothing new acknowledged, so no
+        // write (and no fsync) at all.
+        {
+            let txn = self.db.begin_read().map_err(DirError::store)?;
+            let m = txn.open_table(META).map_err(DirError::store)?;
+            if get(&m, ACKED)? == applied_through {
+                return Ok(());
+            }
+        }
+        write(self.db, |txn| {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            if applied_through < get(&m, ACKED)? {
+                drop(m);
+                return (self.requeue)(txn, applied_through);
+            }
+            let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+            outbox
+                .retain_in(..=applied_through, |_, _| false)
+                .map_err(DirError::store)?;
+            let out_seq = get(&m, OUT_SEQ)?;
+            set(&mut m, ACKED, applied_through.min(out_seq))
+        })
+    }
+
+    /// Begins a full resync: a new generation, remembered as unfinished until
+    /// the pull's end commits.
+    pub fn begin_full(&self) -> Result<u64, DirError> {
+        write(self.db, |txn| {
+            let mut m = txn.open_table(META).map_err(DirError::store)?;
+            let generation = get(&m, GEN)? + 1;
+            set(&mut m, GEN, generation)?;
+            set(&mut m, RESYNC_ACTIVE, 1)?;
+            Ok(generation)
+        })
+    }
+}
+
+/// Clears the outbox and queues `entries` again with fresh sequence numbers
+/// (given to each before `keep` stores it back); the acknowledged mark
+/// becomes `acked`.
+pub fn requeue(
+    txn: &WriteTransaction,
+    acked: u64,
+    entries: Vec<Entry>,
+    mut keep: impl FnMut(u64, &Entry) -> Result<(), DirError>,
+) -> Result<(), DirError> {
+    let mut m = txn.open_table(META).map_err(DirError::store)?;
+    txn.open_table(OUTBOX)
+        .map_err(DirError::store)?
+        .retain(|_, _| false)
+        .map_err(DirError::store)?;
+    // Fresh numbers start above both our own sequence and whatever the
+    // server acknowledged, so none of them looks like a replay to it.
+    let mut seq = get(&m, OUT_SEQ)?.max(acked);
+    for mut entry in entries {
+        seq += 1;
+        entry.version.origin_seq = seq;
+        keep(seq, &entry)?;
+        enqueue(txn, seq, &entry)?;
+    }
+    set(&mut m, OUT_SEQ, seq)?;
+    set(&mut m, ACKED, acked)
+}

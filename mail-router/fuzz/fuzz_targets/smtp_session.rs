@@ -1,0 +1,65 @@
+//! Feeds arbitrary lines to an SMTP session, as the shell would after taking
+//! off each CRLF, and answers its submissions. Besides never panicking, the
+//! session must keep its bounds (message size, recipients) and every reply
+//! line must be one well-formed SMTP reply line: text from the client never
+//! breaks a reply into extra lines.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mail_router::smtp::{Action, MAX_RECIPIENTS, SmtpConfig, SmtpSession};
+use wire_format::Name;
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap_or_else(|_| unreachable!("a valid constant name"))
+}
+
+fn check_reply(reply: &str) {
+    for line in reply.split("\r\n") {
+        let b = line.as_bytes();
+        assert!(
+            b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && matches!(b[3], b' ' | b'-'),
+            "not an SMTP reply line: {line:?}"
+        );
+        assert!(!line.contains(['\r', '\n']), "a bare CR or LF: {line:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks a size limit, small enough to be reached.
+    let Some((&size, input)) = data.split_first() else {
+        return;
+    };
+    let max_size = 16 + usize::from(size) * 8;
+    let (mut session, greeting) = SmtpSession::new(SmtpConfig {
+        hostname: "poa.acme".into(),
+        post_office: name("POA"),
+        network: name("ACME"),
+        max_size,
+    });
+    check_reply(&greeting);
+    let local = |m: &Name| matches!(m.as_str(), "JSMITH" | "POSTMASTER");
+    for (n, line) in input.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match session.line(line, local) {
+            Action::Reply(r) => check_reply(&r),
+            Action::Close(r) => return check_reply(&r),
+            Action::Submit {
+                data,
+                recipients,
+                from,
+            } => {
+                assert!(data.len() <= max_size, "{} > {max_size}", data.len());
+                assert!(!recipients.is_empty() && recipients.len() <= MAX_RECIPIENTS);
+                assert_eq!(from.post_office, name("POA"));
+                // Alternate the store's outcome so both paths are taken.
+                let stored = if n % 2 == 0 {
+                    Ok("1".into())
+                } else {
+                    Err("disk full".into())
+                };
+                check_reply(&session.submitted(stored));
+            }
+            Action::None => assert!(session.in_data()),
+        }
+    }
+});

@@ -1,0 +1,214 @@
+//! The keys every role's configuration file starts with, and the one way
+//! all of them are read.
+//!
+//! Each role's file schema is one serde struct that takes [`CommonConfig`]
+//! in with `#[serde(flatten)]`, so these keys stay at the top level:
+//!
+//! ```toml
+//! node = "POA"                 # this process's node name
+//! network = "ACME"
+//! data_dir = "/var/lib/mhub/poa-ds"
+//! listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
+//! operator_secret = "..."      # key of the operator connecting as OPERATOR
+//!
+//! [limits]                     # optional; see `Limits` for each default
+//! wire_connections = 256
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use wire_format::Name;
+
+use crate::{Limits, RuntimeError, Secret};
+
+/// The part of the configuration file every role has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommonConfig {
+    /// This process's node name (a wire name: upper-case letters and
+    /// digits, at most 8 bytes).
+    pub node: String,
+    /// The network's name, the same in every process of it.
+    pub network: String,
+    /// Where the process keeps its store.
+    pub data_dir: PathBuf,
+    /// `host:port` of the wire listener (peers and the operator); port 0
+    /// takes any free port, announced on stdout.
+    pub listen: String,
+    /// The key of the operator (netctl), who connects as `OPERATOR`.
+    pub operator_secret: Secret<String>,
+    /// Connection caps and the shutdown drain; every key has a default.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl CommonConfig {
+    /// Checks the shared keys: the node and network names, the limits.
+    /// Returns the two names; the reason of a refusal names the key.
+    pub fn validate(&self) -> Result<(Name, Name), String> {
+        let node = name("node", &self.node)?;
+        let network = name("network", &self.network)?;
+        self.limits.validate()?;
+        Ok((node, network))
+    }
+}
+
+/// One `[[peers]]` table: a process of the same role (a mail router, a
+/// site replicator) this one exchanges with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's node name.
+    pub name: String,
+    /// The key, configured the same on both ends.
+    pub secret: Secret<String>,
+    /// Where the peer listens; may also be set at run time (Repoint).
+    pub endpoint: Option<String>,
+}
+
+/// `raw` as a wire name; a refusal names the `key` it came from.
+pub fn name(key: &str, raw: &str) -> Result<Name, String> {
+    Name::new(raw).map_err(|e| format!("{key} {raw:?}: {e}"))
+}
+
+/// Reads the file at `path` into its schema `T`, and `check`s it into the
+/// settings the role runs with.
+pub fn load<T: DeserializeOwned, S>(
+    path: &Path,
+    check: impl FnOnce(T) -> Result<S, String>,
+) -> Result<S, RuntimeError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &origin, check),
+        Err(source) => Err(RuntimeError::ConfigRead {
+            path: origin,
+            source,
+        }),
+    }
+}
+
+/// Reads `text` (from `origin`, named in the error) into its schema `T`:
+/// a struct with `#[serde(deny_unknown_fields)]` that flattens
+/// [`CommonConfig`]; then `check`s it into the role's settings.
+///
+/// serde refuses an unknown key of such a struct by name (the keys the
+/// flattened struct does not take are left over, and `deny_unknown_fields`
+/// checks the leftovers). But a flattened field reaches serde through a
+/// buffer that forgets its key and line, so `node = 5` would only say
+/// "expected a string": the shared keys are read alone first, where a
+/// mistake keeps its key and line.
+pub fn parse<T: DeserializeOwned, S>(
+    text: &str,
+    origin: &str,
+    check: impl FnOnce(T) -> Result<S, String>,
+) -> Result<S, RuntimeError> {
+    let read = || {
+        toml::from_str::<CommonConfig>(text).map_err(|e| e.to_string())?;
+        toml::from_str(text).map_err(|e| e.to_string())
+    };
+    read()
+        .and_then(check)
+        .map_err(|reason| RuntimeError::ConfigInvalid {
+            path: origin.to_owned(),
+            reason,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A role schema as the roles write theirs.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Role {
+        #[serde(flatten)]
+        common: CommonConfig,
+        chunk: Option<u32>,
+        #[serde(default)]
+        peers: Vec<Peer>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Peer {
+        name: String,
+        secret: Secret<String>,
+    }
+
+    const BASE: &str = "node = \"POA\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\n\
+                        listen = \"127.0.0.1:0\"\noperator_secret = \"op-key\"\n";
+
+    fn read(text: &str) -> Result<Role, RuntimeError> {
+        parse(text, "role.toml", Ok)
+    }
+
+    fn refused(text: &str) -> String {
+        match read(text) {
+            Err(RuntimeError::ConfigInvalid { path, reason }) if path == "role.toml" => reason,
+            Err(e) => panic!("another error: {e}"),
+            Ok(role) => panic!("accepted: {role:?}"),
+        }
+    }
+
+    #[test]
+    fn the_shared_keys_stay_at_the_top_and_limits_default() {
+        let role = read(&format!("{BASE}chunk = 5\n")).unwrap();
+        assert_eq!(role.common.node, "POA");
+        assert_eq!(role.common.operator_secret.as_bytes(), b"op-key");
+        assert_eq!(role.common.limits, Limits::default());
+        assert_eq!(role.chunk, Some(5));
+        assert_eq!(role.common.validate().unwrap().0.as_str(), "POA");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name_at_every_level() {
+        assert!(refused(&format!("{BASE}chunks = 5\n")).contains("unknown field `chunks`"));
+        let nested = format!("{BASE}[[peers]]\nname = \"H\"\nsecret = \"s\"\nsecrte = \"s\"\n");
+        assert!(refused(&nested).contains("unknown field `secrte`"));
+        let limits = format!("{BASE}[limits]\nwire_conections = 3\n");
+        assert!(refused(&limits).contains("unknown field `wire_conections`"));
+    }
+
+    #[test]
+    fn a_mistake_in_a_shared_key_names_the_key() {
+        let text = format!("{BASE}[limits]\ndrain_ms = \"soon\"\n");
+        let reason = refused(&text);
+        assert!(reason.contains("drain_ms = \"soon\""), "{reason}");
+        let missing = BASE.replace("network = \"ACME\"\n", "");
+        assert!(refused(&missing).contains("missing field `network`"));
+        let role = read(&format!("{BASE}[limits]\nwire_connections = 0\n")).unwrap();
+        assert!(
+            role.common
+                .validate()
+                .unwrap_err()
+                .contains("limits.wire_connections")
+        );
+    }
+
+    #[test]
+    fn written_configs_read_back_the_same_and_debug_hides_the_key() {
+        let role = read(&format!("{BASE}[[peers]]\nname = \"H\"\nsecret = \"k\"\n")).unwrap();
+        let again = read(&toml::to_string(&role).unwrap()).unwrap();
+        assert_eq!(again.common, role.common);
+        assert_eq!(again.peers[0].secret, role.peers[0].secret);
+        assert!(!format!("{role:?}").contains("op-key"));
+    }
+
+    #[test]
+    fn a_missing_file_is_named_and_the_check_decides() {
+        let missing = Path::new("/nonexistent/role.toml");
+        match load::<Role, Role>(missing, Ok) {
+            Err(RuntimeError::ConfigRead { path, .. }) => {
+                assert_eq!(path, "/nonexistent/role.toml")
+            }
+            other => panic!("not a read error: {other:?}"),
+        }
+        let checked = parse(BASE, "role.toml", |_: Role| {
+            Err::<(), _>("chunk is odd".into())
+        });
+        let shown = checked.unwrap_err().to_string();
+        assert_eq!(shown, "config file role.toml is not valid: chunk is odd");
+    }
+}
