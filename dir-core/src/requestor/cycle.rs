@@ -44,6 +44,9 @@ pub struct Batch {
 
 /// What a requestor's store does for a cycle.
 pub trait CycleStore {
+    /// Whether batches go somewhere else before they are committed (a
+    /// [`Op::Stage`] step); a store that is the directory itself skips it.
+    const STAGES: bool = true;
     /// The own changes on their way up, and the resync generation.
     fn ledger(&self) -> Ledger<'_>;
     /// What must be written to the directory outside this store before
@@ -153,6 +156,10 @@ pub struct Cycle {
     session: Option<PullSession>,
     full_gen: Option<u64>,
     buffer: Vec<DirUpdate>,
+    /// The server's pull stream has ended (its `DirPullEnd` was fed).
+    pull_ended: bool,
+    /// See [`CycleStore::STAGES`].
+    stages: bool,
 }
 
 impl Phase {
@@ -193,8 +200,10 @@ fn out_of_order(got: &str, phase: &Phase) -> DirError {
 
 impl Cycle {
     /// A cycle that uploads up to `upload_chunk` changes per request and
-    /// commits pulled updates every `apply_batch` of them; and its first step.
-    pub fn new(upload_chunk: usize, apply_batch: usize) -> (Cycle, Step) {
+    /// commits pulled updates every `apply_batch` of them, with a
+    /// [`Op::Stage`] step first if `stages` (the store's
+    /// [`CycleStore::STAGES`]); and its first step.
+    pub fn new(upload_chunk: usize, apply_batch: usize, stages: bool) -> (Cycle, Step) {
         let upload_chunk = upload_chunk.max(1);
         let cycle = Cycle {
             phase: Phase::Pending { after_empty: false },
@@ -206,8 +215,19 @@ impl Cycle {
             session: None,
             full_gen: None,
             buffer: Vec::new(),
+            pull_ended: false,
+            stages,
         };
         (cycle, Step::Store(Op::Pending(upload_chunk)))
+    }
+
+    /// Whether the server is still streaming the current pull, so that the
+    /// next frame will be asked for ([`Step::Receive`]) once the store and
+    /// site steps in hand are done. A shell may read that frame while a
+    /// store step runs (receiving overlaps committing, as a resync wants)
+    /// and feed it when asked.
+    pub fn pull_streaming(&self) -> bool {
+        self.session.is_some() && !self.pull_ended
     }
 
     /// Feeds the outcome of the last [`Step::Store`].
@@ -318,11 +338,11 @@ impl Cycle {
                     return Ok(Step::Receive);
                 }
                 let batch = self.batch(None);
-                self.phase = Phase::Staging;
-                Ok(Step::Store(Op::Stage(batch)))
+                Ok(self.stage(batch))
             }
             Message::DirPullEnd(end) => {
                 session.end(&end)?;
+                self.pull_ended = true;
                 self.report.full = self.full_gen.is_some();
                 let quiet = self.full_gen.is_none()
                     && self.buffer.is_empty()
@@ -335,8 +355,7 @@ impl Cycle {
                     epoch: end.epoch,
                     high_water: end.high_water,
                 }));
-                self.phase = Phase::Staging;
-                Ok(Step::Store(Op::Stage(batch)))
+                Ok(self.stage(batch))
             }
             other => Err(DirError::Protocol(format!(
                 "unexpected {} in a pull",
@@ -351,6 +370,14 @@ impl Cycle {
             updates: std::mem::take(&mut self.buffer),
             end,
         }
+    }
+
+    fn stage(&mut self, batch: Batch) -> Step {
+        if !self.stages {
+            return self.commit(batch);
+        }
+        self.phase = Phase::Staging;
+        Step::Store(Op::Stage(batch))
     }
 
     fn commit(&mut self, batch: Batch) -> Step {

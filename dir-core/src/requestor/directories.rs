@@ -21,6 +21,8 @@ pub struct PostOffice<'a> {
 }
 
 impl CycleStore for PostOffice<'_> {
+    const STAGES: bool = false;
+
     fn ledger(&self) -> Ledger<'_> {
         self.store.ledger()
     }

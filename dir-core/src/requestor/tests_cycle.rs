@@ -72,25 +72,36 @@ struct Run {
     requests: Vec<Message>,
     ops: Vec<Op>,
     site: Vec<Entry>,
+    /// Store steps run while the pull was still streaming.
+    streamed_stores: usize,
 }
 
-fn drive(
-    store: &impl CycleStore,
+fn drive<S: CycleStore>(
+    store: &S,
     mut server: impl FnMut(Message) -> Vec<Message>,
     (chunk, batch): (usize, usize),
     commits: Option<usize>,
 ) -> Result<Run, DirError> {
-    let (mut cycle, mut step) = Cycle::new(chunk, batch);
+    let (mut cycle, mut step) = Cycle::new(chunk, batch, S::STAGES);
     let mut replies = VecDeque::new();
     let mut run = Run {
         report: None,
         requests: Vec::new(),
         ops: Vec::new(),
         site: Vec::new(),
+        streamed_stores: 0,
     };
+    // A shell may read ahead while a store step runs when the cycle says
+    // the pull is streaming: that frame must then be the next thing asked.
+    let mut read_ahead = false;
     loop {
+        if read_ahead && matches!(step, Step::Request(_) | Step::Done(_)) {
+            panic!("pull_streaming promised a Receive, got {step:?}");
+        }
         step = match step {
             Step::Store(op) => {
+                read_ahead |= cycle.pull_streaming();
+                run.streamed_stores += usize::from(cycle.pull_streaming());
                 if matches!(op, Op::Commit(_))
                     && commits
                         == Some(
@@ -110,7 +121,10 @@ fn drive(
                 replies = server(message).into();
                 cycle.reply(replies.pop_front().expect("a reply"))?
             }
-            Step::Receive => cycle.reply(replies.pop_front().expect("another reply"))?,
+            Step::Receive => {
+                read_ahead = false;
+                cycle.reply(replies.pop_front().expect("another reply"))?
+            }
             Step::Write(entries) => {
                 run.site.extend(entries);
                 cycle.written()?
@@ -193,6 +207,29 @@ fn a_server_that_lost_our_changes_gets_them_again_in_the_same_cycle() {
     assert_eq!(run.report.unwrap().uploaded, 1);
     assert!(store.ledger().pending(10).unwrap().is_empty());
     assert!(store.state().unwrap().acked > 1, "a fresh number");
+}
+
+#[test]
+fn a_pull_in_batches_lets_the_shell_read_ahead_only_while_frames_will_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir, None);
+    let po = directory(&store);
+    let updates = (1..=6).map(|i| live(i, "POB", &format!("U{i}"))).collect();
+    // A full pull in batches of two: its BeginFull and the first two
+    // commits run while the stream goes on; the last commit does not, and
+    // `drive` checks each promised Receive came.
+    let run = drive(&po, server(stream(7, true, 6, updates)), (10, 2), None).unwrap();
+    assert_eq!(run.report.map(|r| r.applied), Some(6));
+    let commits = run
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Commit(_)))
+        .count();
+    assert_eq!(commits, 4, "three full batches and the end's");
+    // A post office's store is the directory: no batch is staged.
+    assert!(!run.ops.iter().any(|o| matches!(o, Op::Stage(_))));
+    // BeginFull, then the commit of each of the three full batches.
+    assert_eq!(run.streamed_stores, 4);
 }
 
 #[test]
@@ -287,14 +324,14 @@ fn a_server_that_breaks_the_exchange_fails_the_cycle_before_a_commit() {
 
 #[test]
 fn a_shell_that_feeds_what_was_not_asked_for_is_refused() {
-    let (mut cycle, _) = Cycle::new(10, 10);
+    let (mut cycle, _) = Cycle::new(10, 10, true);
     assert!(matches!(cycle.written(), Err(DirError::Cycle(_))));
-    let (mut cycle, _) = Cycle::new(10, 10);
+    let (mut cycle, _) = Cycle::new(10, 10, true);
     assert!(matches!(
         cycle.reply(DirUploadAck { applied_through: 1 }.into()),
         Err(DirError::Cycle(_))
     ));
-    let (mut cycle, _) = Cycle::new(10, 10);
+    let (mut cycle, _) = Cycle::new(10, 10, true);
     assert!(matches!(
         cycle.stored(Stored::Acked),
         Err(DirError::Cycle(_))

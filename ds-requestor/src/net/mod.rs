@@ -64,6 +64,8 @@ pub struct Shared {
     pub timeouts: Timeouts,
     pub sync: mpsc::Sender<SyncCommand>,
     pub info: Mutex<CycleInfo>,
+    /// Where the sync cycle's store steps run (see `blocking::Worker`).
+    pub store_thread: blocking::Worker,
 }
 
 fn not_a_post_office() -> DirError {
@@ -83,25 +85,27 @@ impl Shared {
         .await
     }
 
-    /// One of the cycle's store operations, on the blocking pool.
+    /// One of the cycle's store operations, on the store thread.
     pub async fn perform(self: &Arc<Self>, op: Op) -> Result<Stored, DirError> {
-        blocking::run(self, |shared| match &shared.directory {
-            Directory::PostOffice(store) => perform(
-                &PostOffice {
-                    store,
-                    own: &shared.settings.post_offices,
-                },
-                op,
-            ),
-            Directory::Bridge { store, site } => perform(
-                &Bridge {
-                    store,
-                    import_folder: site.import_folder,
-                },
-                op,
-            ),
-        })
-        .await
+        let shared = Arc::clone(self);
+        self.store_thread
+            .run(move || match &shared.directory {
+                Directory::PostOffice(store) => perform(
+                    &PostOffice {
+                        store,
+                        own: &shared.settings.post_offices,
+                    },
+                    op,
+                ),
+                Directory::Bridge { store, site } => perform(
+                    &Bridge {
+                        store,
+                        import_folder: site.import_folder,
+                    },
+                    op,
+                ),
+            })
+            .await
     }
 
     pub fn info(&self, update: impl FnOnce(&mut CycleInfo)) {
@@ -158,6 +162,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
     let (tx, rx) = mpsc::channel(64);
     let keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     let shared = Arc::new(Shared {
+        store_thread: blocking::Worker::start("store")?,
         settings,
         directory,
         timeouts: Timeouts::default(),

@@ -4,11 +4,12 @@
 //! log grows. A cycle is `dir_core::requestor::Cycle`; this task only does
 //! what it asks: store operations, requests to the server, site writes.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dir_core::DirError;
-use dir_core::requestor::{Cycle, CycleReport, Step};
+use dir_core::requestor::{Bridge, Cycle, CycleReport, CycleStore, PostOffice, Step};
 use peer_link::{Connection, LinkError};
 use role_runtime::{RETRY, now_ms};
 use site_client::SiteClient;
@@ -23,6 +24,9 @@ use crate::bridge;
 /// Updates committed per transaction while pulling: fewer, larger commits
 /// make a full resync fast; each is still atomic with its mark.
 const APPLY_BATCH: usize = 5000;
+/// Pull frames read ahead while a batch commits (a frame holds up to the
+/// server's chunk, 500 updates by default).
+const READ_AHEAD: usize = 32;
 /// A wait for the site's notification is renewed this often.
 const SITE_WAIT: Duration = Duration::from_secs(30);
 
@@ -244,11 +248,24 @@ async fn drive(
     conn: &mut Connection,
     mut site: Option<&mut SiteClient>,
 ) -> Result<CycleReport, DirError> {
-    let (mut cycle, mut step) = Cycle::new(shared.settings.upload_chunk, APPLY_BATCH);
+    let stages = match &shared.directory {
+        Directory::PostOffice(_) => <PostOffice as CycleStore>::STAGES,
+        Directory::Bridge { .. } => <Bridge as CycleStore>::STAGES,
+    };
+    let (mut cycle, mut step) = Cycle::new(shared.settings.upload_chunk, APPLY_BATCH, stages);
     let mut request = None;
+    // The pull's next frames, read while a batch commits: a resync then
+    // receives and commits at once instead of in turn.
+    let mut ahead = VecDeque::new();
     loop {
         step = match step {
-            Step::Store(op) => cycle.stored(shared.perform(op).await?)?,
+            Step::Store(op) => match request {
+                Some(id) if cycle.pull_streaming() => {
+                    let stored = read_ahead_while(shared.perform(op), conn, id, &mut ahead).await;
+                    cycle.stored(stored?)?
+                }
+                _ => cycle.stored(shared.perform(op).await?)?,
+            },
             Step::Request(message) => {
                 let id = conn.send_request(message).await.map_err(link)?;
                 request = Some(id);
@@ -258,7 +275,11 @@ async fn drive(
                 let Some(id) = request else {
                     return Err(DirError::Cycle("a reply before any request".into()));
                 };
-                cycle.reply(conn.recv_reply(id).await.map_err(link)?)?
+                let next = match ahead.pop_front() {
+                    Some(next) => next,
+                    None => conn.recv_reply(id).await,
+                };
+                cycle.reply(next.map_err(link)?)?
             }
             Step::Write(entries) => {
                 let Some(client) = site.as_deref_mut() else {
@@ -269,5 +290,30 @@ async fn drive(
             }
             Step::Done(report) => return Ok(report),
         };
+    }
+}
+
+/// Runs `store` (a batch's commit) while reading the pull's next replies
+/// into `ahead`, at most [`READ_AHEAD`] of them, and none past the pull's
+/// end or an error (no reply follows those; waiting would only time out).
+async fn read_ahead_while<T>(
+    store: impl Future<Output = T>,
+    conn: &mut Connection,
+    request: u32,
+    ahead: &mut VecDeque<Result<Message, LinkError>>,
+) -> T {
+    tokio::pin!(store);
+    loop {
+        let ended = matches!(ahead.back(), Some(Err(_) | Ok(Message::DirPullEnd(_))));
+        if ended || ahead.len() >= READ_AHEAD {
+            return store.await;
+        }
+        // A frame half read when the store finishes stays in the
+        // connection's buffer for the next read.
+        tokio::select! {
+            biased;
+            stored = &mut store => return stored,
+            next = conn.recv_reply(request) => ahead.push_back(next),
+        }
     }
 }
