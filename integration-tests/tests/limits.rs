@@ -220,6 +220,19 @@ fn two_thousand_idle_smtp_connections_leave_peers_pop3_and_new_smtp_clients_serv
     // Those still open are idle sessions; a new client takes the place of
     // the one idle the longest and is served at once.
     let started = Instant::now();
+    let newcomer = TcpStream::connect_timeout(&smtp, Duration::from_secs(5)).unwrap();
+    let greeting = first_line(&newcomer, Duration::from_secs(5));
+    let waited = started.elapsed();
+    assert!(
+        greeting.as_deref().is_some_and(|l| l.starts_with("220 ")),
+        "a new client was not served: {greeting:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(1),
+        "a new client waited {waited:?} for its greeting"
+    );
+    drop(newcomer);
+    let started = Instant::now();
     let file = root.path().join("new-client.eml");
     std::fs::write(
         &file,
