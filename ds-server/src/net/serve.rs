@@ -9,7 +9,7 @@ use peer_link::{Connection, LinkError, PeerIdentity};
 use role_runtime::server::{Refusal, RequestHandler};
 use tokio::sync::watch;
 use tracing::warn;
-use wire_format::{DirNotify, ErrorCode, Frame, Message, Name, Role};
+use wire_format::{DirNotify, ErrorCode, Frame, Message, MessageType, Name, Role};
 
 use super::{Shared, admin, pull};
 
@@ -37,7 +37,6 @@ pub(super) struct Handler(pub(super) Arc<Shared>);
 pub(super) struct Session {
     peer: Name,
     role: Role,
-    subscribed: bool,
     _presence: Option<Presence>,
 }
 
@@ -60,7 +59,6 @@ impl RequestHandler for Handler {
         Ok(Session {
             peer: name,
             role: peer.role,
-            subscribed: false,
             _presence: presence,
         })
     }
@@ -78,12 +76,9 @@ impl RequestHandler for Handler {
         handle(&self.0, conn, frame, session).await
     }
 
-    fn watch(&self) -> Option<watch::Receiver<u64>> {
-        Some(self.0.high_water.subscribe())
-    }
-
-    fn subscribed(&self, session: &Session) -> bool {
-        session.subscribed
+    fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
+        let requestor = peer.role == Role::Requestor;
+        requestor.then(|| (self.0.high_water.subscribe(), MessageType::DirPull))
     }
 
     fn notice(&self, high_water: u64) -> Option<Message> {
@@ -127,10 +122,8 @@ async fn handle(
             pull::upload(shared, conn, id, upload).await
         }
         (Role::Requestor, Message::DirPull(p)) => {
-            pull::serve_pull(shared, conn, id, p).await?;
-            // From now on this requestor hears about new updates at once.
-            session.subscribed = true;
-            Ok(())
+            // Once answered, this requestor hears about new updates at once.
+            pull::serve_pull(shared, conn, id, p).await
         }
         (Role::Operator, message) => admin::handle(shared, conn, id, message).await,
         (_, other) => conn.reply_not_taken(id, "a DS server", &other).await,

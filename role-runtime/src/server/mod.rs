@@ -13,3 +13,6 @@ pub use listener::{Listener, Service};
 pub use session::{Interrupted, Session};
 pub use shutdown::Shutdown;
 pub use wire::{Refusal, RequestHandler, WireIdentity, WireService, error_code, serve_requests};
+
+#[cfg(test)]
+mod tests;

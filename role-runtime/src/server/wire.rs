@@ -10,7 +10,7 @@ use peer_link::{Connection, Keyring, LinkError, PeerIdentity, Timeouts};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
-use wire_format::{ErrorCode, ErrorReply, Frame, Message, Name, Pong, Role};
+use wire_format::{ErrorCode, ErrorReply, Frame, Message, MessageType, Name, Pong, Role};
 
 use super::{Service, Session, Shutdown};
 
@@ -123,14 +123,11 @@ pub trait RequestHandler: Send + Sync + 'static {
         frame: Frame,
     ) -> impl Future<Output = Result<(), LinkError>> + Send + 'a;
 
-    /// The log end that subscribed sessions are told about when it moves.
-    fn watch(&self) -> Option<watch::Receiver<u64>> {
+    /// The log end this server announces to `peer`, if it announces it to
+    /// such a peer at all, and the request after which the connection
+    /// hears of it (its first pull answered).
+    fn notices(&self, _peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
         None
-    }
-
-    /// Whether this session wants notices (after its first pull).
-    fn subscribed(&self, _session: &Self::Session) -> bool {
-        false
     }
 
     /// The notice for a new log end.
@@ -170,10 +167,10 @@ pub async fn serve_requests<H: RequestHandler>(
             return;
         }
     };
-    let mut log_end = handler.watch();
+    let (mut log_end, subscribes) = handler.notices(conn.peer()).unzip();
+    let mut subscribed = false;
     let mut last_notified = 0;
     loop {
-        let subscribed = log_end.is_some() && handler.subscribed(&session);
         tokio::select! {
             frame = conn.next() => match frame {
                 Ok(Some(frame)) => {
@@ -182,12 +179,13 @@ pub async fn serve_requests<H: RequestHandler>(
                         let _ = conn.reply_error(id, refusal.code, refusal.text).await;
                         return;
                     }
+                    let kind = frame.message.message_type();
                     let result = match frame.message {
                         Message::Ping(ping) => conn.reply(id, Pong { token: ping.token }).await,
                         _ => handler.handle(&mut conn, &mut session, frame).await,
                     };
                     match result {
-                        Ok(()) => {}
+                        Ok(()) => subscribed |= subscribes == Some(kind),
                         Err(e @ (LinkError::Closed | LinkError::Timeout { .. })) => {
                             debug!(error = %e, "connection ended");
                             return;

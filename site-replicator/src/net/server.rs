@@ -8,8 +8,8 @@ use role_runtime::server::{Refusal, RequestHandler};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wire_format::{
-    AdminOk, ErrorCode, Frame, GalPage, ListGal, Message, RepChanges, RepNotify, RepPull,
-    RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck,
+    AdminOk, ErrorCode, Frame, GalPage, ListGal, Message, MessageType, RepChanges, RepNotify,
+    RepPull, RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck,
 };
 
 use super::{Shared, now_ms, status};
@@ -22,40 +22,29 @@ use crate::store::key_after_address;
 const FRAME_ENTRIES: usize = 256;
 const GAL_PAGE_MAX: usize = 5000;
 
-/// The requests of one connection; `subscribed` once it has pulled, so it
-/// hears of new changes at once.
+/// The requests of one connection (its state is the peer's role); once it
+/// has pulled it hears of new changes at once.
 pub(super) struct Handler(pub(super) Arc<Shared>);
 
-pub(super) struct Session {
-    role: Role,
-    subscribed: bool,
-}
-
 impl RequestHandler for Handler {
-    type Session = Session;
+    type Session = Role;
 
-    fn open(&self, peer: &PeerIdentity) -> Result<Session, Refusal> {
-        Ok(Session {
-            role: peer.role,
-            subscribed: false,
-        })
+    fn open(&self, peer: &PeerIdentity) -> Result<Role, Refusal> {
+        Ok(peer.role)
     }
 
     async fn handle(
         &self,
         conn: &mut Connection,
-        session: &mut Session,
+        role: &mut Role,
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame, session).await
+        handle(&self.0, conn, frame, *role).await
     }
 
-    fn watch(&self) -> Option<watch::Receiver<u64>> {
-        Some(self.0.high_water.subscribe())
-    }
-
-    fn subscribed(&self, session: &Session) -> bool {
-        session.subscribed
+    fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
+        let puller = peer.role != Role::Operator;
+        puller.then(|| (self.0.high_water.subscribe(), MessageType::RepPull))
     }
 
     fn notice(&self, high_water: u64) -> Option<Message> {
@@ -73,17 +62,12 @@ async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     frame: Frame,
-    session: &mut Session,
+    role: Role,
 ) -> Result<(), LinkError> {
     let id = frame.request_id;
-    let role = session.role;
     let operator = role == Role::Operator;
     match frame.message {
-        Message::RepPull(pull) if !operator => {
-            serve_pull(shared, conn, id, pull).await?;
-            session.subscribed = true;
-            Ok(())
-        }
+        Message::RepPull(pull) if !operator => serve_pull(shared, conn, id, pull).await,
         Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
             site_write(shared, conn, id, write).await
         }
