@@ -1,13 +1,14 @@
 use std::collections::HashMap;
-use std::fmt;
 
 use wire_format::{Name, Role};
 
+use crate::Secret;
+
 /// Pre-shared keys by peer name, and the role each peer must present.
 /// `Debug` never prints a key.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct Keyring {
-    peers: HashMap<Name, (Vec<Role>, Vec<u8>)>,
+    peers: HashMap<Name, (Vec<Role>, Secret<Vec<u8>>)>,
 }
 
 impl Keyring {
@@ -17,7 +18,8 @@ impl Keyring {
 
     /// Allows `peer` to connect in any of `roles` with `secret`.
     pub fn insert(&mut self, peer: Name, roles: &[Role], secret: impl Into<Vec<u8>>) {
-        self.peers.insert(peer, (roles.to_vec(), secret.into()));
+        self.peers
+            .insert(peer, (roles.to_vec(), Secret::new(secret.into())));
     }
 
     pub fn remove(&mut self, peer: &Name) -> bool {
@@ -29,7 +31,7 @@ impl Keyring {
         self.peers
             .get(peer)
             .filter(|(roles, _)| roles.contains(&role))
-            .map(|(_, key)| key.as_slice())
+            .map(|(_, key)| key.expose().as_slice())
     }
 
     pub fn peers(&self) -> impl Iterator<Item = &Name> {
@@ -37,10 +39,22 @@ impl Keyring {
     }
 }
 
-impl fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keyring")
-            .field("peers", &self.peers.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_peers_and_never_shows_a_key() {
+        let mut keyring = Keyring::new();
+        let peer = Name::new("POA").unwrap();
+        keyring.insert(peer, &[Role::Requestor], b"poa-secret-key".to_vec());
+        let shown = format!("{keyring:?}");
+        assert!(shown.contains("POA"), "{shown}");
+        assert!(!shown.contains("poa-secret-key"), "{shown}");
+        assert_eq!(
+            keyring.key_for(&peer, Role::Requestor),
+            Some(&b"poa-secret-key"[..])
+        );
+        assert_eq!(keyring.key_for(&peer, Role::Operator), None);
     }
 }

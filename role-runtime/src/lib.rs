@@ -12,13 +12,12 @@ mod clock;
 mod identity;
 mod limits;
 mod retry;
-mod secret;
 
 pub use clock::now_ms;
 pub use identity::{OPERATOR, keyring_with_operator, operator};
 pub use limits::Limits;
+pub use peer_link::Secret;
 pub use retry::RETRY;
-pub use secret::Secret;
 
 pub mod config;
 pub mod process;
