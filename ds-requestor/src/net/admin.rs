@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dir_core::DirError;
-use peer_link::{Connection, LinkError, PeerIdentity};
+use peer_link::{Connection, LinkError};
 use role_runtime::now_ms;
 use role_runtime::server::RequestHandler;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 use wire_format::{
     Address, AdminOk, Entry, EntryVersion, ErrorCode, Frame, GalPage, GalSummary, Message, Repoint,
+    StatusReport,
 };
 
 use super::{Directory, Shared, SyncCommand, status};
@@ -28,8 +29,8 @@ pub(super) struct Handler(pub(super) Arc<Shared>);
 impl RequestHandler for Handler {
     type Session = ();
 
-    fn open(&self, _peer: &PeerIdentity) -> Result<(), role_runtime::server::Refusal> {
-        Ok(())
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     async fn handle(
@@ -115,7 +116,6 @@ async fn handle(
 
 async fn answer(shared: &Arc<Shared>, message: Message) -> Result<Message, Refusal> {
     match message {
-        Message::StatusRequest(_) => Ok(status::report(shared).await.map_err(refused)?.into()),
         Message::SyncNow(_) => run_cycle(shared, |tx| SyncCommand::Run(Some(tx)))
             .await
             .map(done)

@@ -7,7 +7,7 @@ use peer_link::{Connection, LinkError};
 use tracing::info;
 use wire_format::{AdminOk, ErrorCode, GalPage, Message, Name};
 
-use super::{Shared, status};
+use super::Shared;
 use crate::config::Registered;
 
 const PAGE_MAX: usize = 5000;
@@ -31,13 +31,6 @@ pub async fn handle(
     message: Message,
 ) -> Result<(), LinkError> {
     match message {
-        Message::StatusRequest(_) => match status::report(shared).await {
-            Ok(report) => conn.reply(id, report).await,
-            Err(e) => {
-                conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                    .await
-            }
-        },
         Message::ListGal(list) => {
             let limit = (list.limit as usize).clamp(1, PAGE_MAX);
             let query = PageQuery {

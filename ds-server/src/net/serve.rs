@@ -9,15 +9,15 @@ use peer_link::{Connection, LinkError, PeerIdentity};
 use role_runtime::server::{Refusal, RequestHandler};
 use tokio::sync::watch;
 use tracing::warn;
-use wire_format::{DirNotify, ErrorCode, Frame, Message, MessageType, Name, Role};
+use wire_format::{DirNotify, ErrorCode, Frame, Message, MessageType, Name, Role, StatusReport};
 
-use super::{Shared, admin, pull};
+use super::{Shared, admin, pull, status};
 
 /// A connection with no request and nothing to notify for this long is closed.
 const IDLE: Duration = Duration::from_secs(600);
 
 /// Counts a requestor's open connections for status, also on every exit path.
-struct Presence {
+pub(super) struct Presence {
     shared: Arc<Shared>,
     peer: Name,
 }
@@ -34,46 +34,46 @@ impl Drop for Presence {
 /// of new updates once they have pulled), the operator administers.
 pub(super) struct Handler(pub(super) Arc<Shared>);
 
-pub(super) struct Session {
-    peer: Name,
-    role: Role,
-    _presence: Option<Presence>,
-}
-
 impl RequestHandler for Handler {
-    type Session = Session;
+    /// A requestor's connection counts for status while it lasts.
+    type Session = Option<Presence>;
 
-    fn open(&self, peer: &PeerIdentity) -> Result<Session, Refusal> {
-        let shared = &self.0;
-        let requestor = peer.role == Role::Requestor;
-        let name = peer.name;
+    fn open(&self, peer: &PeerIdentity) -> Result<Option<Presence>, Refusal> {
         // Removed (patent step B): refused before any directory data moves.
-        self.admit_requestor(requestor, &name)?;
-        let presence = requestor.then(|| {
+        self.admit(peer)?;
+        let shared = &self.0;
+        let name = peer.name;
+        Ok((peer.role == Role::Requestor).then(|| {
             shared.seen(&name, |s| s.connections += 1);
             Presence {
                 shared: Arc::clone(shared),
                 peer: name,
             }
-        });
-        Ok(Session {
-            peer: name,
-            role: peer.role,
-            _presence: presence,
-        })
+        }))
     }
 
-    fn admit(&self, session: &Session) -> Result<(), Refusal> {
-        self.admit_requestor(session.role == Role::Requestor, &session.peer)
+    fn admit(&self, peer: &PeerIdentity) -> Result<(), Refusal> {
+        if peer.role == Role::Requestor && self.0.is_removed(&peer.name) {
+            warn!(peer = %peer.name, "refused a removed requestor");
+            return Err(Refusal::new(
+                ErrorCode::AuthFailed,
+                format!("{} is no longer a requestor of this server", peer.name),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     async fn handle(
         &self,
         conn: &mut Connection,
-        session: &mut Session,
+        _: &mut Option<Presence>,
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame, session).await
+        handle(&self.0, conn, frame).await
     }
 
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
@@ -96,28 +96,13 @@ impl RequestHandler for Handler {
     }
 }
 
-impl Handler {
-    fn admit_requestor(&self, requestor: bool, peer: &Name) -> Result<(), Refusal> {
-        if requestor && self.0.is_removed(peer) {
-            warn!(%peer, "refused a removed requestor");
-            return Err(Refusal::new(
-                ErrorCode::AuthFailed,
-                format!("{peer} is no longer a requestor of this server"),
-            ));
-        }
-        Ok(())
-    }
-}
-
 async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     frame: Frame,
-    session: &mut Session,
 ) -> Result<(), LinkError> {
     let id = frame.request_id;
-    let role = session.role;
-    match (role, frame.message) {
+    match (conn.peer().role, frame.message) {
         (Role::Requestor, Message::DirUpload(upload)) => {
             pull::upload(shared, conn, id, upload).await
         }

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use peer_link::{Connection, LinkError, PeerIdentity};
-use role_runtime::server::{Refusal, RequestHandler};
+use peer_link::{Connection, LinkError};
+use role_runtime::server::RequestHandler;
 use tracing::{info, warn};
 use wire_format::{
     Address, AdminOk, ErrorCode, ErrorReply, Frame, MailAck, MailTransfer, Message, Name, Role,
+    StatusReport,
 };
 
 use super::{Shared, status};
@@ -23,21 +24,22 @@ const BATCH: usize = 256;
 pub(super) struct Handler(pub(super) Arc<Shared>);
 
 impl RequestHandler for Handler {
-    type Session = Role;
+    type Session = ();
 
-    fn open(&self, peer: &PeerIdentity) -> Result<Role, Refusal> {
-        Ok(peer.role)
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     async fn handle(
         &self,
         conn: &mut Connection,
-        role: &mut Role,
+        _: &mut (),
         frame: Frame,
     ) -> Result<(), LinkError> {
         let shared = &self.0;
+        let role = conn.peer().role;
         match frame.message {
-            Message::MailTransfer(m) if *role == Role::MailRouter => {
+            Message::MailTransfer(m) if role == Role::MailRouter => {
                 let mut batch = vec![(frame.request_id, m)];
                 // Take whatever else the sender has already pipelined, in
                 // one commit; a frame of another kind waits its turn.
@@ -56,7 +58,7 @@ impl RequestHandler for Handler {
                 }
                 take_mail(shared, conn, batch).await
             }
-            message if *role == Role::Operator => {
+            message if role == Role::Operator => {
                 admin(shared, conn, frame.request_id, message).await
             }
             other => {
@@ -158,15 +160,6 @@ async fn admin(
     message: Message,
 ) -> Result<(), LinkError> {
     let outcome: Result<String, (ErrorCode, String)> = match message {
-        Message::StatusRequest(_) => {
-            return match status::report(shared).await {
-                Ok(report) => conn.reply(id, report).await,
-                Err(e) => {
-                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                        .await
-                }
-            };
-        }
         Message::SetRoute(r) => set_route(shared, r.post_office, r.next_hop).await,
         Message::Repoint(r) => {
             if !shared.settings.peers.iter().any(|p| p.name == r.server) {

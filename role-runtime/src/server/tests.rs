@@ -9,10 +9,10 @@ use peer_link::{Connection, Keyring, LinkError, PeerIdentity, Timeouts};
 use tokio::sync::watch;
 use wire_format::{
     AdminOk, DirNotify, DirPull, ErrorCode, Frame, Message, MessageType, Name, Ping, Role,
-    StatusRequest,
+    StatusReport, StatusRequest,
 };
 
-use super::{Listener, Refusal, RequestHandler, Shutdown, WireIdentity, WireService};
+use super::{Listener, RequestHandler, Shutdown, WireIdentity, WireService};
 
 const KEY: &[u8] = b"a key for the test peer";
 
@@ -23,8 +23,12 @@ struct Toy {
 impl RequestHandler for Toy {
     type Session = ();
 
-    fn open(&self, _peer: &PeerIdentity) -> Result<(), Refusal> {
-        Ok(())
+    async fn status(&self) -> Result<StatusReport, String> {
+        Ok(StatusReport {
+            node: name("TOY"),
+            role: Role::DsServer,
+            items: Vec::new(),
+        })
     }
 
     async fn handle(
@@ -61,6 +65,7 @@ fn name(s: &str) -> Name {
 async fn start(cap: usize) -> (watch::Sender<u64>, String, Shutdown) {
     let mut keyring = Keyring::new();
     keyring.insert(name("PEER"), &[Role::Requestor], KEY);
+    keyring.insert(crate::operator(), &[Role::Operator], KEY);
     let identity = WireIdentity::new(name("TOY"), Role::DsServer, keyring, Timeouts::default());
     let log_end = watch::Sender::new(0);
     let service = WireService::new(
@@ -87,6 +92,25 @@ async fn connect(addr: &str) -> Result<Connection, LinkError> {
     .await
 }
 
+#[tokio::test]
+async fn the_loop_answers_the_operators_status_request_and_no_one_elses() {
+    let (_log_end, addr, _shutdown) = start(8).await;
+    let timeouts = Timeouts::default();
+    let mut operator =
+        Connection::connect(&addr, &crate::operator(), Role::Operator, KEY, timeouts)
+            .await
+            .unwrap();
+    let report = operator.request(StatusRequest).await.unwrap();
+    assert!(
+        matches!(&report, Message::StatusReport(r) if r.node == name("TOY")),
+        "{report:?}"
+    );
+    // From a requestor it is an ordinary request, for the handler.
+    let mut peer = connect(&addr).await.unwrap();
+    let answer = peer.request(StatusRequest).await.unwrap();
+    assert!(matches!(&answer, Message::AdminOk(ok) if ok.detail == "StatusRequest"));
+}
+
 async fn unsolicited(conn: &mut Connection, within: Duration) -> Option<Message> {
     match tokio::time::timeout(within, conn.next()).await {
         Ok(Ok(Some(frame))) => Some(frame.message),
@@ -103,8 +127,6 @@ async fn pings_are_answered_and_notices_come_only_after_the_subscribing_request(
         matches!(&pong, Message::Pong(p) if p.token == 7),
         "{pong:?}"
     );
-    let status = conn.request(StatusRequest).await.unwrap();
-    assert!(matches!(&status, Message::AdminOk(ok) if ok.detail == "StatusRequest"));
     log_end.send_replace(5);
     assert_eq!(
         unsolicited(&mut conn, Duration::from_millis(200)).await,

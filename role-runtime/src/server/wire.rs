@@ -10,7 +10,9 @@ use peer_link::{Connection, Keyring, LinkError, PeerIdentity, Timeouts};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
-use wire_format::{ErrorCode, ErrorReply, Frame, Message, MessageType, Name, Pong, Role};
+use wire_format::{
+    ErrorCode, ErrorReply, Frame, Message, MessageType, Name, Pong, Role, StatusReport,
+};
 
 use super::{Service, Session, Shutdown};
 
@@ -99,20 +101,28 @@ impl Refusal {
 /// A request/response role (DS server, site replicator, a requestor's
 /// operator port): what it does with each frame, and what it pushes.
 pub trait RequestHandler: Send + Sync + 'static {
-    /// Per-connection state.
-    type Session: Send;
+    /// Per-connection state beyond the peer's identity (which `handle`
+    /// reads from the connection); most roles need none.
+    type Session: Send + Default;
 
     /// After the handshake: the connection's state, or why this peer may
     /// not be served.
-    fn open(&self, peer: &PeerIdentity) -> Result<Self::Session, Refusal>;
+    fn open(&self, _peer: &PeerIdentity) -> Result<Self::Session, Refusal> {
+        Ok(Self::Session::default())
+    }
 
     /// Before each request: `Err` ends the connection with that error (a
     /// DS server's requestor removed while connected).
-    fn admit(&self, _session: &Self::Session) -> Result<(), Refusal> {
+    fn admit(&self, _peer: &PeerIdentity) -> Result<(), Refusal> {
         Ok(())
     }
 
-    /// Answers one request (never a `Ping`: the loop answers those).
+    /// The answer to the operator's `StatusRequest` (the loop answers it;
+    /// `Err` becomes an `Internal` error frame with that text).
+    fn status(&self) -> impl Future<Output = Result<StatusReport, String>> + Send;
+
+    /// Answers one request (never a `Ping`, nor an operator's
+    /// `StatusRequest`: the loop answers those).
     /// `Closed` and `Timeout` end the connection quietly; any other error
     /// is answered with an error frame (see [`error_code`]) and the
     /// connection goes on.
@@ -175,13 +185,18 @@ pub async fn serve_requests<H: RequestHandler>(
             frame = conn.next() => match frame {
                 Ok(Some(frame)) => {
                     let id = frame.request_id;
-                    if let Err(refusal) = handler.admit(&session) {
+                    if let Err(refusal) = handler.admit(conn.peer()) {
                         let _ = conn.reply_error(id, refusal.code, refusal.text).await;
                         return;
                     }
                     let kind = frame.message.message_type();
+                    let operator = conn.peer().role == Role::Operator;
                     let result = match frame.message {
                         Message::Ping(ping) => conn.reply(id, Pong { token: ping.token }).await,
+                        Message::StatusRequest(_) if operator => match handler.status().await {
+                            Ok(report) => conn.reply(id, report).await,
+                            Err(text) => conn.reply_error(id, ErrorCode::Internal, text).await,
+                        },
                         _ => handler.handle(&mut conn, &mut session, frame).await,
                     };
                     match result {

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use peer_link::{Connection, LinkError, PeerIdentity};
-use role_runtime::server::{Refusal, RequestHandler};
+use role_runtime::server::RequestHandler;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wire_format::{
     AdminOk, ErrorCode, Frame, GalPage, ListGal, Message, MessageType, RepChanges, RepNotify,
-    RepPull, RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck,
+    RepPull, RepPullEnd, Repoint, Role, SiteWrite, SiteWriteAck, StatusReport,
 };
 
 use super::{Shared, now_ms, status};
@@ -27,19 +27,19 @@ const GAL_PAGE_MAX: usize = 5000;
 pub(super) struct Handler(pub(super) Arc<Shared>);
 
 impl RequestHandler for Handler {
-    type Session = Role;
+    type Session = ();
 
-    fn open(&self, peer: &PeerIdentity) -> Result<Role, Refusal> {
-        Ok(peer.role)
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     async fn handle(
         &self,
         conn: &mut Connection,
-        role: &mut Role,
+        _: &mut (),
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame, *role).await
+        handle(&self.0, conn, frame).await
     }
 
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
@@ -62,24 +62,14 @@ async fn handle(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     frame: Frame,
-    role: Role,
 ) -> Result<(), LinkError> {
     let id = frame.request_id;
+    let role = conn.peer().role;
     let operator = role == Role::Operator;
     match frame.message {
         Message::RepPull(pull) if !operator => serve_pull(shared, conn, id, pull).await,
         Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
             site_write(shared, conn, id, write).await
-        }
-        Message::StatusRequest(_) if operator => {
-            let report = status::report(shared).await;
-            match report {
-                Ok(report) => conn.reply(id, report).await,
-                Err(e) => {
-                    conn.reply_error(id, ErrorCode::Internal, e.to_string())
-                        .await
-                }
-            }
         }
         Message::ListGal(list) if operator => list_gal(shared, conn, id, list).await,
         Message::Repoint(repoint) if operator => self::repoint(shared, conn, id, repoint).await,
