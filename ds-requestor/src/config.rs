@@ -21,7 +21,7 @@
 //! mailbox = "JSMITH"
 //! display_name = "John Smith"
 //!
-//! [site]                       # optional: the bridge (H3); see `crate::site`
+//! [site]                       # optional: the bridge (H3); see `crate::bridge`
 //! endpoint = "127.0.0.1:7103"
 //! secret = "..."
 //! client = "H3"
