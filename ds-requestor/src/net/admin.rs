@@ -29,17 +29,20 @@ pub(super) struct Handler(pub(super) Arc<Shared>);
 impl RequestHandler for Handler {
     type Session = ();
 
-    async fn status(&self) -> Result<StatusReport, String> {
-        status::report(&self.0).await.map_err(|e| e.to_string())
-    }
-
     async fn handle(
         &self,
         conn: &mut Connection,
         _: &mut (),
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame.request_id, frame.message).await
+        match answer(&self.0, frame.message).await {
+            Ok(reply) => conn.reply(frame.request_id, reply).await,
+            Err((code, text)) => conn.reply_error(frame.request_id, code, text).await,
+        }
+    }
+
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     fn idle(&self) -> Duration {
@@ -100,18 +103,6 @@ fn not_taken(message: &Message, by: &str) -> Refusal {
         ErrorCode::UnexpectedMessage,
         format!("{by} does not take {kind}"),
     )
-}
-
-async fn handle(
-    shared: &Arc<Shared>,
-    conn: &mut Connection,
-    id: u32,
-    message: Message,
-) -> Result<(), LinkError> {
-    match answer(shared, message).await {
-        Ok(reply) => conn.reply(id, reply).await,
-        Err((code, text)) => conn.reply_error(id, code, text).await,
-    }
 }
 
 async fn answer(shared: &Arc<Shared>, message: Message) -> Result<Message, Refusal> {

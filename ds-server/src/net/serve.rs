@@ -63,17 +63,29 @@ impl RequestHandler for Handler {
         Ok(())
     }
 
-    async fn status(&self) -> Result<StatusReport, String> {
-        status::report(&self.0).await.map_err(|e| e.to_string())
-    }
-
     async fn handle(
         &self,
         conn: &mut Connection,
         _: &mut Option<Presence>,
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame).await
+        let shared = &self.0;
+        let id = frame.request_id;
+        match (conn.peer().role, frame.message) {
+            (Role::Requestor, Message::DirUpload(upload)) => {
+                pull::upload(shared, conn, id, upload).await
+            }
+            (Role::Requestor, Message::DirPull(p)) => {
+                // Once answered, this requestor hears about new updates at once.
+                pull::serve_pull(shared, conn, id, p).await
+            }
+            (Role::Operator, message) => admin::handle(shared, conn, id, message).await,
+            (_, other) => conn.reply_not_taken(id, "a DS server", &other).await,
+        }
+    }
+
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
@@ -93,24 +105,5 @@ impl RequestHandler for Handler {
 
     fn idle(&self) -> Duration {
         IDLE
-    }
-}
-
-async fn handle(
-    shared: &Arc<Shared>,
-    conn: &mut Connection,
-    frame: Frame,
-) -> Result<(), LinkError> {
-    let id = frame.request_id;
-    match (conn.peer().role, frame.message) {
-        (Role::Requestor, Message::DirUpload(upload)) => {
-            pull::upload(shared, conn, id, upload).await
-        }
-        (Role::Requestor, Message::DirPull(p)) => {
-            // Once answered, this requestor hears about new updates at once.
-            pull::serve_pull(shared, conn, id, p).await
-        }
-        (Role::Operator, message) => admin::handle(shared, conn, id, message).await,
-        (_, other) => conn.reply_not_taken(id, "a DS server", &other).await,
     }
 }

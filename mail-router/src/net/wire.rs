@@ -26,10 +26,6 @@ pub(super) struct Handler(pub(super) Arc<Shared>);
 impl RequestHandler for Handler {
     type Session = ();
 
-    async fn status(&self) -> Result<StatusReport, String> {
-        status::report(&self.0).await.map_err(|e| e.to_string())
-    }
-
     async fn handle(
         &self,
         conn: &mut Connection,
@@ -66,6 +62,10 @@ impl RequestHandler for Handler {
                     .await
             }
         }
+    }
+
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 }
 

@@ -21,7 +21,19 @@ struct Toy {
 }
 
 impl RequestHandler for Toy {
-    type Session = ();
+    /// Requests this connection has made: state kept across requests.
+    type Session = u32;
+
+    async fn handle(
+        &self,
+        conn: &mut Connection,
+        requests: &mut u32,
+        frame: Frame,
+    ) -> Result<(), LinkError> {
+        *requests += 1;
+        let detail = format!("{} {requests}", frame.message.message_type().name());
+        conn.reply(frame.request_id, AdminOk { detail }).await
+    }
 
     async fn status(&self) -> Result<StatusReport, String> {
         Ok(StatusReport {
@@ -29,16 +41,6 @@ impl RequestHandler for Toy {
             role: Role::DsServer,
             items: Vec::new(),
         })
-    }
-
-    async fn handle(
-        &self,
-        conn: &mut Connection,
-        _: &mut (),
-        frame: Frame,
-    ) -> Result<(), LinkError> {
-        let detail = frame.message.message_type().name().to_owned();
-        conn.reply(frame.request_id, AdminOk { detail }).await
     }
 
     fn notices(&self, _peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
@@ -93,7 +95,7 @@ async fn connect(addr: &str) -> Result<Connection, LinkError> {
 }
 
 #[tokio::test]
-async fn the_loop_answers_the_operators_status_request_and_no_one_elses() {
+async fn the_loop_answers_the_operators_status_request_and_keeps_each_sessions_state() {
     let (_log_end, addr, _shutdown) = start(8).await;
     let timeouts = Timeouts::default();
     let mut operator =
@@ -107,8 +109,15 @@ async fn the_loop_answers_the_operators_status_request_and_no_one_elses() {
     );
     // From a requestor it is an ordinary request, for the handler.
     let mut peer = connect(&addr).await.unwrap();
-    let answer = peer.request(StatusRequest).await.unwrap();
-    assert!(matches!(&answer, Message::AdminOk(ok) if ok.detail == "StatusRequest"));
+    // The session's state lives as long as the connection.
+    for n in 1..=2 {
+        let answer = peer.request(StatusRequest).await.unwrap();
+        let expected = format!("StatusRequest {n}");
+        assert!(
+            matches!(&answer, Message::AdminOk(ok) if ok.detail == expected),
+            "{answer:?}"
+        );
+    }
 }
 
 async fn unsolicited(conn: &mut Connection, within: Duration) -> Option<Message> {

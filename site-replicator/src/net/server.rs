@@ -29,17 +29,30 @@ pub(super) struct Handler(pub(super) Arc<Shared>);
 impl RequestHandler for Handler {
     type Session = ();
 
-    async fn status(&self) -> Result<StatusReport, String> {
-        status::report(&self.0).await.map_err(|e| e.to_string())
-    }
-
     async fn handle(
         &self,
         conn: &mut Connection,
         _: &mut (),
         frame: Frame,
     ) -> Result<(), LinkError> {
-        handle(&self.0, conn, frame).await
+        let shared = &self.0;
+        let id = frame.request_id;
+        let role = conn.peer().role;
+        let operator = role == Role::Operator;
+        match frame.message {
+            Message::RepPull(pull) if !operator => serve_pull(shared, conn, id, pull).await,
+            Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
+                site_write(shared, conn, id, write).await
+            }
+            Message::ListGal(list) if operator => list_gal(shared, conn, id, list).await,
+            Message::Repoint(repoint) if operator => self::repoint(shared, conn, id, repoint).await,
+            Message::SyncNow(_) if operator => sync_now(shared, conn, id).await,
+            other => conn.reply_not_taken(id, "a site replicator", &other).await,
+        }
+    }
+
+    async fn status(&self) -> Result<StatusReport, String> {
+        status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
@@ -55,26 +68,6 @@ impl RequestHandler for Handler {
             }
             .into(),
         )
-    }
-}
-
-async fn handle(
-    shared: &Arc<Shared>,
-    conn: &mut Connection,
-    frame: Frame,
-) -> Result<(), LinkError> {
-    let id = frame.request_id;
-    let role = conn.peer().role;
-    let operator = role == Role::Operator;
-    match frame.message {
-        Message::RepPull(pull) if !operator => serve_pull(shared, conn, id, pull).await,
-        Message::SiteWrite(write) if matches!(role, Role::DsServer | Role::Requestor) => {
-            site_write(shared, conn, id, write).await
-        }
-        Message::ListGal(list) if operator => list_gal(shared, conn, id, list).await,
-        Message::Repoint(repoint) if operator => self::repoint(shared, conn, id, repoint).await,
-        Message::SyncNow(_) if operator => sync_now(shared, conn, id).await,
-        other => conn.reply_not_taken(id, "a site replicator", &other).await,
     }
 }
 
