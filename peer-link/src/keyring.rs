@@ -27,10 +27,15 @@ impl Keyring {
     }
 
     /// The key for `peer` connecting as `role`, if that is allowed.
+    ///
+    /// An empty key is never returned: the roles refuse one when they load
+    /// their configuration ([`crate::check_strength`]), and should one reach
+    /// the keyring another way the peer is treated as unknown rather than
+    /// let in by anyone who proves the empty key.
     pub fn key_for(&self, peer: &Name, role: Role) -> Option<&[u8]> {
         self.peers
             .get(peer)
-            .filter(|(roles, _)| roles.contains(&role))
+            .filter(|(roles, key)| roles.contains(&role) && !key.expose().is_empty())
             .map(|(_, key)| key.expose().as_slice())
     }
 
@@ -56,5 +61,13 @@ mod tests {
             Some(&b"poa-secret-key"[..])
         );
         assert_eq!(keyring.key_for(&peer, Role::Operator), None);
+    }
+
+    #[test]
+    fn an_empty_key_admits_nobody() {
+        let mut keyring = Keyring::new();
+        let peer = Name::new("POA").unwrap();
+        keyring.insert(peer, &[Role::Requestor], Vec::new());
+        assert_eq!(keyring.key_for(&peer, Role::Requestor), None);
     }
 }

@@ -14,10 +14,10 @@
 mod connection;
 mod keyring;
 mod listen;
-mod secret;
+pub mod secret;
 
 pub use connection::{Connection, LinkError, PeerIdentity, Timeouts, WRITE_BATCH};
 pub use keyring::Keyring;
 pub use listen::{LISTEN_BACKLOG, listen};
-pub use secret::Secret;
+pub use secret::{MIN_SECRET_HEX_DIGITS, Secret, WeakSecret, check_strength};
 pub use wire_format;

@@ -16,7 +16,7 @@ mod retry;
 pub use clock::now_ms;
 pub use identity::{OPERATOR, keyring_with_operator, operator};
 pub use limits::Limits;
-pub use peer_link::Secret;
+pub use peer_link::{MIN_SECRET_HEX_DIGITS, Secret, WeakSecret, check_strength};
 pub use retry::RETRY;
 
 pub mod config;
