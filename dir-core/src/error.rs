@@ -35,6 +35,8 @@ pub enum DirError {
     Cycle(String),
     #[error(transparent)]
     Wire(#[from] wire_format::WireError),
+    #[error(transparent)]
+    StoreFile(#[from] store_file::StoreFileError),
 }
 
 impl DirError {

@@ -8,6 +8,8 @@ pub enum MailError {
     Corrupt { id: String, reason: String },
     #[error(transparent)]
     Runtime(#[from] role_runtime::RuntimeError),
+    #[error(transparent)]
+    StoreFile(#[from] store_file::StoreFileError),
     #[error("a storage task failed: {0}")]
     Task(String),
 }

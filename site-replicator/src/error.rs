@@ -16,6 +16,8 @@ pub enum SiteError {
     Task(String),
     #[error(transparent)]
     Link(#[from] peer_link::LinkError),
+    #[error(transparent)]
+    StoreFile(#[from] store_file::StoreFileError),
 }
 
 impl SiteError {

@@ -59,8 +59,7 @@ pub fn open(
     file: &str,
     tables: impl FnOnce(&WriteTransaction) -> Result<(), DirError>,
 ) -> Result<Database, DirError> {
-    std::fs::create_dir_all(dir).map_err(DirError::store)?;
-    let db = Database::create(dir.join(file)).map_err(DirError::store)?;
+    let db = store_file::open(&dir.join(file), &mut redb::Builder::new())?;
     write(&db, |txn| {
         txn.open_table(OUTBOX).map_err(DirError::store)?;
         txn.open_table(META).map_err(DirError::store)?;

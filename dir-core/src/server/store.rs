@@ -78,8 +78,7 @@ impl ServerStore {
     /// Opens or creates the store in `dir`. A new store draws a random
     /// epoch: requestors holding marks of an earlier life resync in full.
     pub fn open(dir: &Path) -> Result<ServerStore, DirError> {
-        std::fs::create_dir_all(dir).map_err(DirError::store)?;
-        let db = Database::create(dir.join("ds-server.redb")).map_err(DirError::store)?;
+        let db = store_file::open(&dir.join("ds-server.redb"), &mut redb::Builder::new())?;
         let txn = db.begin_write().map_err(DirError::store)?;
         let epoch = {
             let mut m = txn.open_table(META).map_err(DirError::store)?;

@@ -17,8 +17,7 @@ pub struct Marks {
 
 impl Marks {
     pub fn open(dir: &Path) -> Result<Marks, DirError> {
-        std::fs::create_dir_all(dir).map_err(DirError::store)?;
-        let db = Database::create(dir.join("ds-server-site.redb")).map_err(DirError::store)?;
+        let db = store_file::open(&dir.join("ds-server-site.redb"), &mut redb::Builder::new())?;
         let txn = db.begin_write().map_err(DirError::store)?;
         txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
         txn.open_table(REMOVED).map_err(DirError::store)?;

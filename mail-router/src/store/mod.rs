@@ -128,12 +128,8 @@ impl MailStore {
     /// As `open`, caching at most `cache_bytes` of the file's pages in
     /// memory (redb's own default is 1 GiB).
     pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<MailStore, MailError> {
-        std::fs::create_dir_all(dir).map_err(|e| MailError::store(dir, e))?;
         let path = dir.join("mail.redb");
-        let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
-            .create(&path)
-            .map_err(|e| MailError::store(&path, e))?;
+        let db = store_file::open(&path, redb::Builder::new().set_cache_size(cache_bytes))?;
         let store = MailStore { db, path };
         // Create every table, so readers never meet a missing one.
         store.write(|_| Ok(()))?;

@@ -57,9 +57,8 @@ impl SiteStore {
     /// Opens (or creates) the store in `dir`. A new store gets a random epoch:
     /// a server rebuilt from scratch is a new log that peers must re-read.
     pub fn open(dir: &Path, node: Name) -> Result<SiteStore, SiteError> {
-        std::fs::create_dir_all(dir).map_err(|e| SiteError::store(dir, e))?;
         let path = dir.join("site.redb");
-        let db = Database::create(&path).map_err(|e| SiteError::store(&path, e))?;
+        let db = store_file::open(&path, &mut redb::Builder::new())?;
         let store = SiteStore {
             db,
             path,
