@@ -166,6 +166,7 @@ fn samples() -> Vec<Message> {
                     value: StatusValue::Flag(true),
                 },
             ],
+            health: Health::Degraded("disk full".into()),
         }
         .into(),
         UserUpsert {

@@ -74,6 +74,16 @@ impl<'a> Arbitrary<'a> for StatusValue {
     }
 }
 
+impl<'a> Arbitrary<'a> for Health {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(if u.arbitrary()? {
+            Health::Degraded(text(MAX_STATUS_TEXT_LEN)(u)?)
+        } else {
+            Health::Ok
+        })
+    }
+}
+
 /// A field's value: `Arbitrary` of its type, or the given bounded generator.
 macro_rules! field {
     ($u:ident) => {
@@ -153,7 +163,7 @@ arbitrary_structs! {
 
     StatusRequest {}
     StatusItem { key = text(MAX_STATUS_TEXT_LEN), value }
-    StatusReport { node, role, items = list(MAX_STATUS_ITEMS) }
+    StatusReport { node, role, items = list(MAX_STATUS_ITEMS), health }
     UserUpsert {
         address,
         display_name = text(MAX_TEXT_LEN),

@@ -42,6 +42,7 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
         node: shared.settings.node,
         role: Role::Requestor,
         items,
+        health: wire_format::Health::Ok,
     })
 }
 

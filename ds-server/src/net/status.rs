@@ -67,5 +67,6 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
         node: shared.settings.node,
         role: Role::DsServer,
         items,
+        health: wire_format::Health::Ok,
     })
 }

@@ -84,5 +84,6 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
         node: shared.settings.node,
         role: Role::MailRouter,
         items,
+        health: wire_format::Health::Ok,
     })
 }

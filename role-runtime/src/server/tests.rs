@@ -8,7 +8,7 @@ use std::time::Duration;
 use peer_link::{Connection, Keyring, LinkError, PeerIdentity, Timeouts};
 use tokio::sync::watch;
 use wire_format::{
-    AdminOk, DirNotify, DirPull, ErrorCode, Frame, Message, MessageType, Name, Ping, Role,
+    AdminOk, DirNotify, DirPull, ErrorCode, Frame, Health, Message, MessageType, Name, Ping, Role,
     StatusReport, StatusRequest,
 };
 
@@ -18,6 +18,8 @@ const KEY: &[u8] = b"a key for the test peer";
 
 struct Toy {
     log_end: watch::Sender<u64>,
+    /// Why its status report cannot be built, if it cannot.
+    status_error: Option<String>,
 }
 
 impl RequestHandler for Toy {
@@ -36,10 +38,14 @@ impl RequestHandler for Toy {
     }
 
     async fn status(&self) -> Result<StatusReport, String> {
+        if let Some(e) = &self.status_error {
+            return Err(e.clone());
+        }
         Ok(StatusReport {
             node: name("TOY"),
             role: Role::DsServer,
             items: Vec::new(),
+            health: Health::Ok,
         })
     }
 
@@ -65,6 +71,14 @@ fn name(s: &str) -> Name {
 /// A toy server on port 0 with a cap of `cap`; its log end, its address
 /// and its shutdown.
 async fn start(cap: usize) -> (watch::Sender<u64>, String, Shutdown) {
+    start_failing(cap, None).await
+}
+
+/// As `start`, with a status report that fails for `status_error`.
+async fn start_failing(
+    cap: usize,
+    status_error: Option<String>,
+) -> (watch::Sender<u64>, String, Shutdown) {
     let mut keyring = Keyring::new();
     keyring.insert(name("PEER"), &[Role::Requestor], KEY);
     keyring.insert(crate::operator(), &[Role::Operator], KEY);
@@ -74,6 +88,7 @@ async fn start(cap: usize) -> (watch::Sender<u64>, String, Shutdown) {
         identity,
         Toy {
             log_end: log_end.clone(),
+            status_error,
         },
     );
     let listener = Listener::bind("wire", "127.0.0.1:0", cap).await.unwrap();
@@ -118,6 +133,28 @@ async fn the_loop_answers_the_operators_status_request_and_keeps_each_sessions_s
             "{answer:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_status_that_cannot_be_built_is_answered_as_degraded_not_as_an_error() {
+    let reason = "store: I/O error: No space left on device (os error 28)";
+    let (_log_end, addr, _shutdown) = start_failing(8, Some(reason.into())).await;
+    let mut operator = Connection::connect(
+        &addr,
+        &crate::operator(),
+        Role::Operator,
+        KEY,
+        Timeouts::default(),
+    )
+    .await
+    .unwrap();
+    let report = operator.request(StatusRequest).await.unwrap();
+    let Message::StatusReport(report) = report else {
+        panic!("not a status report: {report:?}");
+    };
+    assert_eq!((report.node, report.role), (name("TOY"), Role::DsServer));
+    assert!(report.items.is_empty());
+    assert_eq!(report.health, Health::Degraded(reason.into()));
 }
 
 async fn unsolicited(conn: &mut Connection, within: Duration) -> Option<Message> {

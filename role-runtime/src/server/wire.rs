@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wire_format::{
-    ErrorCode, ErrorReply, Frame, Message, MessageType, Name, Pong, Role, StatusReport,
+    ErrorCode, ErrorReply, Frame, Health, Message, MessageType, Name, Pong, Role, StatusReport,
 };
 
 use super::{Service, Session, Shutdown};
@@ -75,7 +75,7 @@ impl<H: RequestHandler> Service for WireService<H> {
         match accepted {
             Ok(conn) => {
                 tracing::Span::current().record("peer", tracing::field::display(conn.peer().name));
-                serve_requests(&self.handler, conn, session.shutdown.clone()).await;
+                serve_requests(&self.handler, identity, conn, session.shutdown.clone()).await;
             }
             Err(e) => info!(error = %e, "handshake failed"),
         }
@@ -117,8 +117,11 @@ pub trait RequestHandler: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The answer to the operator's `StatusRequest` (the loop answers it;
-    /// `Err` becomes an `Internal` error frame with that text).
+    /// The answer to the operator's `StatusRequest` (the loop answers it).
+    /// A role whose work partly fails says so in the report's `health`;
+    /// `Err` (the report cannot be built, say its store cannot be read) is
+    /// answered as a report with no items, degraded for that reason: the
+    /// process is running and answering, so it is not shown as down.
     fn status(&self) -> impl Future<Output = Result<StatusReport, String>> + Send;
 
     /// Answers one request (never a `Ping`, nor an operator's
@@ -166,6 +169,7 @@ pub fn error_code(error: &LinkError) -> ErrorCode {
 /// bad frame, or the process drains.
 pub async fn serve_requests<H: RequestHandler>(
     handler: &H,
+    identity: &WireIdentity,
     mut conn: Connection,
     shutdown: Shutdown,
 ) {
@@ -195,7 +199,10 @@ pub async fn serve_requests<H: RequestHandler>(
                         Message::Ping(ping) => conn.reply(id, Pong { token: ping.token }).await,
                         Message::StatusRequest(_) if operator => match handler.status().await {
                             Ok(report) => conn.reply(id, report).await,
-                            Err(text) => conn.reply_error(id, ErrorCode::Internal, text).await,
+                            Err(text) => {
+                                warn!(reason = %text, "status report failed; reporting degraded");
+                                conn.reply(id, degraded(identity, &text)).await
+                            }
                         },
                         _ => handler.handle(&mut conn, &mut session, frame).await,
                     };
@@ -242,6 +249,21 @@ pub async fn serve_requests<H: RequestHandler>(
                 return;
             }
         }
+    }
+}
+
+/// The report of a process whose status could not be built: no items,
+/// degraded for `reason` (cut to what the field holds).
+fn degraded(identity: &WireIdentity, reason: &str) -> StatusReport {
+    let mut cut = reason.len().min(wire_format::limits::MAX_STATUS_TEXT_LEN);
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    StatusReport {
+        node: identity.me,
+        role: identity.role,
+        items: Vec::new(),
+        health: Health::Degraded(reason[..cut].to_owned()),
     }
 }
 

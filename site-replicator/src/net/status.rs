@@ -91,5 +91,6 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, SiteError> {
         node: shared.settings.node,
         role: Role::SiteReplicator,
         items,
+        health: wire_format::Health::Ok,
     })
 }

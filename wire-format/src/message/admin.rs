@@ -34,12 +34,25 @@ pub struct StatusItem {
     pub value: StatusValue,
 }
 
+/// Whether a process does its work. A degraded process is running and
+/// answers, but part of its work fails until the cause is gone (its store
+/// cannot be written, say on a full disk): the operator sees that, and why,
+/// instead of a process merely "up".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Health {
+    #[default]
+    Ok,
+    /// Why, for the operator (at most `MAX_STATUS_TEXT_LEN` bytes).
+    Degraded(String),
+}
+
 /// Any process -> operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
     pub node: Name,
     pub role: Role,
     pub items: Vec<StatusItem>,
+    pub health: Health,
 }
 
 /// Operator -> post office: add or change a local user. The password, if
@@ -177,7 +190,15 @@ impl Body for StatusReport {
                 }
                 Ok(())
             },
-        )
+        )?;
+        match &self.health {
+            Health::Ok => out.put_u8(0),
+            Health::Degraded(reason) => {
+                out.put_u8(1);
+                put_string(out, "status.degraded", reason, MAX_STATUS_TEXT_LEN)?;
+            }
+        }
+        Ok(())
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, node) = Name::decode("status.node")(i)?;
@@ -201,7 +222,23 @@ impl Body for StatusReport {
             };
             Ok((i, StatusItem { key, value }))
         })(i)?;
-        Ok((i, StatusReport { node, role, items }))
+        let (i, health) = match u8_(i)? {
+            (i, 0) => (i, Health::Ok),
+            (i, 1) => {
+                let (i, reason) = string("status.degraded", MAX_STATUS_TEXT_LEN)(i)?;
+                (i, Health::Degraded(reason))
+            }
+            (_, tag) => return fail(format!("unknown health tag {tag}")),
+        };
+        Ok((
+            i,
+            StatusReport {
+                node,
+                role,
+                items,
+                health,
+            },
+        ))
     }
 }
 

@@ -239,9 +239,16 @@ fn admin() -> BoxedStrategy<Message> {
             vec(
                 (text(1024), status_value()).prop_map(|(key, value)| StatusItem { key, value }),
                 0..8
-            )
+            ),
+            prop_oneof![Just(Health::Ok), text(1024).prop_map(Health::Degraded)]
         )
-            .prop_map(|(node, role, items)| StatusReport { node, role, items }.into()),
+            .prop_map(|(node, role, items, health)| StatusReport {
+                node,
+                role,
+                items,
+                health
+            }
+            .into()),
         (
             address(),
             text(256),
