@@ -204,6 +204,7 @@ fn name(s: &'static str) -> Name {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    role_runtime::process::private_files();
     role_runtime::process::init_logging("warn");
     let result = match cli.command {
         Command::Up { topology } => {

@@ -46,7 +46,16 @@ pub trait RoleProcess {
 pub type Serving<E> = Pin<Box<dyn Future<Output = Result<(), E>> + Send>>;
 
 /// Runs `R` as this process: the body of its `main`.
+/// Everything this process creates from here on (stores, logs, directories)
+/// is the owner's only: mailboxes and password hashes are not for every
+/// local user, and a file created private never has a moment of being
+/// readable, as one chmod-ed afterwards would.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 pub fn main<R: RoleProcess>() -> ExitCode {
+    private_files();
     let flags = Command::new(R::NAME)
         .version(R::VERSION)
         .about(R::ABOUT.lines().next().unwrap_or(R::NAME))
