@@ -9,6 +9,10 @@ use crate::store::Stored;
 
 pub const MAX_LINE: usize = 512;
 
+/// The store cannot be read now (a full disk made it fail, say): a
+/// temporary error (RFC 3206 `SYS/TEMP`) that names no file.
+pub const UNAVAILABLE: &str = "-ERR [SYS/TEMP] mailbox unavailable, try again later";
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     Reply(String),
@@ -199,6 +203,14 @@ impl Pop3Session {
         }
     }
 
+    /// The outcome of a Login action whose credentials could not be checked
+    /// (the store cannot be read): not "wrong password", which would send
+    /// the user to reset a password that is fine.
+    pub fn login_unavailable(&mut self) -> Action {
+        self.state = State::User;
+        Action::Reply(UNAVAILABLE.into())
+    }
+
     /// The bytes to send for a RETR whose message text is `body`.
     pub fn retrieved(&self, body: Option<Vec<u8>>) -> Vec<u8> {
         match body {
@@ -265,6 +277,19 @@ mod tests {
         assert_eq!(s.line(b"STAT"), err("USER and PASS first"));
         assert_eq!(s.line(b"RSET"), err("USER and PASS first"));
         assert_eq!(s.line(b"QUIT"), Action::Close("+OK bye".into()));
+    }
+
+    #[test]
+    fn a_login_the_store_cannot_check_is_a_temporary_error_not_a_wrong_password() {
+        let (mut s, _) = Pop3Session::new("x");
+        s.line(b"USER jsmith");
+        s.line(b"PASS right");
+        assert_eq!(
+            s.login_unavailable(),
+            Action::Reply("-ERR [SYS/TEMP] mailbox unavailable, try again later".into())
+        );
+        assert_eq!(s.line(b"STAT"), err("USER and PASS first"));
+        assert!(matches!(s.line(b"USER jsmith"), Action::Reply(r) if r.starts_with("+OK")));
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub const MAX_COMMAND_LINE: usize = 512;
 pub const MAX_RECIPIENTS: usize = 100;
 /// Bytes reserved for a message's text when DATA starts.
 const TYPICAL_MESSAGE: usize = 4 * 1024;
+/// The store could not take the message (a full disk, say): the client
+/// keeps it and tries again (RFC 5321 451: local error in processing).
+const NOT_STORED: &str = "451 4.3.0 Not stored, try again later";
+/// The sender could not be looked up now (the store cannot be read).
+const NOT_NOW: &str = "451 4.3.0 Cannot check the sender now, try again later";
 
 pub struct SmtpConfig {
     pub hostname: String,
@@ -179,8 +184,10 @@ impl SmtpSession {
     }
 
     /// One line from the client. `is_local_user` says whether a mailbox of
-    /// this post office exists.
-    pub fn line(&mut self, line: &[u8], is_local_user: impl Fn(&Name) -> bool) -> Action {
+    /// this post office exists, or `None` when that cannot be told now (the
+    /// store cannot be read): the client is then told to try again later,
+    /// never that the user does not exist.
+    pub fn line(&mut self, line: &[u8], is_local_user: impl Fn(&Name) -> Option<bool>) -> Action {
         if self.state == State::Data {
             return self.data_line(line);
         }
@@ -209,7 +216,7 @@ impl SmtpSession {
         &mut self,
         request: Request<Cow<'_, str>>,
         line: &[u8],
-        is_local_user: impl Fn(&Name) -> bool,
+        is_local_user: impl Fn(&Name) -> Option<bool>,
     ) -> Action {
         match request {
             Request::Ehlo { host } => {
@@ -261,7 +268,7 @@ impl SmtpSession {
     fn mail(
         &mut self,
         path: &MailFrom<Cow<'_, str>>,
-        is_local_user: impl Fn(&Name) -> bool,
+        is_local_user: impl Fn(&Name) -> Option<bool>,
     ) -> Action {
         match self.state {
             State::Connected => return reply("503 5.5.1 Say EHLO or HELO first"),
@@ -282,10 +289,17 @@ impl SmtpSession {
         let Some(from) = parse_smtp_address(&path.address) else {
             return reply("553 5.1.7 Sender must be mailbox@postoffice.network");
         };
-        if from.post_office != self.config.post_office
-            || from.network != self.config.network
-            || !is_local_user(&from.mailbox)
-        {
+        let local =
+            from.post_office == self.config.post_office && from.network == self.config.network;
+        let known = if local {
+            match is_local_user(&from.mailbox) {
+                Some(known) => known,
+                None => return reply(NOT_NOW),
+            }
+        } else {
+            false
+        };
+        if !known {
             return Action::Reply(format!(
                 "550 5.7.1 Only users of {} may send here",
                 format!("{}.{}", self.config.post_office, self.config.network).to_ascii_lowercase()
@@ -358,11 +372,14 @@ impl SmtpSession {
     }
 
     /// The reply once the shell stored (or failed to store) the message.
-    pub fn submitted(&mut self, result: Result<String, String>) -> String {
+    /// The reply once the store has taken the message (`Some` of its id)
+    /// or failed to (`None`). Why it failed is the shell's to log: the
+    /// client only learns to try again, never the store's file names.
+    pub fn submitted(&mut self, stored: Option<String>) -> String {
         self.reset();
-        match result {
-            Ok(id) => format!("250 2.0.0 OK queued as {id}"),
-            Err(e) => format!("451 4.3.0 Not stored, try again later: {e}"),
+        match stored {
+            Some(id) => format!("250 2.0.0 OK queued as {id}"),
+            None => NOT_STORED.to_owned(),
         }
     }
 }
@@ -381,8 +398,8 @@ mod tests {
         .0
     }
 
-    fn local(m: &Name) -> bool {
-        m.as_str() == "JSMITH"
+    fn local(m: &Name) -> Option<bool> {
+        Some(m.as_str() == "JSMITH")
     }
 
     /// Ends the message under way: the sender, the recipients and the
@@ -426,7 +443,7 @@ mod tests {
         assert_eq!(from, "ACME/POA/JSMITH");
         assert_eq!(to[0], "ACME/POD/AJONES");
         assert_eq!(data, b"Subject: hi\r\n\r\n.leading dot\r\n");
-        assert!(s.submitted(Ok("x".into())).starts_with("250"));
+        assert!(s.submitted(Some("x".into())).starts_with("250"));
         assert_eq!(code(s.line(b"QUIT", local)), "221");
     }
 
@@ -469,6 +486,27 @@ mod tests {
         assert_eq!(code(s.line(b".", local)), "552");
         assert_eq!(code(s.line(&[b'X'; 600], local)), "500");
         assert_eq!(code(s.line(b"BOGUS", local)), "500");
+    }
+
+    #[test]
+    fn a_store_that_fails_is_a_temporary_refusal_that_names_no_file() {
+        let mut s = in_mail();
+        assert_eq!(code(s.line(b"RCPT TO:<ajones@pod.acme>", local)), "250");
+        assert_eq!(code(s.line(b"DATA", local)), "354");
+        s.line(b"hello", local);
+        submission(&mut s);
+        assert_eq!(s.submitted(None), "451 4.3.0 Not stored, try again later");
+        // The session goes on: the client may send again.
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "250");
+        // A sender that cannot be looked up is not refused for good.
+        let mut s = session();
+        s.line(b"EHLO client", local);
+        let unknown = |_: &Name| None;
+        assert_eq!(
+            s.line(b"MAIL FROM:<jsmith@poa.acme>", unknown),
+            Action::Reply(NOT_NOW.into())
+        );
+        assert_eq!(code(s.line(b"MAIL FROM:<jsmith@poa.acme>", local)), "250");
     }
 
     /// A session past EHLO and a valid MAIL FROM.

@@ -138,6 +138,28 @@ async fn forget_old_ids(shared: Arc<Shared>) {
     }
 }
 
+/// A degraded store (see `store::health`) is retried every second even when
+/// no mail comes, so that once the disk has room again the router serves,
+/// and reports so, without waiting for a client to try.
+async fn recover_store(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if shared.store.degraded().is_none() {
+            continue;
+        }
+        let healthy = shared
+            .blocking(|s| {
+                s.store.recover();
+                Ok(s.store.degraded().is_none())
+            })
+            .await;
+        if let Ok(true) = healthy {
+            // Forwarders that failed to read the queue meanwhile look again.
+            shared.rescan();
+        }
+    }
+}
+
 /// Opens the store, binds the listeners, prints the process contract lines
 /// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until the drain
 /// begins.
@@ -195,6 +217,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
         tokio::spawn(forward::run(Arc::clone(&shared), peer));
     }
     tokio::spawn(forget_old_ids(Arc::clone(&shared)));
+    tokio::spawn(recover_store(Arc::clone(&shared)));
     info!(node = %shared.settings.node, mode = ?shared.settings.mode, wire = %wire_listener.local_addr(), "mail router serving");
     wire_listener.announce();
     let mut client_accepts = Vec::new();

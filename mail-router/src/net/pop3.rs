@@ -7,10 +7,11 @@ use std::time::Duration;
 use role_runtime::server::{Interrupted, Service, Session};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tracing::warn;
 
 use super::Shared;
 use super::lines::{Line, read_line};
-use crate::pop3::{Action, MAX_LINE, Pop3Session, multiline};
+use crate::pop3::{Action, MAX_LINE, Pop3Session, UNAVAILABLE, multiline};
 
 /// When every POP3 place is taken, a session that has waited this long for
 /// its client's next command gives its place to a new client.
@@ -77,28 +78,40 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                             Ok(None)
                         }
                     })
-                    .await
-                    .unwrap_or(None);
-                match pop.logged_in(found) {
+                    .await;
+                let action = match found {
+                    Ok(found) => pop.logged_in(found),
+                    Err(e) => {
+                        // The reason (it names the store's file) is the
+                        // operator's; the client only learns to retry.
+                        warn!(error = %e, "POP3 login could not be checked");
+                        pop.login_unavailable()
+                    }
+                };
+                match action {
                     Action::Reply(r) => format!("{r}\r\n").into_bytes(),
                     _ => b"-ERR\r\n".to_vec(),
                 }
             }
             Action::Retrieve { key } => {
-                let body = shared
-                    .blocking(move |s| s.store.retrieve(&key))
-                    .await
-                    .unwrap_or(None);
-                pop.retrieved(body)
+                match shared.blocking(move |s| s.store.retrieve(&key)).await {
+                    Ok(body) => pop.retrieved(body),
+                    Err(e) => {
+                        warn!(error = %e, "POP3 message could not be read");
+                        format!("{UNAVAILABLE}\r\n").into_bytes()
+                    }
+                }
             }
             Action::Quit { delete } => {
                 let result = shared
                     .blocking(move |s| s.store.delete_messages(&delete))
                     .await;
-                let reply: &[u8] = if result.is_ok() {
-                    b"+OK bye\r\n"
-                } else {
-                    b"-ERR some deleted messages not removed\r\n"
+                let reply: &[u8] = match result {
+                    Ok(()) => b"+OK bye\r\n",
+                    Err(e) => {
+                        warn!(error = %e, "POP3 deletions could not be stored");
+                        b"-ERR [SYS/TEMP] some deleted messages not removed\r\n"
+                    }
                 };
                 let _ = writer.write_all(reply).await;
                 return;

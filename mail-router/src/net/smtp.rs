@@ -8,7 +8,7 @@ use role_runtime::server::{Interrupted, Service, Session};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::WriteHalf;
-use tracing::debug;
+use tracing::{debug, warn};
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
@@ -144,7 +144,13 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
             Line::Closed => return,
         }
         let store = &shared.store;
-        let action = smtp.line(&line, |mailbox| store.user_exists(mailbox).unwrap_or(false));
+        let action = smtp.line(&line, |mailbox| match store.user_exists(mailbox) {
+            Ok(known) => Some(known),
+            Err(e) => {
+                warn!(error = %e, "SMTP sender could not be looked up");
+                None
+            }
+        });
         let reply = match action {
             Action::None => continue,
             Action::Reply(r) => r,
@@ -168,10 +174,13 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                     body: data.into(),
                 };
                 let result = shared.take_for_client(mail, || arriving = None).await;
-                let reply =
-                    smtp.submitted(result.map(|_| hex::encode(id)).map_err(|e| e.to_string()));
-                debug!(id = %hex::encode(id), "message submitted");
-                reply
+                match &result {
+                    Ok(_) => debug!(id = %hex::encode(id), "message submitted"),
+                    // The reason names the store's file: the operator's
+                    // (here and in `netctl status`), not the client's.
+                    Err(e) => warn!(id = %hex::encode(id), error = %e, "message not stored"),
+                }
+                smtp.submitted(result.ok().map(|_| hex::encode(id)))
             }
         };
         // Counted from DATA until the message is handed over (or refused,

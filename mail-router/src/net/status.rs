@@ -7,24 +7,31 @@
 //! `forwarded`, `duplicates` (resent messages stored once), `returned`
 //! (non-delivery reports made), `deferred`; `peer.<P>.connected` (flag) and
 //! `peer.<P>.last_error` (text, empty when none).
+//!
+//! While the store is degraded (an I/O error, say a full disk, until it is
+//! reopened: see `store::health`) the report's health says so and why, and
+//! the queue and the totals, which need the store, are left out if it
+//! cannot be read.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wire_format::{Role, StatusItem, StatusReport, StatusValue};
+use wire_format::limits::MAX_STATUS_TEXT_LEN;
+use wire_format::{Health, Role, StatusItem, StatusReport, StatusValue};
 
 use super::{Shared, now_ms};
 use crate::MailError;
 use crate::routing::{Disposition, effective_hub};
-use crate::store::Router;
+use crate::store::{QueueSummary, Router};
 
 pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
-    let (queue, counters) = shared
+    // Read first: reading reopens a degraded store when its time has come.
+    let stored = shared
         .blocking(|s| Ok((s.store.queue_summary()?, s.store.counters()?)))
-        .await?;
-    let count = |key: String, n: u64| StatusItem {
-        key,
-        value: StatusValue::Count(n),
+        .await;
+    let health = match shared.store.degraded() {
+        Some(reason) => Health::Degraded(cut(reason)),
+        None => Health::Ok,
     };
     let mut items = vec![StatusItem {
         key: "mode".into(),
@@ -41,6 +48,42 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
             value: StatusValue::Text(hub.to_string()),
         });
     }
+    match stored {
+        Ok((queue, counters)) => queue_items(shared, queue, counters, &mut items),
+        Err(_) if health != Health::Ok => {}
+        Err(e) => return Err(e),
+    }
+    let peers = shared.peers.lock().map(|p| p.clone()).unwrap_or_default();
+    for peer in &shared.settings.peers {
+        let state = peers.get(&peer.name).cloned().unwrap_or_default();
+        items.push(StatusItem {
+            key: format!("peer.{}.connected", peer.name),
+            value: StatusValue::Flag(state.connected),
+        });
+        items.push(StatusItem {
+            key: format!("peer.{}.last_error", peer.name),
+            value: StatusValue::Text(state.last_error.unwrap_or_default()),
+        });
+    }
+    Ok(StatusReport {
+        node: shared.settings.node,
+        role: Role::MailRouter,
+        items,
+        health,
+    })
+}
+
+/// The queue's depth by next hop, its oldest message's age, and the totals.
+fn queue_items(
+    shared: &Shared,
+    queue: QueueSummary,
+    counters: BTreeMap<String, u64>,
+    items: &mut Vec<StatusItem>,
+) {
+    let count = |key: String, n: u64| StatusItem {
+        key,
+        value: StatusValue::Count(n),
+    };
     // Every peer is listed, so an empty queue shows as 0 rather than nothing.
     let mut depth: BTreeMap<String, u64> = shared
         .settings
@@ -68,22 +111,14 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, MailError> {
             items.push(count(key, n));
         }
     }
-    let peers = shared.peers.lock().map(|p| p.clone()).unwrap_or_default();
-    for peer in &shared.settings.peers {
-        let state = peers.get(&peer.name).cloned().unwrap_or_default();
-        items.push(StatusItem {
-            key: format!("peer.{}.connected", peer.name),
-            value: StatusValue::Flag(state.connected),
-        });
-        items.push(StatusItem {
-            key: format!("peer.{}.last_error", peer.name),
-            value: StatusValue::Text(state.last_error.unwrap_or_default()),
-        });
+}
+
+/// At most what the report's text field holds, cut at a character.
+fn cut(mut text: String) -> String {
+    let mut at = text.len().min(MAX_STATUS_TEXT_LEN);
+    while !text.is_char_boundary(at) {
+        at -= 1;
     }
-    Ok(StatusReport {
-        node: shared.settings.node,
-        role: Role::MailRouter,
-        items,
-        health: wire_format::Health::Ok,
-    })
+    text.truncate(at);
+    text
 }

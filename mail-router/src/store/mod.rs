@@ -5,10 +5,12 @@
 //! and only then is it acknowledged.
 
 mod codec;
+mod health;
 mod tx;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use wire_format::{MailTransfer, Name};
@@ -91,8 +93,36 @@ pub struct Taken {
 }
 
 pub struct MailStore {
-    db: Database,
+    /// `None` only while it is being reopened, or when reopening it failed
+    /// (see `health`).
+    db: RwLock<Option<Database>>,
     path: PathBuf,
+    cache_bytes: usize,
+    health: health::Health,
+}
+
+/// A redb error as a `MailError`: an I/O error (a full disk, say), after
+/// which redb refuses every operation until the database is reopened, is
+/// `StoreIo`, which makes the store degraded and reopened (see `health`).
+fn db_error(path: &Path, e: impl Into<redb::Error>) -> MailError {
+    let e: redb::Error = e.into();
+    let io = matches!(
+        e,
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+    );
+    let (path, reason) = (path.display().to_string(), e.to_string());
+    if io {
+        MailError::StoreIo { path, reason }
+    } else {
+        MailError::Store { path, reason }
+    }
+}
+
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, MailError> {
+    Ok(store_file::open(
+        path,
+        redb::Builder::new().set_cache_size(cache_bytes),
+    )?)
 }
 
 fn queue_key(post_office: &Name, id: &[u8; 16]) -> Vec<u8> {
@@ -129,34 +159,45 @@ impl MailStore {
     /// memory (redb's own default is 1 GiB).
     pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<MailStore, MailError> {
         let path = dir.join("mail.redb");
-        let db = store_file::open(&path, redb::Builder::new().set_cache_size(cache_bytes))?;
-        let store = MailStore { db, path };
+        let db = open_db(&path, cache_bytes)?;
+        let store = MailStore {
+            db: RwLock::new(Some(db)),
+            path,
+            cache_bytes,
+            health: health::Health::default(),
+        };
         // Create every table, so readers never meet a missing one.
         store.write(|_| Ok(()))?;
         Ok(store)
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> MailError {
-        MailError::store(&self.path, e)
+    fn err(&self, e: impl Into<redb::Error>) -> MailError {
+        db_error(&self.path, e)
     }
 
     fn write<T>(
         &self,
         body: impl FnOnce(&mut Tx<'_>) -> Result<T, MailError>,
     ) -> Result<T, MailError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let out = {
-            let mut tx = Tx::open(&txn, &self.path)?;
-            let out = body(&mut tx)?;
-            tx.finish()?;
-            out
-        };
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(out)
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(|e| self.err(e))?;
+            let out = {
+                let mut tx = Tx::open(&txn, &self.path)?;
+                let out = body(&mut tx)?;
+                tx.finish()?;
+                out
+            };
+            txn.commit().map_err(|e| self.err(e))?;
+            Ok(out)
+        })
     }
 
-    fn read_txn(&self) -> Result<redb::ReadTransaction, MailError> {
-        self.db.begin_read().map_err(|e| self.err(e))
+    /// Runs `body` in a read transaction.
+    fn read<T>(
+        &self,
+        body: impl FnOnce(&redb::ReadTransaction) -> Result<T, MailError>,
+    ) -> Result<T, MailError> {
+        self.with_db(|db| body(&db.begin_read().map_err(|e| self.err(e))?))
     }
 
     /// Several callers' takes and hand-overs in one transaction (one disk
@@ -192,16 +233,17 @@ impl MailStore {
     /// The stored messages with these ids (None for one no longer queued),
     /// read in one transaction.
     pub fn messages(&self, ids: &[[u8; 16]]) -> Result<Vec<Option<MailTransfer>>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MESSAGES).map_err(|e| self.err(e))?;
-        ids.iter()
-            .map(
-                |id| match table.get(id.as_slice()).map_err(|e| self.err(e))? {
-                    Some(raw) => codec::decode(id, raw.value()).map(Some),
-                    None => Ok(None),
-                },
-            )
-            .collect()
+        self.read(|txn| {
+            let table = txn.open_table(MESSAGES).map_err(|e| self.err(e))?;
+            ids.iter()
+                .map(
+                    |id| match table.get(id.as_slice()).map_err(|e| self.err(e))? {
+                        Some(raw) => codec::decode(id, raw.value()).map(Some),
+                        None => Ok(None),
+                    },
+                )
+                .collect()
+        })
     }
 
     /// At most `limit` of the due messages that `keep` accepts, in key order:
@@ -252,34 +294,35 @@ impl MailStore {
     /// Calls `each` for every queued message in key order while it says to
     /// go on.
     fn scan(&self, mut each: impl FnMut(Queued) -> bool) -> Result<(), MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
-        for row in table.iter().map_err(|e| self.err(e))? {
-            let (key, value) = row.map_err(|e| self.err(e))?;
-            let key = key.value();
-            let (next_attempt_ms, enqueued_ms, attempts) = value.value();
-            let Some(split) = key.iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let (po, id) = (&key[..split], &key[split + 1..]);
-            let (Ok(po), Ok(id)) = (std::str::from_utf8(po), <[u8; 16]>::try_from(id)) else {
-                continue;
-            };
-            let Ok(post_office) = Name::new(po) else {
-                continue;
-            };
-            let go_on = each(Queued {
-                post_office,
-                id,
-                next_attempt_ms,
-                enqueued_ms,
-                attempts,
-            });
-            if !go_on {
-                break;
+        self.read(|txn| {
+            let table = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
+            for row in table.iter().map_err(|e| self.err(e))? {
+                let (key, value) = row.map_err(|e| self.err(e))?;
+                let key = key.value();
+                let (next_attempt_ms, enqueued_ms, attempts) = value.value();
+                let Some(split) = key.iter().position(|b| *b == 0) else {
+                    continue;
+                };
+                let (po, id) = (&key[..split], &key[split + 1..]);
+                let (Ok(po), Ok(id)) = (std::str::from_utf8(po), <[u8; 16]>::try_from(id)) else {
+                    continue;
+                };
+                let Ok(post_office) = Name::new(po) else {
+                    continue;
+                };
+                let go_on = each(Queued {
+                    post_office,
+                    id,
+                    next_attempt_ms,
+                    enqueued_ms,
+                    attempts,
+                });
+                if !go_on {
+                    break;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Try these again at `next_attempt_ms` (those still queued), in one
@@ -292,12 +335,12 @@ impl MailStore {
                 let current = tx
                     .queue
                     .get(key.as_slice())
-                    .map_err(|e| MailError::store(tx.path, e))?
+                    .map_err(|e| db_error(tx.path, e))?
                     .map(|v| v.value());
                 if let Some((_, enqueued_ms, attempts)) = current {
                     tx.queue
                         .insert(key.as_slice(), (next_attempt_ms, enqueued_ms, attempts + 1))
-                        .map_err(|e| MailError::store(tx.path, e))?;
+                        .map_err(|e| db_error(tx.path, e))?;
                     deferred += 1;
                 }
             }
@@ -328,36 +371,37 @@ impl MailStore {
     }
 
     pub fn counters(&self) -> Result<BTreeMap<String, u64>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(META).map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for key in [
-            RECEIVED, DELIVERED, FORWARDED, DUPLICATES, RETURNED, DEFERRED,
-        ] {
-            out.insert(
-                key.to_owned(),
-                table
-                    .get(key)
-                    .map_err(|e| self.err(e))?
-                    .map_or(0, |v| v.value()),
-            );
-        }
-        let queue = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
-        out.insert("queued".into(), queue.len().map_err(|e| self.err(e))?);
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(META).map_err(|e| self.err(e))?;
+            let mut out = BTreeMap::new();
+            for key in [
+                RECEIVED, DELIVERED, FORWARDED, DUPLICATES, RETURNED, DEFERRED,
+            ] {
+                out.insert(
+                    key.to_owned(),
+                    table
+                        .get(key)
+                        .map_err(|e| self.err(e))?
+                        .map_or(0, |v| v.value()),
+                );
+            }
+            let queue = txn.open_table(QUEUE).map_err(|e| self.err(e))?;
+            out.insert("queued".into(), queue.len().map_err(|e| self.err(e))?);
+            Ok(out)
+        })
     }
 
     // ---- users and mailboxes ----
 
     pub fn set_user(&self, mailbox: &Name, password: &str) -> Result<(), MailError> {
         let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| self.err(e))?;
+        getrandom::fill(&mut salt).map_err(|e| MailError::store(&self.path, e))?;
         let mut value = salt.to_vec();
         value.extend_from_slice(&hash_password(password, &salt));
         self.write(|tx| {
             tx.users
                 .insert(mailbox.as_str(), value.as_slice())
-                .map_err(|e| MailError::store(tx.path, e))?;
+                .map_err(|e| db_error(tx.path, e))?;
             Ok(())
         })
     }
@@ -373,7 +417,7 @@ impl MailStore {
             let value = match password {
                 Some(p) => {
                     let mut salt = [0u8; 16];
-                    getrandom::fill(&mut salt).map_err(|e| self.err(e))?;
+                    getrandom::fill(&mut salt).map_err(|e| MailError::store(&self.path, e))?;
                     let mut v = salt.to_vec();
                     v.extend_from_slice(&hash_password(p, &salt));
                     v
@@ -386,7 +430,7 @@ impl MailStore {
             let done = tx
                 .meta
                 .get(SEEDED)
-                .map_err(|e| MailError::store(tx.path, e))?
+                .map_err(|e| db_error(tx.path, e))?
                 .is_some_and(|v| v.value() != 0);
             if done {
                 return Ok(0);
@@ -394,11 +438,11 @@ impl MailStore {
             for (mailbox, value) in &rows {
                 tx.users
                     .insert(mailbox.as_str(), value.as_slice())
-                    .map_err(|e| MailError::store(tx.path, e))?;
+                    .map_err(|e| db_error(tx.path, e))?;
             }
             tx.meta
                 .insert(SEEDED, 1)
-                .map_err(|e| MailError::store(tx.path, e))?;
+                .map_err(|e| db_error(tx.path, e))?;
             Ok(rows.len() as u64)
         })
     }
@@ -410,12 +454,12 @@ impl MailStore {
             if tx
                 .users
                 .get(mailbox.as_str())
-                .map_err(|e| MailError::store(tx.path, e))?
+                .map_err(|e| db_error(tx.path, e))?
                 .is_none()
             {
                 tx.users
                     .insert(mailbox.as_str(), [].as_slice())
-                    .map_err(|e| MailError::store(tx.path, e))?;
+                    .map_err(|e| db_error(tx.path, e))?;
             }
             Ok(())
         })
@@ -426,71 +470,75 @@ impl MailStore {
             Ok(tx
                 .users
                 .remove(mailbox.as_str())
-                .map_err(|e| MailError::store(tx.path, e))?
+                .map_err(|e| db_error(tx.path, e))?
                 .is_some())
         })
     }
 
     pub fn user_exists(&self, mailbox: &Name) -> Result<bool, MailError> {
-        let txn = self.read_txn()?;
-        let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
-        Ok(users
-            .get(mailbox.as_str())
-            .map_err(|e| self.err(e))?
-            .is_some())
+        self.read(|txn| {
+            let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
+            Ok(users
+                .get(mailbox.as_str())
+                .map_err(|e| self.err(e))?
+                .is_some())
+        })
     }
 
     /// Constant-time comparison of the derived key; no password, no login.
     pub fn check_password(&self, mailbox: &Name, password: &str) -> Result<bool, MailError> {
-        let txn = self.read_txn()?;
-        let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
-        let Some(stored) = users.get(mailbox.as_str()).map_err(|e| self.err(e))? else {
-            return Ok(false);
-        };
-        let stored = stored.value();
-        let Ok(salt) = <[u8; 16]>::try_from(stored.get(..16).unwrap_or_default()) else {
-            return Ok(false);
-        };
-        let expected = &stored[16..];
-        let got = hash_password(password, &salt);
-        Ok(expected.len() == got.len()
-            && expected
-                .iter()
-                .zip(got)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0)
+        self.read(|txn| {
+            let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
+            let Some(stored) = users.get(mailbox.as_str()).map_err(|e| self.err(e))? else {
+                return Ok(false);
+            };
+            let stored = stored.value();
+            let Ok(salt) = <[u8; 16]>::try_from(stored.get(..16).unwrap_or_default()) else {
+                return Ok(false);
+            };
+            let expected = &stored[16..];
+            let got = hash_password(password, &salt);
+            Ok(expected.len() == got.len()
+                && expected
+                    .iter()
+                    .zip(got)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0)
+        })
     }
 
     pub fn mailbox(&self, mailbox: &Name) -> Result<Vec<Stored>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
-        let prefix = mailbox_prefix(mailbox);
-        let mut out = Vec::new();
-        for row in table.range(prefix.as_slice()..).map_err(|e| self.err(e))? {
-            let (key, value) = row.map_err(|e| self.err(e))?;
-            if !key.value().starts_with(&prefix) {
-                break;
+        self.read(|txn| {
+            let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
+            let prefix = mailbox_prefix(mailbox);
+            let mut out = Vec::new();
+            for row in table.range(prefix.as_slice()..).map_err(|e| self.err(e))? {
+                let (key, value) = row.map_err(|e| self.err(e))?;
+                if !key.value().starts_with(&prefix) {
+                    break;
+                }
+                let value = value.value();
+                let Some((id, text)) = value.split_first_chunk::<16>() else {
+                    continue;
+                };
+                out.push(Stored {
+                    key: key.value().to_vec(),
+                    uid: hex::encode(id),
+                    size: text.len(),
+                });
             }
-            let value = value.value();
-            let Some((id, text)) = value.split_first_chunk::<16>() else {
-                continue;
-            };
-            out.push(Stored {
-                key: key.value().to_vec(),
-                uid: hex::encode(id),
-                size: text.len(),
-            });
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     pub fn retrieve(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
-        Ok(table
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .and_then(|v| v.value().get(16..).map(<[u8]>::to_vec)))
+        self.read(|txn| {
+            let table = txn.open_table(MAILBOXES).map_err(|e| self.err(e))?;
+            Ok(table
+                .get(key)
+                .map_err(|e| self.err(e))?
+                .and_then(|v| v.value().get(16..).map(<[u8]>::to_vec)))
+        })
     }
 
     pub fn delete_messages(&self, keys: &[Vec<u8>]) -> Result<(), MailError> {
@@ -498,7 +546,7 @@ impl MailStore {
             for k in keys {
                 tx.mailboxes
                     .remove(k.as_slice())
-                    .map_err(|e| MailError::store(tx.path, e))?;
+                    .map_err(|e| db_error(tx.path, e))?;
             }
             Ok(())
         })
@@ -510,8 +558,7 @@ impl MailStore {
     /// many. Ids are read in a read transaction and removed in a short write
     /// of their own, so the committer never waits behind a scan of the table.
     pub fn forget_seen_before(&self, before_ms: u64, max: usize) -> Result<u64, MailError> {
-        let old: Vec<Vec<u8>> = {
-            let txn = self.read_txn()?;
+        let old: Vec<Vec<u8>> = self.read(|txn| {
             let seen = txn.open_table(SEEN).map_err(|e| self.err(e))?;
             let mut old = Vec::new();
             for row in seen.iter().map_err(|e| self.err(e))? {
@@ -523,8 +570,8 @@ impl MailStore {
                     }
                 }
             }
-            old
-        };
+            Ok(old)
+        })?;
         if old.is_empty() {
             return Ok(0);
         }
@@ -543,7 +590,7 @@ impl MailStore {
         self.write(|tx| {
             tx.routes
                 .insert(post_office.as_str(), hop.as_str())
-                .map_err(|e| MailError::store(tx.path, e))?;
+                .map_err(|e| db_error(tx.path, e))?;
             Ok(())
         })
     }
@@ -560,7 +607,7 @@ impl MailStore {
         self.write(|tx| {
             tx.endpoints
                 .insert(peer.as_str(), endpoint)
-                .map_err(|e| MailError::store(tx.path, e))?;
+                .map_err(|e| db_error(tx.path, e))?;
             Ok(())
         })
     }
@@ -569,14 +616,15 @@ impl MailStore {
         &self,
         def: TableDefinition<&str, &str>,
     ) -> Result<BTreeMap<String, String>, MailError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(def).map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for row in table.iter().map_err(|e| self.err(e))? {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            out.insert(k.value().to_owned(), v.value().to_owned());
-        }
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(def).map_err(|e| self.err(e))?;
+            let mut out = BTreeMap::new();
+            for row in table.iter().map_err(|e| self.err(e))? {
+                let (k, v) = row.map_err(|e| self.err(e))?;
+                out.insert(k.value().to_owned(), v.value().to_owned());
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -9,8 +9,8 @@ use wire_format::{Address, MailTransfer, Name};
 
 use super::{
     ARRIVALS, DELIVERED, DUPLICATES, ENDPOINTS, FORWARDED, MAILBOXES, MESSAGES, META, QUEUE,
-    Queued, RECEIVED, RETURNED, ROUTES, Router, SEEN, Taken, USERS, codec, mailbox_prefix,
-    queue_key,
+    Queued, RECEIVED, RETURNED, ROUTES, Router, SEEN, Taken, USERS, codec, db_error,
+    mailbox_prefix, queue_key,
 };
 use crate::MailError;
 use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
@@ -40,7 +40,7 @@ impl<'t> Tx<'t> {
         txn: &'t redb::WriteTransaction,
         path: &'t Path,
     ) -> Result<Tx<'t>, MailError> {
-        let e = |err: redb::TableError| MailError::store(path, err);
+        let e = |err: redb::TableError| db_error(path, err);
         Ok(Tx {
             path,
             queue: txn.open_table(QUEUE).map_err(e)?,
@@ -61,7 +61,7 @@ impl<'t> Tx<'t> {
         Ok(self
             .meta
             .get(key)
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
             .map_or(0, |v| v.value()))
     }
 
@@ -88,7 +88,7 @@ impl<'t> Tx<'t> {
     fn set_counter(&mut self, key: &str, value: u64) -> Result<(), MailError> {
         self.meta
             .insert(key, value)
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         Ok(())
     }
 
@@ -96,7 +96,7 @@ impl<'t> Tx<'t> {
         Ok(self
             .users
             .get(mailbox.as_str())
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
             .is_some())
     }
 
@@ -104,7 +104,7 @@ impl<'t> Tx<'t> {
         match self
             .messages
             .get(id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
         {
             Some(raw) => codec::decode(id, raw.value()).map(Some),
             None => Ok(None),
@@ -141,12 +141,12 @@ impl<'t> Tx<'t> {
             let old = self
                 .seen
                 .get(id.as_slice())
-                .map_err(|e| MailError::store(self.path, e))?
+                .map_err(|e| db_error(self.path, e))?
                 .is_some_and(|taken| taken.value().0 < before_ms);
             if old {
                 self.seen
                     .remove(id.as_slice())
-                    .map_err(|e| MailError::store(self.path, e))?;
+                    .map_err(|e| db_error(self.path, e))?;
                 forgotten += 1;
             }
         }
@@ -162,17 +162,17 @@ impl<'t> Tx<'t> {
         let this_copy = self
             .queue
             .get(key.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
             .is_some_and(|row| row.value().1 == q.enqueued_ms);
         if !this_copy {
             return Ok(false);
         }
         self.queue
             .remove(key.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         self.messages
             .remove(q.id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         Ok(true)
     }
 
@@ -188,7 +188,7 @@ impl<'t> Tx<'t> {
         let seen = self
             .seen
             .get(m.message_id.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
             .map(|v| v.value().1);
         if let Some(seen_hops) = seen {
             // The same sender resending (a lost ack) sends the same hop
@@ -209,7 +209,7 @@ impl<'t> Tx<'t> {
         }
         self.seen
             .insert(m.message_id.as_slice(), (now_ms, hops))
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         self.add(RECEIVED, 1);
         let mut taken = Taken::default();
         // A message for one post office keeps its id end to end, so copies
@@ -264,7 +264,7 @@ impl<'t> Tx<'t> {
         value.extend_from_slice(body);
         self.mailboxes
             .insert(key.as_slice(), value.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         // Counted here, so a report returned into a local mailbox counts too.
         self.add(DELIVERED, 1);
         Ok(())
@@ -274,7 +274,7 @@ impl<'t> Tx<'t> {
         let bytes = codec::encode(m).map_err(|e| MailError::store(self.path, e))?;
         self.messages
             .insert(m.message_id.as_slice(), bytes.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         let key = queue_key(po, &m.message_id);
         // A copy still queued (its hand-over not yet forgotten) gets a
         // successor with a later `enqueued_ms`, which is how `dequeue` tells
@@ -282,7 +282,7 @@ impl<'t> Tx<'t> {
         let previous = self
             .queue
             .get(key.as_slice())
-            .map_err(|e| MailError::store(self.path, e))?
+            .map_err(|e| db_error(self.path, e))?
             .map(|row| row.value().1);
         let enqueued_ms = match previous {
             Some(earlier) if earlier >= now_ms => earlier + 1,
@@ -290,7 +290,7 @@ impl<'t> Tx<'t> {
         };
         self.queue
             .insert(key.as_slice(), (now_ms, enqueued_ms, 0))
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         let queued = Queued {
             post_office: *po,
             id: m.message_id,
@@ -318,7 +318,7 @@ impl<'t> Tx<'t> {
         self.add(RETURNED, 1);
         self.seen
             .insert(ndr.message_id.as_slice(), (now_ms, 0))
-            .map_err(|e| MailError::store(self.path, e))?;
+            .map_err(|e| db_error(self.path, e))?;
         let sender = &m.from;
         match router.disposition(&sender.post_office) {
             Disposition::Local => {
