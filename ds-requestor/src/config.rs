@@ -164,6 +164,7 @@ impl Settings {
         let mut servers = Vec::new();
         for s in config.servers {
             let n = name("server", &s.name)?;
+            config::secret(&format!("servers[{n}].secret"), &s.secret)?;
             if n == node {
                 return Err(format!("server {n} is this requestor itself"));
             }
@@ -179,6 +180,9 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
             None => vec![node],
         };
+        if let Some(site) = &config.site {
+            config::secret("site.secret", &site.secret)?;
+        }
         let site = match config.site {
             Some(site) => Some(SiteSettings {
                 client: match &site.client {
@@ -245,17 +249,17 @@ pub(crate) fn dir_error(error: RuntimeError) -> DirError {
 mod tests {
     use super::*;
 
-    const BASE: &str = "node = \"POA\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"op\"\nserver = \"H\"\n";
+    const BASE: &str = "node = \"POA\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"\nserver = \"H\"\n";
 
     #[test]
     fn the_initial_server_needs_a_table_and_secrets_stay_hidden() {
         assert!(Settings::parse(BASE, "t").is_err());
         let text = format!(
-            "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"127.0.0.1:1\"\nsecret = \"hunter2\"\n"
+            "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"127.0.0.1:1\"\nsecret = \"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42\"\n"
         );
         let s = Settings::parse(&text, "t").unwrap();
         assert_eq!(s.post_offices, vec![Name::new("POA").unwrap()]);
-        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s:?}").contains("4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42"));
     }
 
     #[test]
@@ -271,13 +275,34 @@ mod tests {
     #[test]
     fn debug_never_shows_a_key() {
         let text = format!(
-            "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"e\"\nsecret = \"server-key\"\n\
-             [site]\nendpoint = \"e\"\nsecret = \"site-key\"\n"
+            "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"e\"\nsecret = \"5e4fe45e4fe45e4fe45e4fe45e4fe45e\"\n\
+             [site]\nendpoint = \"e\"\nsecret = \"517e517e517e517e517e517e517e517e\"\n"
         );
         let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
-        for key in ["server-key", "site-key", "\"op\""] {
+        for key in [
+            "5e4fe45e4fe45e4fe45e4fe45e4fe45e",
+            "517e517e517e517e517e517e517e517e",
+            "\"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"",
+        ] {
             assert!(!shown.contains(key), "{key} in {shown}");
         }
         assert!(shown.contains("POA"));
+    }
+
+    #[test]
+    fn an_empty_or_short_key_is_refused_by_name() {
+        for weak in ["", "0123456789"] {
+            let text =
+                format!("{BASE}[[servers]]\nname = \"H\"\nendpoint = \"e\"\nsecret = \"{weak}\"\n");
+            let err = Settings::parse(&text, "poa.toml").unwrap_err().to_string();
+            assert!(err.contains("servers[H].secret"), "{err}");
+            let text = format!(
+                "{BASE}[[servers]]\nname = \"H\"\nendpoint = \"e\"\n\
+                 secret = \"5e4fe45e4fe45e4fe45e4fe45e4fe45e\"\n\
+                 [site]\nendpoint = \"e\"\nsecret = \"{weak}\"\n"
+            );
+            let err = Settings::parse(&text, "poa.toml").unwrap_err().to_string();
+            assert!(err.contains("site.secret"), "{err}");
+        }
     }
 }

@@ -168,6 +168,7 @@ impl Settings {
         let mut requestors: Vec<Registered> = Vec::new();
         for r in config.requestors {
             let rname = name("requestor", &r.name)?;
+            config::secret(&format!("requestors[{rname}].secret"), &r.secret)?;
             if rname == node || requestors.iter().any(|x| x.policy.name == rname) {
                 return Err(format!(
                     "requestor {rname} is listed twice or is this server"
@@ -192,6 +193,7 @@ impl Settings {
         }
         let site = match config.site {
             Some(site) => {
+                config::secret("site.secret", &site.secret)?;
                 let client = match &site.client {
                     Some(c) => name("site.client", c)?,
                     None => node,
@@ -249,30 +251,32 @@ pub(crate) fn dir_error(error: RuntimeError) -> DirError {
 mod tests {
     use super::*;
 
-    const BASE: &str = "node = \"H\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"op\"\n";
+    const BASE: &str = "node = \"H\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"\n";
 
     #[test]
     fn defaults_own_post_office_and_export_all() {
-        let text = format!("{BASE}[[requestors]]\nname = \"poa\"\nsecret = \"hunter2\"\n");
+        let text = format!(
+            "{BASE}[[requestors]]\nname = \"poa\"\nsecret = \"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42\"\n"
+        );
         let s = Settings::parse(&text, "t").unwrap();
         let r = &s.requestors[0].policy;
         assert_eq!(r.post_offices, vec![Name::new("POA").unwrap()]);
         assert_eq!(r.export, vec!["*".to_owned()]);
-        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s:?}").contains("4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42"));
     }
 
     #[test]
     fn site_mode_names_a_folder_per_post_office_and_hides_its_key() {
         let text = format!(
-            "{BASE}[site]\nendpoint = \"127.0.0.1:1\"\nsecret = \"hunter3\"\n\
-             [[requestors]]\nname = \"POD\"\nsecret = \"s\"\nbridge = false\n"
+            "{BASE}[site]\nendpoint = \"127.0.0.1:1\"\nsecret = \"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e43\"\n\
+             [[requestors]]\nname = \"POD\"\nsecret = \"55555555555555555555555555555555\"\nbridge = false\n"
         );
         let s = Settings::parse(&text, "t").unwrap();
         let site = s.site.as_ref().unwrap();
         assert_eq!(site.client.as_str(), "H");
         let pod = Name::new("POD").unwrap();
         assert_eq!(site.folder_of(&pod).unwrap().as_str(), "FS-POD");
-        assert!(!format!("{s:?}").contains("hunter3"));
+        assert!(!format!("{s:?}").contains("4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e43"));
     }
 
     #[test]
@@ -283,7 +287,9 @@ mod tests {
             err.contains("h.toml") && err.contains("unknown field `chunks`"),
             "{err}"
         );
-        let nested = format!("{BASE}[site]\nendpoint = \"e\"\nsecret = \"s\"\nprefix = \"F\"\n");
+        let nested = format!(
+            "{BASE}[site]\nendpoint = \"e\"\nsecret = \"55555555555555555555555555555555\"\nprefix = \"F\"\n"
+        );
         let err = Settings::parse(&nested, "h.toml").unwrap_err().to_string();
         assert!(err.contains("unknown field `prefix`"), "{err}");
     }
@@ -291,11 +297,15 @@ mod tests {
     #[test]
     fn debug_never_shows_a_key() {
         let text = format!(
-            "{BASE}[site]\nendpoint = \"e\"\nsecret = \"site-key\"\n\
-             [[requestors]]\nname = \"POA\"\nsecret = \"requestor-key\"\n"
+            "{BASE}[site]\nendpoint = \"e\"\nsecret = \"517e517e517e517e517e517e517e517e\"\n\
+             [[requestors]]\nname = \"POA\"\nsecret = \"7e9a7e9a7e9a7e9a7e9a7e9a7e9a7e9a\"\n"
         );
         let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
-        for key in ["site-key", "requestor-key", "\"op\""] {
+        for key in [
+            "517e517e517e517e517e517e517e517e",
+            "7e9a7e9a7e9a7e9a7e9a7e9a7e9a7e9a",
+            "\"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"",
+        ] {
             assert!(!shown.contains(key), "{key} in {shown}");
         }
         assert!(shown.contains("POA"));
@@ -303,7 +313,25 @@ mod tests {
 
     #[test]
     fn the_server_cannot_be_its_own_requestor() {
-        let text = format!("{BASE}[[requestors]]\nname = \"H\"\nsecret = \"s\"\n");
+        let text = format!(
+            "{BASE}[[requestors]]\nname = \"H\"\nsecret = \"55555555555555555555555555555555\"\n"
+        );
         assert!(Settings::parse(&text, "t").is_err());
+    }
+
+    #[test]
+    fn an_empty_or_short_key_is_refused_by_name() {
+        for (weak, key) in [("", "is empty"), ("s3cret", "is not a hex digit")] {
+            let text = format!("{BASE}[[requestors]]\nname = \"POA\"\nsecret = \"{weak}\"\n");
+            let err = Settings::parse(&text, "h.toml").unwrap_err().to_string();
+            assert!(err.contains("requestors[POA].secret"), "{err}");
+            assert!(err.contains(key), "{err}");
+            let text = format!("{BASE}[site]\nendpoint = \"e\"\nsecret = \"{weak}\"\n");
+            let err = Settings::parse(&text, "h.toml").unwrap_err().to_string();
+            assert!(err.contains("site.secret"), "{err}");
+        }
+        let short = BASE.replace("0c0ffee0c0ffee0c0ffee0c0ffee0c0f", "0c0ffee0c0");
+        let err = Settings::parse(&short, "h.toml").unwrap_err().to_string();
+        assert!(err.contains("operator_secret has 10 hex digits"), "{err}");
     }
 }

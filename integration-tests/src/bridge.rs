@@ -20,7 +20,7 @@ use crate::site::pair_secret;
 
 /// The key of a node's DS role on its own site replicator.
 pub fn client_secret(node: &str) -> String {
-    format!("site-client-{node}")
+    crate::keys::key(&format!("site-client-{node}"))
 }
 
 /// One role process and what it takes to restart it.

@@ -15,12 +15,13 @@ use crate::RoleProcess;
 use crate::operator::Operator;
 
 pub const NETWORK: &str = "ACME";
-pub const OPERATOR_SECRET: &str = "operator-secret";
+/// `keys::key("operator-secret")`: 32 hex digits, as the roles require.
+pub const OPERATOR_SECRET: &str = "6f70657261746f722d73656372657400";
 pub const READY: Duration = Duration::from_secs(60);
 
 /// The secret a requestor uses with every server in these tests.
 pub fn requestor_secret(po: &str) -> String {
-    format!("key-of-{po}")
+    crate::keys::key(&format!("key-of-{po}"))
 }
 
 /// A role process plus what it takes to restart it.

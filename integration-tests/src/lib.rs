@@ -8,6 +8,7 @@
 
 pub mod bridge;
 pub mod dirsync;
+pub mod keys;
 pub mod mail;
 pub mod netctl_run;
 pub mod operator;

@@ -22,7 +22,8 @@ use crate::RoleProcess;
 use crate::operator::Operator;
 
 pub const NETWORK: &str = "ACME";
-pub const OPERATOR_SECRET: &str = "mail-operator-secret";
+/// `keys::key("mail-operator")`: a key of 32 hex digits, as the roles require.
+pub const OPERATOR_SECRET: &str = "6d61696c2d6f70657261746f72000000";
 pub const READY: Duration = Duration::from_secs(60);
 /// The router name a test uses to hand mail in over the wire protocol.
 pub const INJECTOR: &str = "GEN";
@@ -30,7 +31,7 @@ pub const INJECTOR: &str = "GEN";
 /// The key two routers share (the same whichever side asks).
 pub fn pair_secret(a: &str, b: &str) -> String {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
-    format!("mail-key-{x}-{y}")
+    crate::keys::key(&format!("mail-key-{x}-{y}"))
 }
 
 /// The password of a test user.

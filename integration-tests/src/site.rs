@@ -10,15 +10,17 @@ use crate::RoleProcess;
 use crate::mail::name;
 use crate::operator::Operator;
 
-pub const OPERATOR_SECRET: &str = "operator-secret";
+/// `keys::key("operator-secret")`: 32 hex digits, as the roles require.
+pub const OPERATOR_SECRET: &str = "6f70657261746f722d73656372657400";
 /// The local DS client every test replicator accepts, allowed all F* folders.
 pub const CLIENT: &str = "DS";
-pub const CLIENT_SECRET: &str = "ds-secret";
+/// `keys::key("ds-secret")`.
+pub const CLIENT_SECRET: &str = "64732d73656372657400000000000000";
 
 /// Both sides of a pair use the same secret.
 pub fn pair_secret(a: &str, b: &str) -> String {
     let (x, y) = if a < b { (a, b) } else { (b, a) };
-    format!("site-{x}-{y}")
+    crate::keys::key(&format!("site-{x}-{y}"))
 }
 
 pub struct SiteNode {

@@ -9,6 +9,9 @@ use netctl::client::Operator;
 use netctl::supervisor;
 use wire_format::StatusValue;
 
+/// A key the roles accept: 32 hex digits.
+const OPERATOR_KEY: &str = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f";
+
 #[test]
 fn a_role_process_is_started_queried_and_stopped() {
     let site_replicator = binary("site-replicator");
@@ -17,8 +20,9 @@ fn a_role_process_is_started_queried_and_stopped() {
     std::fs::write(
         &config,
         format!(
-            "node = \"H2\"\nnetwork = \"ACME\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"op\"\n",
-            dir.path().join("data").display()
+            "node = \"H2\"\nnetwork = \"ACME\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\noperator_secret = \"{}\"\n",
+            dir.path().join("data").display(),
+            OPERATOR_KEY
         ),
     )
     .unwrap();
@@ -39,7 +43,7 @@ fn a_role_process_is_started_queried_and_stopped() {
         .expect("a wire listener")
         .clone();
 
-    let mut op = Operator::connect(&wire, "op").unwrap();
+    let mut op = Operator::connect(&wire, OPERATOR_KEY).unwrap();
     let status = op.status().unwrap();
     assert!(
         status

@@ -201,7 +201,7 @@ impl Settings {
         }
         let mut peers = Vec::new();
         for p in config.peers {
-            let peer = name("peer", &p.name)?;
+            let peer = p.validate("peers")?;
             if peer == node {
                 return Err(format!("peer {peer} is this router itself"));
             }
@@ -280,7 +280,7 @@ network = "ACME"
 mode = "hub"
 data_dir = "/tmp/h"
 listen = "127.0.0.1:0"
-operator_secret = "op"
+operator_secret = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f"
 "#;
 
     fn refused(text: &str) -> String {
@@ -331,13 +331,29 @@ operator_secret = "op"
     #[test]
     fn debug_never_shows_a_key() {
         let text = format!(
-            "{HUB}[[peers]]\nname = \"POA\"\nsecret = \"peer-key\"\n\
+            "{HUB}[[peers]]\nname = \"POA\"\nsecret = \"bee4bee4bee4bee4bee4bee4bee4bee4\"\n\
              [[users]]\nmailbox = \"JSMITH\"\npassword = \"user-password\"\n"
         );
         let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
-        for key in ["peer-key", "user-password", "\"op\""] {
+        for key in [
+            "bee4bee4bee4bee4bee4bee4bee4bee4",
+            "user-password",
+            "\"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"",
+        ] {
             assert!(!shown.contains(key), "{key} in {shown}");
         }
         assert!(shown.contains("JSMITH"));
+    }
+
+    #[test]
+    fn an_empty_or_short_peer_key_is_refused_by_name() {
+        for weak in ["", "0123456789"] {
+            let text = format!("{HUB}[[peers]]\nname = \"POA\"\nsecret = \"{weak}\"\n");
+            let err = refused(&text);
+            assert!(err.starts_with("peers[POA].secret "), "{err}");
+            assert!(err.contains("openssl rand -hex 16"), "{err}");
+        }
+        let op = HUB.replace("0c0ffee0c0ffee0c0ffee0c0ffee0c0f", "");
+        assert!(refused(&op).starts_with("operator_secret is empty"));
     }
 }

@@ -9,7 +9,8 @@
 //! network = "ACME"
 //! data_dir = "/var/lib/mhub/poa-ds"
 //! listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
-//! operator_secret = "..."      # key of the operator connecting as OPERATOR
+//! operator_secret = "..."      # key of the operator connecting as OPERATOR:
+//!                              # 32+ random hex digits (`openssl rand -hex 16`)
 //!
 //! [limits]                     # optional; see `Limits` for each default
 //! wire_connections = 256
@@ -44,11 +45,13 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
-    /// Checks the shared keys: the node and network names, the limits.
-    /// Returns the two names; the reason of a refusal names the key.
+    /// Checks the shared keys: the node and network names, the operator's
+    /// key (see [`secret`]), the limits. Returns the two names; the reason
+    /// of a refusal names the key.
     pub fn validate(&self) -> Result<(Name, Name), String> {
         let node = name("node", &self.node)?;
         let network = name("network", &self.network)?;
+        secret("operator_secret", &self.operator_secret)?;
         self.limits.validate()?;
         Ok((node, network))
     }
@@ -65,6 +68,25 @@ pub struct PeerConfig {
     pub secret: Secret<String>,
     /// Where the peer listens; may also be set at run time (Repoint).
     pub endpoint: Option<String>,
+}
+
+impl PeerConfig {
+    /// The peer's name, once it and its key are checked; a refusal names
+    /// the key as `{table}[NAME].secret` (`table` is the array's key,
+    /// `peers` for `[[peers]]`).
+    pub fn validate(&self, table: &str) -> Result<Name, String> {
+        let peer = name(&format!("{table} name"), &self.name)?;
+        secret(&format!("{table}[{peer}].secret"), &self.secret)?;
+        Ok(peer)
+    }
+}
+
+/// Refuses a pre-shared key that is empty or weaker than 128 random bits
+/// ([`peer_link::check_strength`]); the reason names the `key`. Every key
+/// a role reads from its file passes here before it reaches a keyring:
+/// the handshake lets an eavesdropper test guesses offline.
+pub fn secret(key: &str, value: &Secret<String>) -> Result<(), String> {
+    value.check_strength(key).map_err(|e| e.to_string())
 }
 
 /// `raw` as a wire name; a refusal names the `key` it came from.
@@ -137,8 +159,13 @@ mod tests {
         secret: Secret<String>,
     }
 
+    /// Keys as a generator writes them: 32 hex digits.
+    const OP_KEY: &str = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f";
+    const PEER_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75e";
+
     const BASE: &str = "node = \"POA\"\nnetwork = \"ACME\"\ndata_dir = \"/tmp/x\"\n\
-                        listen = \"127.0.0.1:0\"\noperator_secret = \"op-key\"\n";
+                        listen = \"127.0.0.1:0\"\n\
+                        operator_secret = \"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"\n";
 
     fn read(text: &str) -> Result<Role, RuntimeError> {
         parse(text, "role.toml", Ok)
@@ -156,7 +183,7 @@ mod tests {
     fn the_shared_keys_stay_at_the_top_and_limits_default() {
         let role = read(&format!("{BASE}chunk = 5\n")).unwrap();
         assert_eq!(role.common.node, "POA");
-        assert_eq!(role.common.operator_secret.as_bytes(), b"op-key");
+        assert_eq!(role.common.operator_secret.as_bytes(), OP_KEY.as_bytes());
         assert_eq!(role.common.limits, Limits::default());
         assert_eq!(role.chunk, Some(5));
         assert_eq!(role.common.validate().unwrap().0.as_str(), "POA");
@@ -189,11 +216,60 @@ mod tests {
 
     #[test]
     fn written_configs_read_back_the_same_and_debug_hides_the_key() {
-        let role = read(&format!("{BASE}[[peers]]\nname = \"H\"\nsecret = \"k\"\n")).unwrap();
+        let role = read(&format!(
+            "{BASE}[[peers]]\nname = \"H\"\nsecret = \"{PEER_KEY}\"\n"
+        ))
+        .unwrap();
         let again = read(&toml::to_string(&role).unwrap()).unwrap();
         assert_eq!(again.common, role.common);
         assert_eq!(again.peers[0].secret, role.peers[0].secret);
-        assert!(!format!("{role:?}").contains("op-key"));
+        let shown = format!("{role:?}");
+        assert!(
+            !shown.contains(OP_KEY) && !shown.contains(PEER_KEY),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_short_operator_secret_is_refused_by_name() {
+        for weak in [
+            "",
+            "0123456789",
+            "not hex but quite long enough to pass a count",
+        ] {
+            let text = BASE.replace(OP_KEY, weak);
+            let role = read(&text).unwrap();
+            let reason = role.common.validate().unwrap_err();
+            assert!(reason.starts_with("operator_secret "), "{reason}");
+            assert!(reason.contains("openssl rand -hex 16"), "{reason}");
+            if !weak.is_empty() {
+                assert!(!reason.contains(weak), "the key is shown: {reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_peer_is_checked_with_its_key_named_by_peer() {
+        let peer = |secret: &str| PeerConfig {
+            name: "H".into(),
+            secret: Secret::from(secret),
+            endpoint: None,
+        };
+        assert_eq!(peer(PEER_KEY).validate("peers").unwrap().as_str(), "H");
+        let reason = peer("").validate("peers").unwrap_err();
+        assert!(reason.starts_with("peers[H].secret is empty"), "{reason}");
+        let reason = peer("s3cret").validate("peers").unwrap_err();
+        assert!(reason.starts_with("peers[H].secret "), "{reason}");
+        let bad_name = PeerConfig {
+            name: "h h".into(),
+            ..peer(PEER_KEY)
+        };
+        assert!(
+            bad_name
+                .validate("peers")
+                .unwrap_err()
+                .starts_with("peers name")
+        );
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Settings {
         let (node, network) = config.common.validate()?;
         let mut peers = Vec::new();
         for peer in config.peers {
-            let peer_name = name("peer", &peer.name)?;
+            let peer_name = peer.validate("peers")?;
             // A server listed as its own peer would replicate from itself forever.
             if peer_name == node {
                 return Err(format!("peer {peer_name} is this server itself"));
@@ -118,7 +118,9 @@ impl Settings {
         }
         let mut clients = Vec::new();
         for client in config.clients {
-            clients.push((name("client", &client.name)?, client));
+            let client_name = name("client", &client.name)?;
+            config::secret(&format!("clients[{client_name}].secret"), &client.secret)?;
+            clients.push((client_name, client));
         }
         let max_chunk = config.max_chunk.unwrap_or(DEFAULT_MAX_CHUNK);
         if max_chunk == 0 {
@@ -161,12 +163,14 @@ mod tests {
         network = "ACME"
         data_dir = "/tmp/x"
         listen = "127.0.0.1:0"
-        operator_secret = "op"
+        operator_secret = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f"
     "#;
 
     #[test]
     fn a_server_may_not_list_itself_as_a_peer() {
-        let text = format!("{BASE}\n[[peers]]\nname = \"h2\"\nsecret = \"s\"\n");
+        let text = format!(
+            "{BASE}\n[[peers]]\nname = \"h2\"\nsecret = \"55555555555555555555555555555555\"\n"
+        );
         let err = Settings::parse(&text, "t").unwrap_err();
         assert!(err.to_string().contains("this server itself"), "{err}");
     }
@@ -183,9 +187,11 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let text = format!("{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"hunter2\"\n");
+        let text = format!(
+            "{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42\"\n"
+        );
         let settings = Settings::parse(&text, "t").unwrap();
-        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert!(!format!("{settings:?}").contains("4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e42"));
     }
 
     #[test]
@@ -201,13 +207,29 @@ mod tests {
     #[test]
     fn debug_never_shows_a_key() {
         let text = format!(
-            "{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"peer-key\"\n\
-             [[clients]]\nname = \"H2\"\nsecret = \"client-key\"\n"
+            "{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"bee4bee4bee4bee4bee4bee4bee4bee4\"\n\
+             [[clients]]\nname = \"H2\"\nsecret = \"c11ec11ec11ec11ec11ec11ec11ec11e\"\n"
         );
         let shown = format!("{:?}", Settings::parse(&text, "t").unwrap());
-        for key in ["peer-key", "client-key", "\"op\""] {
+        for key in [
+            "bee4bee4bee4bee4bee4bee4bee4bee4",
+            "c11ec11ec11ec11ec11ec11ec11ec11e",
+            "\"0c0ffee0c0ffee0c0ffee0c0ffee0c0f\"",
+        ] {
             assert!(!shown.contains(key), "{key} in {shown}");
         }
         assert!(shown.contains("H3"));
+    }
+
+    #[test]
+    fn an_empty_or_short_key_is_refused_by_name() {
+        for weak in ["", "0123456789"] {
+            let text = format!("{BASE}\n[[peers]]\nname = \"H3\"\nsecret = \"{weak}\"\n");
+            let err = Settings::parse(&text, "h2.toml").unwrap_err().to_string();
+            assert!(err.contains("peers[H3].secret"), "{err}");
+            let text = format!("{BASE}\n[[clients]]\nname = \"H2\"\nsecret = \"{weak}\"\n");
+            let err = Settings::parse(&text, "h2.toml").unwrap_err().to_string();
+            assert!(err.contains("clients[H2].secret"), "{err}");
+        }
     }
 }
