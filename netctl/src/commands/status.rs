@@ -4,21 +4,54 @@
 //! process with `id` (`NODE.role`), `node`, `role`, `pid`, `alive` (bool),
 //! `endpoints` (service to `host:port`), for mail routers `smtp` and `pop3`
 //! (`host:port`), `status` (the process's status keys to numbers, strings or
-//! booleans; see each role's documentation) and `error` (why status could not
-//! be read, or null).
+//! booleans; see each role's documentation), `health` (`"ok"`, `"degraded"`,
+//! or null when the status could not be read), `degraded` (why the process
+//! is degraded, or null) and `error` (why status could not be read, or
+//! null).
+//!
+//! A degraded process runs and answers, but part of its work fails until
+//! the cause is gone (a store that cannot be written on a full disk, say):
+//! the human form shows it as `DEGRADED` with a `degraded: <reason>` line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use peer_link::LinkError;
 use serde_json::{Value, json};
-use wire_format::StatusValue;
+use wire_format::{Health, Message, StatusRequest, StatusValue};
 
 use crate::NetctlError;
 use crate::client::Operator;
 use crate::state::{NetworkState, Secrets};
 use crate::supervisor;
 
-pub type Reports = BTreeMap<String, Result<Vec<(String, StatusValue)>, String>>;
+/// What one process reported: its status keys, in its order, and its health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub items: Vec<(String, StatusValue)>,
+    pub health: Health,
+}
+
+pub type Reports = BTreeMap<String, Result<Report, String>>;
+
+fn report(op: &mut Operator) -> Result<Report, LinkError> {
+    match op.request(StatusRequest)? {
+        Message::StatusReport(r) => Ok(Report {
+            items: r.items.into_iter().map(|i| (i.key, i.value)).collect(),
+            health: r.health,
+        }),
+        other => Err(LinkError::unexpected("StatusReport", &other)),
+    }
+}
+
+/// The state column and the health for `--json`: (`up`/`DEGRADED`,
+/// `"ok"`/`"degraded"`, the reason).
+fn health(health: &Health) -> (&'static str, &'static str, Option<&str>) {
+    match health {
+        Health::Ok => ("up", "ok", None),
+        Health::Degraded(reason) => ("DEGRADED", "degraded", Some(reason)),
+    }
+}
 
 pub fn collect(data_dir: &Path) -> Result<(NetworkState, Reports), NetctlError> {
     let state = NetworkState::load(data_dir)?;
@@ -30,7 +63,7 @@ pub fn collect(data_dir: &Path) -> Result<(NetworkState, Reports), NetctlError> 
         } else {
             match p.wire() {
                 Some(wire) => Operator::connect(wire, secrets.operator.expose())
-                    .and_then(|mut op| op.status())
+                    .and_then(|mut op| report(&mut op))
                     .map_err(|e| e.to_string()),
                 None => Err("announced no wire listener".to_owned()),
             }
@@ -53,18 +86,24 @@ pub fn processes_json(state: &NetworkState, reports: Option<&Reports>) -> Value 
         .processes
         .iter()
         .map(|p| {
-            let (status, error) = match reports.and_then(|r| r.get(&p.id)) {
-                Some(Ok(items)) => (
-                    json!(
-                        items
-                            .iter()
-                            .map(|(k, v)| (k.clone(), value_json(v)))
-                            .collect::<serde_json::Map<_, _>>()
-                    ),
-                    Value::Null,
-                ),
-                Some(Err(e)) => (Value::Null, json!(e)),
-                None => (Value::Null, Value::Null),
+            let (status, error, state, degraded) = match reports.and_then(|r| r.get(&p.id)) {
+                Some(Ok(report)) => {
+                    let (_, state, degraded) = health(&report.health);
+                    (
+                        json!(
+                            report
+                                .items
+                                .iter()
+                                .map(|(k, v)| (k.clone(), value_json(v)))
+                                .collect::<serde_json::Map<_, _>>()
+                        ),
+                        Value::Null,
+                        json!(state),
+                        json!(degraded),
+                    )
+                }
+                Some(Err(e)) => (Value::Null, json!(e), Value::Null, Value::Null),
+                None => (Value::Null, Value::Null, Value::Null, Value::Null),
             };
             json!({
                 "id": p.id,
@@ -76,6 +115,8 @@ pub fn processes_json(state: &NetworkState, reports: Option<&Reports>) -> Value 
                 "smtp": p.endpoints.get("smtp"),
                 "pop3": p.endpoints.get("pop3"),
                 "status": status,
+                "health": state,
+                "degraded": degraded,
                 "error": error,
             })
         })
@@ -87,19 +128,23 @@ pub fn print(state: &NetworkState, reports: &Reports) {
     println!("network {}", state.network);
     for p in &state.processes {
         match reports.get(&p.id) {
-            Some(Ok(items)) => {
+            Some(Ok(report)) => {
                 // Post offices' mail routers: where users' clients connect.
                 let clients: String = ["smtp", "pop3"]
                     .iter()
                     .filter_map(|s| Some(format!("  {s} {}", p.endpoints.get(*s)?)))
                     .collect();
+                let (state, _, degraded) = health(&report.health);
                 println!(
-                    "  {:<24} up    pid {:<8} {}{clients}",
+                    "  {:<24} {state:<5} pid {:<8} {}{clients}",
                     p.id,
                     p.pid,
                     p.wire().unwrap_or("-")
                 );
-                for (key, value) in items {
+                if let Some(reason) = degraded {
+                    println!("      degraded: {reason}");
+                }
+                for (key, value) in &report.items {
                     let shown = match value {
                         StatusValue::Count(n) => n.to_string(),
                         StatusValue::Text(t) if t.is_empty() => "-".to_owned(),
@@ -112,5 +157,20 @@ pub fn print(state: &NetworkState, reports: &Reports) {
             Some(Err(e)) => println!("  {:<24} DOWN  pid {:<8} {e}", p.id, p.pid),
             None => println!("  {:<24} ?", p.id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_degraded_process_shows_as_degraded_with_its_reason() {
+        assert_eq!(health(&Health::Ok), ("up", "ok", None));
+        let reason = "mail store /d/mail.redb: I/O error: No space left on device";
+        assert_eq!(
+            health(&Health::Degraded(reason.into())),
+            ("DEGRADED", "degraded", Some(reason))
+        );
     }
 }
