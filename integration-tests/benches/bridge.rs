@@ -60,7 +60,10 @@ fn main() {
     let started = Instant::now();
     for start in (0..total).step_by(10_000) {
         let changes = (start..(start + 10_000).min(total)).map(entry).collect();
-        match poc.request(DirUpload { changes }) {
+        match poc.request(DirUpload {
+            store_epoch: 0,
+            changes,
+        }) {
             Ok(Message::DirUploadAck(_)) => {}
             other => panic!("upload failed: {other:?}"),
         }

@@ -78,7 +78,10 @@ fn resync(total: usize) {
         let changes = (start..(start + 10_000).min(total))
             .map(bulk_entry)
             .collect();
-        match client.request(DirUpload { changes }) {
+        match client.request(DirUpload {
+            store_epoch: 0,
+            changes,
+        }) {
             Ok(Message::DirUploadAck(_)) => {}
             other => panic!("load failed: {other:?}"),
         }

@@ -57,6 +57,7 @@ fn upload_as_pox(server: &Role, changes: Vec<Entry>) -> u64 {
     let mut acked = 0;
     for chunk in changes.chunks(500) {
         match client.request(DirUpload {
+            store_epoch: 0,
             changes: chunk.to_vec(),
         }) {
             Ok(Message::DirUploadAck(a)) => acked = a.applied_through,

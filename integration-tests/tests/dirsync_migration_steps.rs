@@ -53,6 +53,7 @@ fn remove_requestor_then_purge_its_post_office() {
         Err(_) => true,
         Ok(c) => c
             .request(wire_format::DirUpload {
+                store_epoch: 0,
                 changes: Vec::new(),
             })
             .is_err(),
@@ -89,6 +90,7 @@ fn remove_requestor_then_purge_its_post_office() {
     )
     .and_then(|mut c| {
         c.request(wire_format::DirUpload {
+            store_epoch: 0,
             changes: Vec::new(),
         })
     });

@@ -61,6 +61,7 @@ fn a_requestor_cannot_write_another_post_offices_user_and_a_wrong_key_gets_nothi
     )
     .unwrap();
     let hostile = DirUpload {
+        store_epoch: 0,
         changes: vec![
             entry("POA", "FINE", "Fine", "POA", 1_000),
             entry("POB", "BOSS", "Hijacked", "POA", 1_001),
@@ -77,6 +78,7 @@ fn a_requestor_cannot_write_another_post_offices_user_and_a_wrong_key_gets_nothi
     assert!(server.log_text().contains("refused an upload"));
     // The same connection still works for legitimate requests.
     match as_poa.request(DirUpload {
+        store_epoch: 0,
         changes: Vec::new(),
     }) {
         Ok(Message::DirUploadAck(_)) => {}
@@ -165,6 +167,7 @@ fn a_malformed_frame_closes_only_its_connection() {
         epoch: 0,
         after: 0,
         force_full: false,
+        restore: false,
     }) {
         Ok(Message::DirPullStart(s)) => assert!(s.full),
         other => panic!("expected DirPullStart, got {other:?}"),

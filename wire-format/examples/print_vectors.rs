@@ -57,6 +57,7 @@ fn samples() -> Vec<Message> {
         Ping { token: 0x0102_0304 }.into(),
         Pong { token: 0x0102_0304 }.into(),
         DirUpload {
+            store_epoch: 0x5eed_0000_0000_0001,
             changes: vec![entry()],
         }
         .into(),
@@ -68,6 +69,7 @@ fn samples() -> Vec<Message> {
             epoch: 3,
             after: 100,
             force_full: false,
+            restore: false,
         }
         .into(),
         DirPullStart {

@@ -132,9 +132,9 @@ arbitrary_structs! {
     Ping { token }
     Pong { token }
 
-    DirUpload { changes = list(MAX_CHUNK_ITEMS) }
+    DirUpload { store_epoch, changes = list(MAX_CHUNK_ITEMS) }
     DirUploadAck { applied_through }
-    DirPull { epoch, after, force_full }
+    DirPull { epoch, after, force_full, restore }
     DirPullStart { epoch, full, high_water }
     DirUpdate { update_no, entry }
     DirUpdates { updates = list(MAX_CHUNK_ITEMS) }

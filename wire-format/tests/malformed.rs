@@ -40,6 +40,7 @@ fn sample() -> Frame {
     Frame::new(
         9,
         DirUpload {
+            store_epoch: 0x0102_0304_0506_0708,
             changes: vec![entry.clone(), entry],
         },
     )
@@ -148,11 +149,14 @@ fn unknown_types_bad_magic_version_and_flags_are_typed_errors() {
 
 #[test]
 fn a_huge_list_count_in_a_small_body_fails_without_allocating_for_it() {
-    let mut frame = header(0x10, 4);
+    // DirUpload: the store epoch (8 bytes), then the list's count.
+    let mut frame = header(0x10, 12);
+    frame.extend_from_slice(&7u64.to_be_bytes());
     frame.extend_from_slice(&u32::MAX.to_be_bytes());
     let err = decode_frame(&frame, MAX).unwrap_err();
     assert!(err.to_string().contains("at most 65536"), "{err}");
-    let mut frame = header(0x10, 4);
+    let mut frame = header(0x10, 12);
+    frame.extend_from_slice(&7u64.to_be_bytes());
     frame.extend_from_slice(&60_000u32.to_be_bytes());
     assert!(matches!(
         decode_frame(&frame, MAX),

@@ -79,7 +79,9 @@ pub struct BridgeStore {
 
 impl BridgeStore {
     pub fn open(dir: &Path) -> Result<BridgeStore, DirError> {
-        let db = outbox::open(dir, "ds-bridge.redb", |txn| {
+        // The bridge owns no users of its own: a new bridge store never
+        // restores any (its exports are read again from the site log).
+        let db = outbox::open(dir, "ds-bridge.redb", |txn, _fresh| {
             txn.open_table(IMPORTED).map_err(DirError::store)?;
             txn.open_table(EXPORTED).map_err(DirError::store)?;
             Ok(())

@@ -17,7 +17,7 @@
 
 use wire_format::{DirUpdate, DirUpload, Entry, Message};
 
-use super::outbox::{Ledger, SyncState};
+use super::outbox::{Ledger, Outgoing, SyncState};
 use super::session::PullSession;
 use crate::DirError;
 
@@ -72,7 +72,7 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
     State(SyncState),
-    Pending(Vec<Entry>),
+    Pending(Outgoing),
     Acked,
     Full(u64),
     Staged(Batch, Vec<Entry>),
@@ -83,7 +83,7 @@ pub enum Stored {
 pub fn perform(store: &impl CycleStore, op: Op) -> Result<Stored, DirError> {
     Ok(match op {
         Op::State => Stored::State(store.ledger().sync_state()?),
-        Op::Pending(max) => Stored::Pending(store.ledger().pending(max)?),
+        Op::Pending(max) => Stored::Pending(store.ledger().outgoing(max)?),
         Op::RecordAck(through) => {
             store.ledger().record_ack(through)?;
             Stored::Acked
@@ -116,6 +116,9 @@ pub struct CycleReport {
     pub uploaded: u64,
     pub applied: u64,
     pub full: bool,
+    /// The store was new and took its own users back from the server (the
+    /// store's [`SyncState::restored`] says how many).
+    pub restored: bool,
 }
 
 #[derive(Debug)]
@@ -160,6 +163,9 @@ pub struct Cycle {
     pull_ended: bool,
     /// See [`CycleStore::STAGES`].
     stages: bool,
+    /// This cycle's pull restores a new store's own users: once committed,
+    /// the cycle uploads what waited for it, and pulls again.
+    restoring: bool,
 }
 
 impl Phase {
@@ -217,6 +223,7 @@ impl Cycle {
             buffer: Vec::new(),
             pull_ended: false,
             stages,
+            restoring: false,
         };
         (cycle, Step::Store(Op::Pending(upload_chunk)))
     }
@@ -234,7 +241,13 @@ impl Cycle {
     pub fn stored(&mut self, outcome: Stored) -> Result<Step, DirError> {
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         match (phase, outcome) {
-            (Phase::Pending { after_empty }, Stored::Pending(changes)) => {
+            (
+                Phase::Pending { after_empty },
+                Stored::Pending(Outgoing {
+                    store_epoch,
+                    changes,
+                }),
+            ) => {
                 if after_empty && changes.is_empty() {
                     self.phase = Phase::State;
                     return Ok(Step::Store(Op::State));
@@ -246,7 +259,13 @@ impl Cycle {
                 self.phase = Phase::Uploaded {
                     sent: changes.len() as u64,
                 };
-                Ok(Step::Request(DirUpload { changes }.into()))
+                Ok(Step::Request(
+                    DirUpload {
+                        store_epoch,
+                        changes,
+                    }
+                    .into(),
+                ))
             }
             (Phase::Acking { sent }, Stored::Acked) => {
                 self.report.uploaded += sent;
@@ -257,8 +276,11 @@ impl Cycle {
             }
             (Phase::State, Stored::State(state)) => {
                 let (session, request) = PullSession::begin(&state, false);
+                self.restoring = request.restore;
                 self.start = state;
                 self.session = Some(session);
+                self.full_gen = None;
+                self.pull_ended = false;
                 self.phase = Phase::Pulling;
                 Ok(Step::Request(request.into()))
             }
@@ -279,6 +301,15 @@ impl Cycle {
             }
             (Phase::Committing { last }, Stored::Committed(applied)) => {
                 self.report.applied += applied;
+                if last && self.restoring {
+                    // The restore is committed: now the changes made in
+                    // the new store go up, and a second (incremental) pull
+                    // brings what the server took meanwhile.
+                    self.restoring = false;
+                    self.report.restored = true;
+                    self.phase = Phase::Pending { after_empty: false };
+                    return Ok(Step::Store(Op::Pending(self.upload_chunk)));
+                }
                 if last {
                     return Ok(Step::Done(self.report));
                 }
@@ -323,7 +354,11 @@ impl Cycle {
         };
         match message {
             Message::DirPullStart(start) => {
-                if session.start(&start)? {
+                let full = session.start(&start)?;
+                // Only a full answer restores (the store keeps its restore
+                // pending otherwise, and asks again next cycle).
+                self.restoring &= full;
+                if full {
                     self.phase = Phase::BeginningFull;
                     return Ok(Step::Store(Op::BeginFull));
                 }
@@ -343,7 +378,7 @@ impl Cycle {
             Message::DirPullEnd(end) => {
                 session.end(&end)?;
                 self.pull_ended = true;
-                self.report.full = self.full_gen.is_some();
+                self.report.full |= self.full_gen.is_some();
                 let quiet = self.full_gen.is_none()
                     && self.buffer.is_empty()
                     && end.epoch == self.start.epoch

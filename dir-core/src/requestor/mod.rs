@@ -15,10 +15,12 @@ mod tests;
 mod tests_bridge;
 #[cfg(test)]
 mod tests_cycle;
+#[cfg(test)]
+mod tests_restore;
 
 pub use bridge::{BridgeCounts, BridgeState, BridgeStore, SiteCursor, same_content};
 pub use cycle::{Batch, Cycle, CycleReport, CycleStore, Op, PullEnd, Step, Stored, perform};
 pub use directories::{Bridge, PostOffice};
-pub use outbox::{Ledger, PENDING_BYTES, SyncState};
+pub use outbox::{Ledger, Outgoing, PENDING_BYTES, SyncState};
 pub use session::PullSession;
 pub use store::{Counts, RequestorStore};

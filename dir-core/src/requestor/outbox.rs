@@ -9,7 +9,10 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
 use wire_format::Entry;
 
 use crate::{DirError, stored};
@@ -23,6 +26,14 @@ pub const EPOCH: &str = "server_epoch";
 pub const MARK: &str = "server_mark";
 pub const GEN: &str = "resync_gen";
 pub const RESYNC_ACTIVE: &str = "resync_active";
+/// This store's own epoch, drawn when it is created: the server ties its
+/// upload mark to it, so a new store's numbers are never taken for replays.
+pub const STORE_EPOCH: &str = "store_epoch";
+/// Set in a post office's new store until one full pull that restores its
+/// own users from the server has been committed.
+pub const RESTORE_PENDING: &str = "restore_pending";
+/// How many own users that restore brought back.
+pub const RESTORED: &str = "restored_users";
 
 /// The tag of an outbox row.
 const QUEUED: u8 = 2;
@@ -54,18 +65,34 @@ pub fn add(
 
 /// Opens (creating) the database `file` in `dir`, with the outbox and meta
 /// tables and whatever else `tables` opens, so reads never meet a missing table.
+/// A store without an epoch draws one; `tables` is told whether the store is
+/// brand new (nothing was ever recorded in it), as opposed to one written by
+/// a version that kept no epoch.
 pub fn open(
     dir: &Path,
     file: &str,
-    tables: impl FnOnce(&WriteTransaction) -> Result<(), DirError>,
+    tables: impl FnOnce(&WriteTransaction, bool) -> Result<(), DirError>,
 ) -> Result<Database, DirError> {
     let db = store_file::open(&dir.join(file), &mut redb::Builder::new())?;
     write(&db, |txn| {
         txn.open_table(OUTBOX).map_err(DirError::store)?;
-        txn.open_table(META).map_err(DirError::store)?;
-        tables(txn)
+        let mut m = txn.open_table(META).map_err(DirError::store)?;
+        let mut fresh = false;
+        if get(&m, STORE_EPOCH)? == 0 {
+            fresh = m.is_empty().map_err(DirError::store)?;
+            set(&mut m, STORE_EPOCH, draw_epoch()?)?;
+        }
+        drop(m);
+        tables(txn, fresh)
     })?;
     Ok(db)
+}
+
+/// A random non-zero epoch (0 means "none" on the wire).
+pub fn draw_epoch() -> Result<u64, DirError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(DirError::store)?;
+    Ok(u64::from_be_bytes(bytes).max(1))
 }
 
 /// One durable write transaction.
@@ -100,6 +127,20 @@ pub struct SyncState {
     pub out_seq: u64,
     /// A full resync was begun and not finished (a crash interrupted it).
     pub resync_active: bool,
+    /// This store's epoch (see [`STORE_EPOCH`]).
+    pub store_epoch: u64,
+    /// A new store that has not yet restored its own users from the server:
+    /// its next pull asks for them, and nothing is uploaded before.
+    pub restore_pending: bool,
+    /// How many own users the restore brought back.
+    pub restored: u64,
+}
+
+/// What the next upload carries: the store's epoch and its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub store_epoch: u64,
+    pub changes: Vec<Entry>,
 }
 
 /// Queues every own change again with fresh numbers, in the transaction,
@@ -153,6 +194,30 @@ impl<'a> Ledger<'a> {
             acked: get(&m, ACKED)?,
             out_seq: get(&m, OUT_SEQ)?,
             resync_active: get(&m, RESYNC_ACTIVE)? != 0,
+            store_epoch: get(&m, STORE_EPOCH)?,
+            restore_pending: get(&m, RESTORE_PENDING)? != 0,
+            restored: get(&m, RESTORED)?,
+        })
+    }
+
+    /// The next upload: [`Ledger::pending`] with the store's epoch, and
+    /// nothing while a restore is pending. A new store's changes wait for
+    /// the restore, so that the seed users it wrote when it was created do
+    /// not overwrite what the server holds for the post office.
+    pub fn outgoing(&self, max: usize) -> Result<Outgoing, DirError> {
+        let (store_epoch, restoring) = {
+            let txn = self.db.begin_read().map_err(DirError::store)?;
+            let m = txn.open_table(META).map_err(DirError::store)?;
+            (get(&m, STORE_EPOCH)?, get(&m, RESTORE_PENDING)? != 0)
+        };
+        let changes = if restoring {
+            Vec::new()
+        } else {
+            self.pending(max)?
+        };
+        Ok(Outgoing {
+            store_epoch,
+            changes,
         })
     }
 

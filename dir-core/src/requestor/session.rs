@@ -23,13 +23,15 @@ fn broken(what: String) -> DirError {
 
 impl PullSession {
     /// The request for this requestor's state. A resync left unfinished by a
-    /// crash is asked for again in full.
+    /// crash is asked for again in full, and so is a new store's restore.
     pub fn begin(state: &SyncState, force_full: bool) -> (PullSession, DirPull) {
-        let force_full = force_full || state.resync_active || state.epoch == 0;
+        let force_full =
+            force_full || state.resync_active || state.epoch == 0 || state.restore_pending;
         let pull = DirPull {
             epoch: state.epoch,
             after: if force_full { 0 } else { state.mark },
             force_full,
+            restore: state.restore_pending,
         };
         let session = PullSession {
             asked_after: pull.after,

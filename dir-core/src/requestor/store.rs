@@ -9,6 +9,7 @@
 //!   update-number mark, resync generation and flag, counters;
 //! * `text`: the server this requestor syncs with (set by Repoint).
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::Path;
 
@@ -18,7 +19,8 @@ use redb::{
 use wire_format::{Address, DirUpdate, Entry, GalDigester, Name, PostOfficeDigest};
 
 use super::outbox::{
-    self, EPOCH, Ledger, MARK, META, OUT_SEQ, RESYNC_ACTIVE, SyncState, add, enqueue, get, set,
+    self, EPOCH, Ledger, MARK, META, OUT_SEQ, OUTBOX, RESTORE_PENDING, RESTORED, RESYNC_ACTIVE,
+    SyncState, add, enqueue, get, set,
 };
 use crate::{DirError, stored};
 
@@ -31,6 +33,13 @@ const IMPORTED: u8 = 1;
 const N_LOCAL: &str = "local_entries";
 const N_IMPORTED: &str = "imported_entries";
 const SEEDED: &str = "seeded";
+
+/// The version of a seed user nobody has changed since the store wrote it
+/// from its config; every change of a user (here or on a server) is 1 or
+/// more. A restore lets the server's copy replace such a user: the seed is
+/// older than whatever the operator did with that user before the store
+/// was lost.
+const SEED_VERSION: u64 = 0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -45,9 +54,16 @@ pub struct RequestorStore {
 
 impl RequestorStore {
     pub fn open(dir: &Path) -> Result<RequestorStore, DirError> {
-        let db = outbox::open(dir, "ds-requestor.redb", |txn| {
+        let db = outbox::open(dir, "ds-requestor.redb", |txn, fresh| {
             txn.open_table(GAL).map_err(DirError::store)?;
             txn.open_table(TEXT).map_err(DirError::store)?;
+            if fresh {
+                // A new store may be the replacement of a lost one: the
+                // network still holds this post office's users, and the
+                // first pull takes them back (see `restore_own`).
+                let mut m = txn.open_table(META).map_err(DirError::store)?;
+                set(&mut m, RESTORE_PENDING, 1)?;
+            }
             Ok(())
         })?;
         Ok(RequestorStore { db })
@@ -72,7 +88,7 @@ impl RequestorStore {
     /// one transaction, so an acknowledged admin request is never lost.
     /// Returns the change's origin sequence number.
     pub fn upsert_local(&self, entry: Entry) -> Result<u64, DirError> {
-        outbox::write(&self.db, |txn| upsert_in(txn, entry))
+        outbox::write(&self.db, |txn| upsert_in(txn, entry, false))
     }
 
     /// The seed users of a store's first start, in one transaction, once:
@@ -88,7 +104,7 @@ impl RequestorStore {
             drop(m);
             let n = entries.len() as u64;
             for entry in entries {
-                upsert_in(txn, entry)?;
+                upsert_in(txn, entry, true)?;
             }
             Ok(n)
         })
@@ -269,11 +285,21 @@ fn apply_in(
 ) -> Result<u64, DirError> {
     let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
     let mut m = txn.open_table(META).map_err(DirError::store)?;
+    // A new store's first full pull carries its own users back too.
+    let restoring = full_gen.is_some() && get(&m, RESTORE_PENDING)? != 0;
+    let changed_here = if restoring {
+        changed_here(txn)?
+    } else {
+        HashSet::new()
+    };
     let mut imported = 0i64;
     let mut applied = 0;
     for u in updates {
         let entry = &u.entry;
         if own.contains(&entry.address.post_office) {
+            if restoring && restore_own(txn, &mut gal, &mut m, entry, &changed_here)? {
+                applied += 1;
+            }
             continue;
         }
         let key = entry.address.to_string();
@@ -308,7 +334,69 @@ fn apply_in(
     Ok(applied)
 }
 
-fn upsert_in(txn: &WriteTransaction, mut entry: Entry) -> Result<u64, DirError> {
+/// Addresses this store changed itself (queued with a version above
+/// [`SEED_VERSION`]): made after it was created, so newer than anything
+/// the server holds of an earlier store.
+fn changed_here(txn: &WriteTransaction) -> Result<HashSet<String>, DirError> {
+    let outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+    let mut out = HashSet::new();
+    for row in outbox.iter().map_err(DirError::store)? {
+        let (seq, v) = row.map_err(DirError::store)?;
+        let (_, _, entry) = stored::decode(&format!("outbox {}", seq.value()), v.value())?;
+        if entry.version.version != SEED_VERSION {
+            out.insert(entry.address.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// One of the post office's own users, sent back by the server to a new
+/// store (a restore): taken as a local user, unless this store changed that
+/// address itself since it was created, deletes included; those changes are
+/// newer, made after the old store was lost, and win. A seed user nobody
+/// changed yields to the server's copy, and its queued upload is dropped so
+/// that it does not overwrite that copy. Returns whether the user was taken.
+fn restore_own(
+    txn: &WriteTransaction,
+    gal: &mut redb::Table<&str, &[u8]>,
+    m: &mut redb::Table<&'static str, u64>,
+    entry: &Entry,
+    changed_here: &HashSet<String>,
+) -> Result<bool, DirError> {
+    let key = entry.address.to_string();
+    if entry.tombstone || changed_here.contains(&key) {
+        return Ok(false);
+    }
+    let previous = match gal.get(key.as_str()).map_err(DirError::store)? {
+        Some(v) => Some(stored::decode(&key, v.value())?),
+        None => None,
+    };
+    match previous {
+        Some((_, LOCAL, local)) if local.version.version != SEED_VERSION => return Ok(false),
+        Some((seq, LOCAL, _)) => {
+            let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
+            outbox.remove(seq).map_err(DirError::store)?;
+        }
+        Some(_) => {
+            add(m, N_IMPORTED, -1)?;
+            add(m, N_LOCAL, 1)?;
+        }
+        None => add(m, N_LOCAL, 1)?,
+    }
+    // As a local user: in no folder (the server's own folder for it, in
+    // site mode, is the server's business), with the server's version, so
+    // that a change made here later is numbered above it.
+    let mut mine = entry.clone();
+    mine.folder = None;
+    gal.insert(key.as_str(), stored::encode(0, LOCAL, &mine)?.as_slice())
+        .map_err(DirError::store)?;
+    add(m, RESTORED, 1)?;
+    Ok(true)
+}
+
+/// Writes a local user and queues its change. A seed user (`seed`) gets
+/// [`SEED_VERSION`], every other change the next version.
+fn upsert_in(txn: &WriteTransaction, mut entry: Entry, seed: bool) -> Result<u64, DirError> {
     let mut gal = txn.open_table(GAL).map_err(DirError::store)?;
     let mut m = txn.open_table(META).map_err(DirError::store)?;
     let key = entry.address.to_string();
@@ -317,7 +405,11 @@ fn upsert_in(txn: &WriteTransaction, mut entry: Entry) -> Result<u64, DirError> 
         None => None,
     };
     let seq = get(&m, OUT_SEQ)? + 1;
-    entry.version.version = previous.as_ref().map_or(0, |(_, _, e)| e.version.version) + 1;
+    entry.version.version = if seed {
+        SEED_VERSION
+    } else {
+        previous.as_ref().map_or(0, |(_, _, e)| e.version.version) + 1
+    };
     entry.version.origin_seq = seq;
     entry.tombstone = false;
     match previous.as_ref().map(|(_, tag, _)| *tag) {
@@ -375,6 +467,8 @@ fn finish_in(
         .map_err(DirError::store)?;
         add(&mut m, N_IMPORTED, -(dropped as i64))?;
         set(&mut m, RESYNC_ACTIVE, 0)?;
+        // The restore asked for with this full pull is complete.
+        set(&mut m, RESTORE_PENDING, 0)?;
     }
     set(&mut m, EPOCH, epoch)?;
     set(&mut m, MARK, high_water)?;

@@ -16,7 +16,12 @@ fn live(no: u64, po: &str, mailbox: &str) -> DirUpdate {
 }
 
 /// What the server streams for a pull: start, one update per chunk, end.
-fn stream(epoch: u64, full: bool, high_water: u64, updates: Vec<DirUpdate>) -> Vec<Message> {
+pub(super) fn stream(
+    epoch: u64,
+    full: bool,
+    high_water: u64,
+    updates: Vec<DirUpdate>,
+) -> Vec<Message> {
     let mut out = vec![
         DirPullStart {
             epoch,
@@ -67,16 +72,16 @@ fn server(pull: Vec<Message>) -> impl FnMut(Message) -> Vec<Message> {
 
 /// The shell, in miniature. Stops (as a crash would) after `commits`
 /// commits when given; returns the report, the requests and the ops.
-struct Run {
-    report: Option<CycleReport>,
-    requests: Vec<Message>,
+pub(super) struct Run {
+    pub(super) report: Option<CycleReport>,
+    pub(super) requests: Vec<Message>,
     ops: Vec<Op>,
     site: Vec<Entry>,
     /// Store steps run while the pull was still streaming.
     streamed_stores: usize,
 }
 
-fn drive<S: CycleStore>(
+pub(super) fn drive<S: CycleStore>(
     store: &S,
     mut server: impl FnMut(Message) -> Vec<Message>,
     (chunk, batch): (usize, usize),
@@ -137,9 +142,13 @@ fn drive<S: CycleStore>(
     }
 }
 
-/// A post office's store that has pulled up to `mark` of epoch 7 (none: new).
+/// A post office's store that has pulled up to `mark` of epoch 7 (none:
+/// never pulled). Its restore (a new store's first pull) is behind it, so
+/// its cycles upload before they pull.
 fn store_at(dir: &tempfile::TempDir, mark: Option<u64>) -> RequestorStore {
     let store = RequestorStore::open(dir.path()).unwrap();
+    let generation = store.ledger().begin_full().unwrap();
+    store.finish_pull(0, 0, Some(generation)).unwrap();
     if let Some(mark) = mark {
         store.finish_pull(7, mark, None).unwrap();
     }
@@ -181,7 +190,8 @@ fn a_cycle_uploads_until_acknowledged_then_pulls_and_records_the_end() {
         Some(CycleReport {
             uploaded: 3,
             applied: 2,
-            full: true
+            full: true,
+            restored: false,
         })
     );
     let state = store.state().unwrap();

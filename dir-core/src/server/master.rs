@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use wire_format::{Address, Entry, Name};
 
-use super::rules::PullPlan;
-use super::store::{PullEvent, PullSummary, UploadOutcome};
+use super::rules::{PullPlan, StoreEpoch};
+use super::store::{PullEvent, PullSummary, StoreEpochRecord, UploadOutcome};
 use crate::DirError;
 
 /// A master list call in progress.
@@ -61,6 +61,13 @@ pub trait MasterList: Send + Sync {
     fn live_entries(&self) -> Pending<'_, u64>;
     fn upload_mark(&self, requestor: Name) -> Pending<'_, u64>;
     fn is_removed(&self, requestor: Name) -> Pending<'_, bool>;
+    /// The epoch of the requestor store its upload mark counts in, and how
+    /// many times a new store replaced the old one.
+    fn store_epoch(&self, requestor: Name) -> Pending<'_, StoreEpochRecord>;
+    /// Ties the upload mark to the store the requestor uploads from, before
+    /// its upload is applied: a new store epoch starts the mark from 0 (see
+    /// [`judge_store_epoch`](super::judge_store_epoch)), durably.
+    fn note_store_epoch(&self, requestor: Name, epoch: u64) -> Pending<'_, StoreEpoch>;
     fn apply_upload(
         &self,
         requestor: Name,

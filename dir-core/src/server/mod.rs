@@ -9,5 +9,5 @@ mod store;
 mod tests;
 
 pub use master::{MasterList, PageQuery, Pending, PullRequest, PullSink, Receives};
-pub use rules::{PullPlan, RequestorPolicy, plan_pull};
-pub use store::{PullEvent, PullSummary, ServerStore, UploadOutcome};
+pub use rules::{PullPlan, RequestorPolicy, StoreEpoch, judge_store_epoch, plan_pull};
+pub use store::{PullEvent, PullSummary, ServerStore, StoreEpochRecord, UploadOutcome};

@@ -55,10 +55,14 @@ pub struct PullPlan {
 
 /// A pull is answered from the log only when the requestor's mark belongs to
 /// this store's epoch, is not older than what the log still holds (`floor`),
-/// and not beyond its end; anything else gets the complete present set.
+/// and not beyond its end; anything else gets the complete present set. A
+/// restore (a new requestor store taking its own users back) is always full.
 pub fn plan_pull(pull: &DirPull, epoch: u64, floor: u64, high_water: u64) -> PullPlan {
-    let incremental =
-        !pull.force_full && pull.epoch == epoch && pull.after >= floor && pull.after <= high_water;
+    let incremental = !pull.force_full
+        && !pull.restore
+        && pull.epoch == epoch
+        && pull.after >= floor
+        && pull.after <= high_water;
     if incremental {
         PullPlan {
             full: false,
@@ -69,5 +73,33 @@ pub fn plan_pull(pull: &DirPull, epoch: u64, floor: u64, high_water: u64) -> Pul
             full: true,
             after: 0,
         }
+    }
+}
+
+/// What the epoch of a requestor's store, sent with its upload, means for
+/// the upload mark the server holds for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEpoch {
+    /// The store the mark belongs to (or the uploader sent no epoch, 0):
+    /// the mark holds.
+    Same,
+    /// The first epoch heard from this requestor (a new requestor, or one
+    /// from before epochs were kept): recorded, the mark holds.
+    First,
+    /// Another store than the one the mark counts: the old one was lost,
+    /// emptied or replaced, and the new one numbers its changes from 1
+    /// again. The mark starts again from 0, or the new store's changes
+    /// would be taken for replays and dropped.
+    New { previous: u64 },
+}
+
+/// Judges the epoch `sent` with an upload against the one `recorded` for
+/// the requestor (0: none yet).
+pub fn judge_store_epoch(recorded: u64, sent: u64) -> StoreEpoch {
+    match (recorded, sent) {
+        (_, 0) => StoreEpoch::Same,
+        (0, _) => StoreEpoch::First,
+        (r, s) if r == s => StoreEpoch::Same,
+        (previous, _) => StoreEpoch::New { previous },
     }
 }

@@ -225,6 +225,7 @@ fn pull_plans_fall_back_to_a_full_resync_when_the_mark_is_unusable() {
         epoch,
         after,
         force_full,
+        restore: false,
     };
     assert_eq!(
         plan_pull(&pull(9, 5, false), 9, 0, 10),
@@ -267,7 +268,8 @@ fn collected_tombstones_raise_the_floor_so_laggards_resync_in_full() {
             &DirPull {
                 epoch: store.epoch(),
                 after: 2,
-                force_full: false
+                force_full: false,
+                restore: false,
             },
             store.epoch(),
             3,
@@ -280,7 +282,8 @@ fn collected_tombstones_raise_the_floor_so_laggards_resync_in_full() {
             &DirPull {
                 epoch: store.epoch(),
                 after: 3,
-                force_full: false
+                force_full: false,
+                restore: false,
             },
             store.epoch(),
             3,
@@ -352,4 +355,86 @@ fn a_delete_committed_during_a_full_refresh_reaches_the_next_pull() {
     );
     assert_eq!(next.len(), 1);
     assert!(next[0].entry.tombstone && next[0].entry.address.mailbox == n("U9"));
+}
+
+#[test]
+fn a_store_epoch_is_judged_against_the_recorded_one() {
+    assert_eq!(judge_store_epoch(0, 5), StoreEpoch::First);
+    assert_eq!(judge_store_epoch(5, 5), StoreEpoch::Same);
+    assert_eq!(judge_store_epoch(5, 0), StoreEpoch::Same, "no epoch sent");
+    assert_eq!(judge_store_epoch(0, 0), StoreEpoch::Same);
+    assert_eq!(judge_store_epoch(5, 6), StoreEpoch::New { previous: 5 });
+}
+
+/// The lost store: a new one numbers its changes from 1 again. Under the
+/// old store's mark they were acknowledged and dropped; under the new
+/// epoch they are applied.
+#[test]
+fn a_new_requestor_store_is_not_taken_for_a_replay_of_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ServerStore::open(dir.path()).unwrap();
+    let poa = n("POA");
+    assert_eq!(
+        store.note_store_epoch(&poa, 100).unwrap(),
+        StoreEpoch::First
+    );
+    let old: Vec<_> = (1..=5)
+        .map(|i| entry("POA", &format!("OLD{i}"), i, false))
+        .collect();
+    assert_eq!(store.apply_upload(&poa, &old, 1).unwrap().applied, 5);
+
+    // The same store replaying: skipped, as before.
+    assert_eq!(store.note_store_epoch(&poa, 100).unwrap(), StoreEpoch::Same);
+    let replay = store
+        .apply_upload(&poa, &[entry("POA", "OLD1", 1, false)], 1)
+        .unwrap();
+    assert_eq!((replay.applied, replay.applied_through), (0, 5));
+
+    // A new store: its first change, number 1, is applied and acknowledged.
+    assert_eq!(
+        store.note_store_epoch(&poa, 200).unwrap(),
+        StoreEpoch::New { previous: 100 }
+    );
+    assert_eq!(store.upload_mark(&poa).unwrap(), 0);
+    let fresh = store
+        .apply_upload(&poa, &[entry("POA", "NEW", 1, false)], 1)
+        .unwrap();
+    assert_eq!((fresh.applied, fresh.applied_through), (1, 1));
+    let (listed, _) = store.page(None, 100, Some(&poa)).unwrap();
+    assert_eq!(listed.len(), 6, "the old users stay, the new one is added");
+    let record = store.store_epoch(&poa).unwrap();
+    assert_eq!((record.epoch, record.changes), (200, 1));
+
+    // Durable: a restart of the server still knows the new epoch and count.
+    drop(store);
+    let store = ServerStore::open(dir.path()).unwrap();
+    assert_eq!(store.note_store_epoch(&poa, 200).unwrap(), StoreEpoch::Same);
+    assert_eq!(store.store_epoch(&poa).unwrap().changes, 1);
+    assert_eq!(store.upload_mark(&poa).unwrap(), 1);
+
+    // Removed (step B) and restored: it starts clean, epoch included.
+    store.remove_requestor(&poa).unwrap();
+    assert_eq!(store.store_epoch(&poa).unwrap().epoch, 0);
+    store.restore_requestor(&poa).unwrap();
+    assert_eq!(
+        store.note_store_epoch(&poa, 200).unwrap(),
+        StoreEpoch::First
+    );
+}
+
+#[test]
+fn a_restore_pull_is_always_answered_in_full() {
+    let pull = DirPull {
+        epoch: 9,
+        after: 5,
+        force_full: false,
+        restore: true,
+    };
+    assert_eq!(
+        plan_pull(&pull, 9, 0, 10),
+        PullPlan {
+            full: true,
+            after: 0
+        }
+    );
 }

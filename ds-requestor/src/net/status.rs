@@ -4,7 +4,12 @@
 //!   `high_water` (the server's update number applied here), `acked`,
 //!   `out_seq`, `pending` (local changes not yet acknowledged),
 //!   `entries.local`, `entries.imported`, `entries` (the whole GAL),
-//!   `resync_active` (flag);
+//!   `resync_active` (flag), `store_epoch` (this store's own epoch, drawn
+//!   when it was created; the server ties its upload mark to it; the
+//!   bridge's too), `restore_pending` (flag: a new store that has not yet taken its post
+//!   office's users back from the server), `restored_users` (how many that
+//!   restore brought back: more than 0 means the store replaced a lost,
+//!   emptied or replaced one);
 //! * the bridge's: `mode` (text, `site`), `server` (text), `server_epoch`,
 //!   `high_water`, `acked`, `out_seq`, `pending`, `entries.imported` (what
 //!   this bridge keeps in the import folder), `entries.exported` (what it
@@ -71,6 +76,8 @@ async fn post_office(shared: &Arc<Shared>) -> Result<Vec<StatusItem>, DirError> 
         item("entries.local", Count(counts.local)),
         item("entries.imported", Count(counts.imported)),
         item("entries", Count(counts.local + counts.imported)),
+        item("restore_pending", StatusValue::Flag(state.restore_pending)),
+        item("restored_users", Count(state.restored)),
     ]);
     Ok(items)
 }
@@ -92,7 +99,7 @@ async fn bridge(shared: &Shared, store: &Arc<BridgeStore>) -> Result<Vec<StatusI
 }
 
 /// Where either directory stands with its server.
-fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 6] {
+fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 7] {
     use StatusValue::{Count, Flag};
     [
         item("server_epoch", Count(state.epoch)),
@@ -101,6 +108,7 @@ fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 6] {
         item("out_seq", Count(state.out_seq)),
         item("pending", Count(pending)),
         item("resync_active", Flag(state.resync_active)),
+        item("store_epoch", Count(state.store_epoch)),
     ]
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dir_core::DirError;
-use dir_core::requestor::{Bridge, Cycle, CycleReport, CycleStore, PostOffice, Step};
+use dir_core::requestor::{Bridge, Cycle, CycleReport, CycleStore, Op, PostOffice, Step, Stored};
 use peer_link::{Connection, LinkError};
 use role_runtime::{RETRY, now_ms};
 use site_client::SiteClient;
@@ -239,7 +239,32 @@ async fn cycle(shared: &Arc<Shared>, links: &mut Links) -> Result<Report, DirErr
     if cycle.full {
         info!(applied = cycle.applied, "full resync finished");
     }
+    if cycle.restored {
+        report_restore(shared).await?;
+    }
     Ok(Report { queued, cycle })
+}
+
+/// A new store's first pull took the post office's users back from the
+/// server: said once, as a warning when there were any (the old store was
+/// lost, emptied or replaced; status keeps `restored_users`).
+async fn report_restore(shared: &Arc<Shared>) -> Result<(), DirError> {
+    let Stored::State(state) = shared.perform(Op::State).await? else {
+        return Err(DirError::Cycle("a sync state was asked for".into()));
+    };
+    if state.restored > 0 {
+        warn!(
+            restored = state.restored,
+            store_epoch = state.store_epoch,
+            "this directory store is new but the server held users of this post office (the old store was lost, emptied or replaced): they are this post office's own users again"
+        );
+    } else {
+        info!(
+            store_epoch = state.store_epoch,
+            "a new directory store: the server held no users of this post office"
+        );
+    }
+    Ok(())
 }
 
 /// Does what the cycle asks until it is done.

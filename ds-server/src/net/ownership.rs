@@ -14,6 +14,9 @@
 //!   it so they leave F1.
 //! * In site mode, requestors receive by folder: the folders their export
 //!   names, never their own post offices' folders.
+//! * A restore (a new requestor store taking its users back) also carries
+//!   the live entries of the post offices the requestor writes (in site
+//!   mode: in their own folders), which no other pull sends it.
 
 use std::sync::Arc;
 
@@ -27,12 +30,17 @@ use crate::config::Registered;
 /// What a requestor's pull carries.
 pub struct PullFilter {
     policy: RequestorPolicy,
-    /// Site mode: its own folders, never sent back to it.
+    /// Site mode: its own folders, never sent back to it (but in a restore).
     own_folders: Option<Vec<Name>>,
+    /// A restore: its own post offices' users are sent too.
+    restore: bool,
 }
 
 impl PullFilter {
     pub fn receives(&self, entry: &Entry) -> bool {
+        if self.restore && self.is_own(entry) {
+            return true;
+        }
         match &self.own_folders {
             None => self.policy.receives(entry),
             Some(own) => entry.folder.is_some_and(|f| {
@@ -41,6 +49,16 @@ impl PullFilter {
                     && patterns::matches(&self.policy.export, &f)
             }),
         }
+    }
+
+    /// One of the requestor's own users, as this server holds it: of a post
+    /// office it writes (in site mode, in that post office's own folder).
+    fn is_own(&self, entry: &Entry) -> bool {
+        self.policy.may_write(entry)
+            && match &self.own_folders {
+                None => true,
+                Some(own) => entry.folder.is_some_and(|f| own.contains(&f)),
+            }
     }
 }
 
@@ -98,7 +116,8 @@ impl Shared {
         Ok(admitted)
     }
 
-    pub fn pull_filter(&self, registered: &Registered) -> PullFilter {
+    /// What `registered` receives; with `restore`, its own users too.
+    pub fn pull_filter(&self, registered: &Registered, restore: bool) -> PullFilter {
         let mut policy = registered.policy.clone();
         if registered.bridge {
             // Only origin keeps the bridge's own changes from coming back.
@@ -115,6 +134,7 @@ impl Shared {
         PullFilter {
             policy,
             own_folders,
+            restore: restore && !registered.bridge,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use dir_core::DirError;
 use dir_core::server::{
     MasterList, PageQuery, Pending, PullEvent, PullRequest, PullSink, PullSummary, ServerStore,
-    UploadOutcome,
+    StoreEpoch, StoreEpochRecord, UploadOutcome,
 };
 use tokio::sync::mpsc;
 use wire_format::{Entry, Name};
@@ -86,6 +86,12 @@ impl MasterList for PrivateMaster {
     }
     fn is_removed(&self, requestor: Name) -> Pending<'_, bool> {
         self.run(move |s| s.is_removed(&requestor))
+    }
+    fn store_epoch(&self, requestor: Name) -> Pending<'_, StoreEpochRecord> {
+        self.run(move |s| s.store_epoch(&requestor))
+    }
+    fn note_store_epoch(&self, requestor: Name, epoch: u64) -> Pending<'_, StoreEpoch> {
+        self.run(move |s| s.note_store_epoch(&requestor, epoch))
     }
     fn apply_upload(
         &self,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use dir_core::DirError;
-use dir_core::server::{Pending, PullEvent, PullRequest, PullSink, plan_pull};
+use dir_core::server::{Pending, PullEvent, PullRequest, PullSink, StoreEpoch, plan_pull};
 use peer_link::{Connection, LinkError};
 use tracing::{debug, info, warn};
 use wire_format::{
@@ -38,7 +38,22 @@ pub async fn upload(
         warn!(%peer, skipped = admitted.skipped, "bridge changes of post offices it no longer owns skipped");
         shared.seen(&peer, |s| s.refused_writes += admitted.skipped);
     }
-    let result = super::ownership::apply_admitted(shared, peer, admitted).await;
+    // The mark counts in one requestor store's numbers: tie it to the
+    // store this upload comes from before anything is skipped as a replay.
+    let result = match shared
+        .store
+        .note_store_epoch(peer, upload.store_epoch)
+        .await
+    {
+        Ok(verdict) => {
+            if let StoreEpoch::New { previous } = verdict {
+                warn!(%peer, previous_epoch = previous, store_epoch = upload.store_epoch,
+                    "the requestor's directory store is new (lost, emptied or replaced): its upload mark starts again from 0 and it takes its post office's users back from this server");
+            }
+            super::ownership::apply_admitted(shared, peer, admitted).await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(outcome) => {
             if outcome.applied > 0 {
@@ -72,7 +87,9 @@ pub async fn serve_pull(
     let Some(registered) = shared.settings.requestor(&peer) else {
         return refuse_unregistered(conn, id).await;
     };
-    let policy = shared.pull_filter(registered);
+    // A bridge owns no users of its own to restore.
+    let restore = pull.restore && !registered.bridge;
+    let policy = shared.pull_filter(registered, restore);
     let epoch = shared.store.epoch();
     let bounds = async {
         Ok((
@@ -85,6 +102,9 @@ pub async fn serve_pull(
         Err(e) => return reply_failure(conn, id, e).await,
     };
     let plan = plan_pull(&pull, epoch, floor, hw_now);
+    if restore {
+        info!(%peer, "restoring a new requestor store: a full pull with its own post offices' users");
+    }
     let mut sink = ConnSink {
         conn,
         id,

@@ -6,7 +6,11 @@
 //! `requestor.R.lag_updates` (update numbers it has not pulled yet),
 //! `requestor.R.in_sync` (flag), `requestor.R.connected` (flag),
 //! `requestor.R.removed` (flag), `requestor.R.last_pull_ms`,
-//! `requestor.R.refused_writes`.
+//! `requestor.R.refused_writes`, `requestor.R.store_epoch` (the epoch of
+//! the requestor store its upload mark counts in, 0 before its first
+//! upload), `requestor.R.store_epoch_changes` (how many times a new store
+//! replaced a lost, emptied or replaced one: each time, its mark started
+//! again from 0 and it took its users back from here).
 
 use std::sync::Arc;
 
@@ -29,7 +33,8 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
     let store = &shared.store;
     let mut marks = Vec::with_capacity(names.len());
     for name in names {
-        marks.push((name, store.upload_mark(name).await?));
+        let epoch = store.store_epoch(name).await?;
+        marks.push((name, store.upload_mark(name).await?, epoch));
     }
     let high_water = store.high_water().await?;
     let live = store.live_entries().await?;
@@ -41,7 +46,7 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
         item("log_floor".into(), StatusValue::Count(floor)),
     ];
     let seen = shared.seen.lock().map(|s| s.clone()).unwrap_or_default();
-    for (name, mark) in marks {
+    for (name, mark, epoch) in marks {
         let s = seen.get(&name).cloned().unwrap_or_default();
         let k = |f: &str| format!("requestor.{name}.{f}");
         let lag = high_water.saturating_sub(s.served_high_water);
@@ -61,6 +66,8 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, DirError> {
             item(k("removed"), StatusValue::Flag(shared.is_removed(&name))),
             item(k("last_pull_ms"), StatusValue::Count(s.last_pull_ms)),
             item(k("refused_writes"), StatusValue::Count(s.refused_writes)),
+            item(k("store_epoch"), StatusValue::Count(epoch.epoch)),
+            item(k("store_epoch_changes"), StatusValue::Count(epoch.changes)),
         ]);
     }
     Ok(StatusReport {

@@ -4,7 +4,7 @@
 use dir_core::DirError;
 use dir_core::server::{
     MasterList, PageQuery, Pending, PullEvent, PullRequest, PullSink, PullSummary, Receives,
-    UploadOutcome,
+    StoreEpoch, StoreEpochRecord, UploadOutcome,
 };
 use site_client::ReadCursor;
 use wire_format::{DirUpdate, Entry, Name};
@@ -186,6 +186,14 @@ impl MasterList for SiteMaster {
 
     fn is_removed(&self, requestor: Name) -> Pending<'_, bool> {
         Box::pin(self.marks(move |m| m.is_removed(&requestor)))
+    }
+
+    fn store_epoch(&self, requestor: Name) -> Pending<'_, StoreEpochRecord> {
+        Box::pin(self.marks(move |m| m.store_epoch(&requestor)))
+    }
+
+    fn note_store_epoch(&self, requestor: Name, epoch: u64) -> Pending<'_, StoreEpoch> {
+        Box::pin(self.marks(move |m| m.note_store_epoch(&requestor, epoch)))
     }
 
     fn apply_upload(

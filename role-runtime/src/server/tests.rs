@@ -183,6 +183,7 @@ async fn pings_are_answered_and_notices_come_only_after_the_subscribing_request(
         epoch: 0,
         after: 0,
         force_full: false,
+        restore: false,
     };
     conn.request(pull).await.unwrap();
     log_end.send_replace(9);

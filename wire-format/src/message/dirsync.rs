@@ -13,8 +13,15 @@ use crate::primitives::{PResult, bool_, list, put_bool, put_list, u64_};
 /// `version.origin_seq` is the requestor's own sequence number; the server
 /// skips any it has already applied, so replaying an upload is harmless.
 /// An empty upload asks only for the acknowledgement.
+///
+/// `store_epoch` names the requestor store the sequence numbers belong to
+/// (drawn at random when the store is created). The server's upload mark
+/// holds only for that epoch: a new one (a lost, emptied or replaced store
+/// counting from 1 again) starts the mark again from 0. 0 means "no epoch":
+/// the mark is used as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirUpload {
+    pub store_epoch: u64,
     pub changes: Vec<Entry>,
 }
 
@@ -27,12 +34,18 @@ pub struct DirUploadAck {
 /// Requestor -> server: send me what I have not seen. `epoch` and `after` are
 /// the server epoch and update number the requestor last committed (0, 0 for a
 /// new requestor). The server answers with a full resync when the epoch
-/// differs, when `after` is older than its change log, or when `force_full`.
+/// differs, when `after` is older than its change log, when `force_full`,
+/// or when `restore`.
+///
+/// `restore`: the requestor's store is new and asks for its own post
+/// offices' users too (which a pull otherwise never carries back), to take
+/// them again as its own. Only a full answer carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirPull {
     pub epoch: u64,
     pub after: u64,
     pub force_full: bool,
+    pub restore: bool,
 }
 
 /// Server -> requestor: starts the answer to a [`DirPull`]. When `full`, the
@@ -77,6 +90,7 @@ pub struct DirNotify {
 
 impl Body for DirUpload {
     fn encode_body(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        out.put_u64(self.store_epoch);
         put_list(
             out,
             "dir_upload.changes",
@@ -86,8 +100,15 @@ impl Body for DirUpload {
         )
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
+        let (i, store_epoch) = u64_(i)?;
         let (i, changes) = list("dir_upload.changes", MAX_CHUNK_ITEMS, Entry::decode)(i)?;
-        Ok((i, DirUpload { changes }))
+        Ok((
+            i,
+            DirUpload {
+                store_epoch,
+                changes,
+            },
+        ))
     }
 }
 
@@ -107,18 +128,21 @@ impl Body for DirPull {
         out.put_u64(self.epoch);
         out.put_u64(self.after);
         put_bool(out, self.force_full);
+        put_bool(out, self.restore);
         Ok(())
     }
     fn decode_body(i: &[u8]) -> PResult<'_, Self> {
         let (i, epoch) = u64_(i)?;
         let (i, after) = u64_(i)?;
         let (i, force_full) = bool_("dir_pull.force_full")(i)?;
+        let (i, restore) = bool_("dir_pull.restore")(i)?;
         Ok((
             i,
             DirPull {
                 epoch,
                 after,
                 force_full,
+                restore,
             },
         ))
     }

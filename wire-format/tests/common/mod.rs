@@ -114,16 +114,23 @@ fn handshake() -> BoxedStrategy<Message> {
 
 fn dirsync() -> BoxedStrategy<Message> {
     prop_oneof![
-        vec(entry(), 0..8).prop_map(|changes| DirUpload { changes }.into()),
+        (any::<u64>(), vec(entry(), 0..8)).prop_map(|(store_epoch, changes)| DirUpload {
+            store_epoch,
+            changes
+        }
+        .into()),
         any::<u64>().prop_map(|applied_through| DirUploadAck { applied_through }.into()),
-        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(|(epoch, after, force_full)| {
-            DirPull {
-                epoch,
-                after,
-                force_full,
+        (any::<u64>(), any::<u64>(), any::<bool>(), any::<bool>()).prop_map(
+            |(epoch, after, force_full, restore)| {
+                DirPull {
+                    epoch,
+                    after,
+                    force_full,
+                    restore,
+                }
+                .into()
             }
-            .into()
-        }),
+        ),
         (any::<u64>(), any::<bool>(), any::<u64>()).prop_map(|(epoch, full, high_water)| {
             DirPullStart {
                 epoch,
