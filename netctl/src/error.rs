@@ -44,6 +44,13 @@ pub enum NetctlError {
         process: String,
         source: peer_link::LinkError,
     },
+    #[error(
+        "secrets.toml has no operator key for {0}: an older netctl started this network \
+         with one key for every process; run `netctl down`, then `netctl up` again"
+    )]
+    NoOperatorKey(String),
+    #[error("cannot read the password: {0}")]
+    Password(String),
     #[error("migration: {0}")]
     Migration(String),
     #[error("verification failed: {0}")]

@@ -172,9 +172,8 @@ enum UserCommand {
         mailbox: Name,
         /// As shown in every GAL, e.g. "John Smith".
         display_name: String,
-        /// The user's POP3 password (kept only by the post office's mail router).
-        #[arg(long)]
-        password: Option<String>,
+        #[command(flatten)]
+        password: commands::users::PasswordArgs,
     },
     /// Delete MAILBOX from post office PO.
     Del {
@@ -234,6 +233,7 @@ fn main() -> ExitCode {
             password,
         }) => address(&cli.data_dir, po, mailbox)
             .and_then(|a| {
+                let password = password.read()?;
                 commands::users::add(&cli.data_dir, &a, &display_name, password.as_deref())
                     .map(|()| a)
             })

@@ -53,11 +53,9 @@ impl Network {
             process: p.id.clone(),
             reason: "announced no wire listener".into(),
         })?;
-        Operator::connect(wire, self.secrets.operator.expose()).map_err(|source| {
-            NetctlError::Link {
-                process: p.id.clone(),
-                source,
-            }
+        Operator::connect(wire, self.secrets.operator(&p.id)?).map_err(|source| NetctlError::Link {
+            process: p.id.clone(),
+            source,
         })
     }
 

@@ -1,8 +1,17 @@
 //! What `up` leaves in the data directory for the later commands: the
 //! processes (pid, listeners, files) in `network.toml`, and the keys in
-//! `secrets.toml` (mode 0600, never printed).
+//! `secrets.toml` (never printed).
+//!
+//! Everything netctl writes is the operator's alone: files are created mode
+//! 0600 and directories 0700 from the start, never widened and narrowed by a
+//! chmod afterwards (a local user reading at the wrong moment would win the
+//! race). Not every file holds a key (`network.toml` holds pids and ports),
+//! but one rule for the whole data directory is the one an operator can
+//! check with `ls -l`, and the directory holds stores with every mailbox.
 
 use std::collections::BTreeMap;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use role_runtime::Secret;
@@ -46,19 +55,25 @@ pub fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join(STATE_FILE)
 }
 
+/// Creates `dir` and every missing directory above it, each mode 0700: the
+/// data directory holds keys, password hashes and mail.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
 /// Writes `text` to `path` whole: into a new file beside it, renamed over
-/// it, so a killed netctl never leaves half a file. A `private` file (keys)
-/// is created readable by the owner only, never readable by others for a
-/// moment before a chmod.
-pub fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlError> {
+/// it, so a killed netctl never leaves half a file. The file is created
+/// readable by the owner only (0600), never readable by others for a moment
+/// before a chmod; missing directories are created 0700.
+pub fn write_file(path: &Path, text: &str) -> Result<(), NetctlError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let werr = |source| NetctlError::Write {
         path: path.display().to_string(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(werr)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).map_err(werr)?;
     }
     let tmp = path.with_extension("tmp");
     // A file left by a killed run keeps its mode when opened again.
@@ -69,7 +84,7 @@ pub fn write_file(path: &Path, text: &str, private: bool) -> Result<(), NetctlEr
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(if private { 0o600 } else { 0o644 })
+        .mode(0o600)
         .open(&tmp)
         .map_err(werr)?;
     file.write_all(text.as_bytes()).map_err(werr)?;
@@ -89,12 +104,12 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(
     })
 }
 
-pub fn save_toml<T: Serialize>(value: &T, path: &Path, private: bool) -> Result<(), NetctlError> {
+pub fn save_toml<T: Serialize>(value: &T, path: &Path) -> Result<(), NetctlError> {
     let text = toml::to_string_pretty(value).map_err(|e| NetctlError::BadState {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    write_file(path, &text, private)
+    write_file(path, &text)
 }
 
 impl NetworkState {
@@ -103,7 +118,7 @@ impl NetworkState {
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
-        save_toml(self, &state_path(data_dir), false)
+        save_toml(self, &state_path(data_dir))
     }
 
     pub fn process(&self, node: &str, role: RoleKind) -> Option<&ProcessState> {
@@ -114,10 +129,15 @@ impl NetworkState {
 }
 
 /// The pre-shared keys of the network: one per pair of nodes that talk, and
-/// the operator's.
+/// one operator key per process, so the config of one process (which holds
+/// its own operator key) does not administer any other.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Secrets {
-    pub operator: Secret<String>,
+    /// The operator's key of each process, by process id (`NODE.role`).
+    /// Absent from the file of a network an older netctl started, whose
+    /// processes all share one key: [`Secrets::operator`] then says what to do.
+    #[serde(default)]
+    pub operators: BTreeMap<String, Secret<String>>,
     pub pairs: BTreeMap<String, Secret<String>>,
 }
 
@@ -138,7 +158,8 @@ pub fn pair_key(a: &str, b: &str) -> String {
 }
 
 impl Secrets {
-    /// Keys from the topology where it gives them, new random ones otherwise.
+    /// Keys from the topology where it gives them (checked by
+    /// `Topology::parse`), new random ones otherwise.
     pub fn new(given: &BTreeMap<String, Secret<String>>) -> Secrets {
         let mut pairs = BTreeMap::new();
         for (key, secret) in given {
@@ -150,7 +171,7 @@ impl Secrets {
             }
         }
         Secrets {
-            operator: random_secret(),
+            operators: BTreeMap::new(),
             pairs,
         }
     }
@@ -163,12 +184,29 @@ impl Secrets {
             .clone()
     }
 
+    /// The operator's key of process `id` (`NODE.role`), made on first use:
+    /// for writing that process's config.
+    pub fn new_operator(&mut self, id: &str) -> Secret<String> {
+        self.operators
+            .entry(id.to_owned())
+            .or_insert_with(random_secret)
+            .clone()
+    }
+
+    /// The operator's key of process `id`, for connecting to it.
+    pub fn operator(&self, id: &str) -> Result<&str, NetctlError> {
+        self.operators
+            .get(id)
+            .map(|s| s.expose().as_str())
+            .ok_or_else(|| NetctlError::NoOperatorKey(id.to_owned()))
+    }
+
     pub fn load(data_dir: &Path) -> Result<Secrets, NetctlError> {
         load_toml(data_dir, &data_dir.join(SECRETS_FILE))
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
-        save_toml(self, &data_dir.join(SECRETS_FILE), true)
+        save_toml(self, &data_dir.join(SECRETS_FILE))
     }
 }
 
@@ -201,5 +239,33 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn each_process_has_its_own_operator_key() {
+        let mut s = Secrets::new(&BTreeMap::new());
+        let poa = s.new_operator("POA.mail-router");
+        assert_eq!(s.new_operator("POA.mail-router"), poa, "made once");
+        let h = s.new_operator("H.ds-server");
+        assert_ne!(poa, h);
+        assert_eq!(s.operator("H.ds-server").unwrap(), h.expose());
+        assert_eq!(poa.expose().len(), 48, "192 bits, in hex");
+        let err = s.operator("H.mail-router").unwrap_err().to_string();
+        assert!(
+            err.contains("H.mail-router") && err.contains("netctl up"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_and_directories_are_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/network.toml");
+        write_file(&path, "x = 1\n").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
     }
 }

@@ -16,13 +16,20 @@
 //! [[post_offices]]
 //! name = "POA"
 //! hub = "H"                   # the hub it starts on
-//! generate_users = 3          # USER1..USER3 (no POP3 password), and/or list them:
+//! generate_users = 3          # USER1..USER3 (no POP3 password; at most 1,000,000)
 //! users = [{ mailbox = "JSMITH", display_name = "John Smith", password = "..." }]
 //! exports = ["F1", "FS*"]     # on the new hub: folders it receives (default all)
 //!
 //! [secrets]                   # optional; others are generated at `up`
-//! "POA@H" = "..."             # the key between POA and H (any pair, either order)
+//! "POA@H" = "..."             # the key between POA and H (either order)
 //! ```
+//!
+//! A user without a `password` has no POP3 access until
+//! `netctl user add --password-file` (or `--password-stdin`) gives one:
+//! there is no default password. A `[secrets]` key must name two nodes that
+//! talk to each other (see [`Topology::links`]), and its value must be at
+//! least 32 random hex digits (128 bits: `openssl rand -hex 16`), because a
+//! captured handshake lets a weaker key be guessed offline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -32,6 +39,12 @@ use serde::Deserialize;
 use wire_format::Name;
 
 use crate::NetctlError;
+use crate::state::pair_key;
+
+/// The most users `generate_users` makes for one post office: enough for
+/// any benchmark, and a mistyped count fails at once with the post office's
+/// name instead of filling the memory at `up`.
+pub const MAX_GENERATED_USERS: u32 = 1_000_000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,9 +110,10 @@ pub struct UserFile {
 pub struct User {
     pub mailbox: Name,
     pub display_name: String,
-    /// The POP3 password. Generated users have none (hashing one per user
-    /// would make large generated networks slow to start): they receive
-    /// mail and log in once `netctl user add --password` gives them one.
+    /// The POP3 password, if the topology gives one. Without one the user
+    /// receives mail but cannot collect it until `netctl user add
+    /// --password-file` gives one: a default password anybody can guess
+    /// would be worse than none. Generated users never have one.
     pub password: Option<String>,
 }
 
@@ -248,15 +262,19 @@ impl Topology {
                     "{po_name} is on hub {hub}, which is neither {old_hub} nor {new_hub}"
                 )));
             }
+            if po.generate_users > MAX_GENERATED_USERS {
+                return Err(invalid(format!(
+                    "post office {po_name}: generate_users = {} is more than the \
+                     {MAX_GENERATED_USERS} one post office may have generated",
+                    po.generate_users
+                )));
+            }
             let mut users = Vec::new();
             for u in &po.users {
                 users.push(User {
                     mailbox: name(&format!("a mailbox of {po_name}"), &u.mailbox)?,
                     display_name: u.display_name.clone(),
-                    password: Some(
-                        (u.password.clone().map(Secret::into_inner))
-                            .unwrap_or_else(|| format!("{}-pw", u.mailbox.to_ascii_lowercase())),
-                    ),
+                    password: u.password.clone().map(Secret::into_inner),
                 });
             }
             for i in 1..=po.generate_users {
@@ -296,7 +314,7 @@ impl Topology {
                 return Err(invalid(format!("node name {} is used twice", node.name)));
             }
         }
-        Ok(Topology {
+        let mut topology = Topology {
             network,
             host: file.host,
             base_port: file.base_port,
@@ -305,8 +323,67 @@ impl Topology {
             bridge,
             import_folder,
             nodes,
-            secrets: file.secrets,
-        })
+            secrets: BTreeMap::new(),
+        };
+        topology.secrets = topology.check_secrets(file.secrets).map_err(invalid)?;
+        Ok(topology)
+    }
+
+    /// The node pairs that share a key (`A@B`, names in order): each post
+    /// office with both hubs (mail, and dirsync with the hub it is on or
+    /// moves to), the bridge with both hubs (dirsync with the old, site
+    /// replication with the new, mail with both), and the new hub and the
+    /// bridge each with itself (its DS role as a client of its own site
+    /// replicator).
+    pub fn links(&self) -> BTreeSet<String> {
+        let (h, h2, h3) = (
+            self.old_hub.as_str(),
+            self.new_hub.as_str(),
+            self.bridge.as_str(),
+        );
+        let mut links = BTreeSet::from([
+            pair_key(h3, h),
+            pair_key(h3, h2),
+            pair_key(h2, h2),
+            pair_key(h3, h3),
+        ]);
+        for po in self.post_offices() {
+            links.insert(pair_key(po.name.as_str(), h));
+            links.insert(pair_key(po.name.as_str(), h2));
+        }
+        links
+    }
+
+    /// The topology's `[secrets]`, each under its pair's key: a key naming
+    /// no link, given twice, or too weak to be used is refused by name, so
+    /// a typo never leaves a link on a key the operator did not choose.
+    fn check_secrets(
+        &self,
+        given: BTreeMap<String, Secret<String>>,
+    ) -> Result<BTreeMap<String, Secret<String>>, String> {
+        let links = self.links();
+        let mut checked = BTreeMap::new();
+        for (key, secret) in given {
+            let shown = format!("[secrets] {key:?}");
+            let Some((a, b)) = key.split_once('@') else {
+                return Err(format!(
+                    "{shown} is not a pair of nodes: write it NODE@NODE, e.g. \"POA@H\""
+                ));
+            };
+            let pair = pair_key(&a.to_ascii_uppercase(), &b.to_ascii_uppercase());
+            if !links.contains(&pair) {
+                let known: Vec<&str> = links.iter().map(String::as_str).collect();
+                return Err(format!(
+                    "{shown} names no link of this topology (nodes that share a key: {})",
+                    known.join(", ")
+                ));
+            }
+            secret.check_strength(&shown).map_err(|e| e.to_string())?;
+            if checked.insert(pair, secret).is_some() {
+                return Err(format!("{shown}: the key of this pair is given twice"));
+            }
+        }
+        Ok(checked)
     }
 
     pub fn node(&self, name: &Name) -> Option<&Node> {
@@ -385,5 +462,76 @@ mod tests {
         let twice = PATENT.replace("name = \"POB\"", "name = \"POA\"");
         let err = Topology::parse(&twice, "p").err().unwrap().to_string();
         assert!(err.contains("POA is used twice"), "{err}");
+    }
+
+    const STRONG: &str = "00112233445566778899aabbccddeeff";
+
+    fn with_secrets(lines: &str) -> Result<Topology, String> {
+        Topology::parse(&format!("{PATENT}\n[secrets]\n{lines}\n"), "p").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_given_key_of_a_link_is_kept_under_its_pair() {
+        let t = with_secrets(&format!("\"poa@h\" = \"{STRONG}\"")).unwrap();
+        assert_eq!(t.secrets.len(), 1);
+        assert_eq!(t.secrets["H@POA"].expose(), STRONG);
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_by_name() {
+        let err = with_secrets("\"POA@H\" = \"\"").err().unwrap();
+        assert!(err.contains("\"POA@H\"") && err.contains("empty"), "{err}");
+        assert!(err.contains("openssl rand -hex 16"), "{err}");
+    }
+
+    #[test]
+    fn a_weak_key_is_refused_by_name_without_showing_it() {
+        for weak in ["hunter2hunter2hunter2hunter2hunter2", &STRONG[..31]] {
+            let err = with_secrets(&format!("\"POB@H2\" = \"{weak}\""))
+                .err()
+                .unwrap();
+            assert!(err.contains("\"POB@H2\""), "{err}");
+            assert!(err.contains("openssl rand -hex 16"), "{err}");
+            assert!(!err.contains(weak), "the key is shown: {err}");
+        }
+    }
+
+    #[test]
+    fn a_key_of_no_link_is_refused_by_name() {
+        for key in ["POA@POB", "POA@NOWHERE", "POA", "POA@H@H2"] {
+            let err = with_secrets(&format!("\"{key}\" = \"{STRONG}\""))
+                .err()
+                .unwrap();
+            assert!(err.contains(&format!("{key:?}")), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let err = with_secrets(&format!(
+            "\"POA@H\" = \"{STRONG}\"\n\"H@POA\" = \"{STRONG}\""
+        ))
+        .err()
+        .unwrap();
+        assert!(err.contains("given twice"), "{err}");
+    }
+
+    #[test]
+    fn a_user_without_a_password_has_none() {
+        let text = PATENT.replace(", password = \"jsmith-pw\"", "");
+        let t = Topology::parse(&text, "p").unwrap();
+        let poa = t.node(&Name::new("POA").unwrap()).unwrap();
+        let jsmith = poa.users.iter().find(|u| u.mailbox.as_str() == "JSMITH");
+        assert!(jsmith.unwrap().password.is_none());
+    }
+
+    #[test]
+    fn generated_users_are_bounded_per_post_office() {
+        let text = PATENT.replace("generate_users = 4", "generate_users = 4294967295");
+        let err = Topology::parse(&text, "p").err().unwrap().to_string();
+        assert!(err.contains("POB") && err.contains("1000000"), "{err}");
+        let over = format!("generate_users = {}", MAX_GENERATED_USERS + 1);
+        let err = Topology::parse(&PATENT.replace("generate_users = 4", &over), "p");
+        assert!(err.is_err(), "one more than the maximum is refused");
     }
 }

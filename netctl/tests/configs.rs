@@ -84,11 +84,38 @@ fn every_generated_config_reads_back_as_written_and_is_private() {
             RoleKind::MailRouter => rewritten::<mail_router::config::Config>(text),
         };
         assert_eq!(&again, text, "{node}.{role}");
-        assert!(text.contains(secrets.operator.expose().as_str()));
+        // Its own operator key, and no other process's.
+        let id = format!("{node}.{role}");
+        for (other, key) in &secrets.operators {
+            assert_eq!(
+                text.contains(key.expose().as_str()),
+                *other == id,
+                "{id}: {other}"
+            );
+        }
         let path = configs::process_dir(dir.path(), node, *role).join("config.toml");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{}", path.display());
     }
+}
+
+/// Every process has an operator key of its own, and the keys `up` makes
+/// are exactly those of the topology's links, which are the only keys a
+/// topology's `[secrets]` may give.
+#[test]
+fn each_process_has_its_own_operator_key_and_each_link_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (topology, _, secrets, written) = generate(dir.path());
+    assert_eq!(secrets.operators.len(), written.len());
+    let distinct: std::collections::BTreeSet<&str> = (secrets.operators.values())
+        .map(|k| k.expose().as_str())
+        .collect();
+    assert_eq!(distinct.len(), written.len());
+    for (node, role, _) in &written {
+        assert!(secrets.operator(&format!("{node}.{role}")).is_ok());
+    }
+    let made: std::collections::BTreeSet<String> = secrets.pairs.keys().cloned().collect();
+    assert_eq!(made, topology.links());
 }
 
 #[test]

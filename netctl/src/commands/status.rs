@@ -62,9 +62,14 @@ pub fn collect(data_dir: &Path) -> Result<(NetworkState, Reports), NetctlError> 
             Err("not running".to_owned())
         } else {
             match p.wire() {
-                Some(wire) => Operator::connect(wire, secrets.operator.expose())
-                    .and_then(|mut op| report(&mut op))
-                    .map_err(|e| e.to_string()),
+                Some(wire) => secrets
+                    .operator(&p.id)
+                    .map_err(|e| e.to_string())
+                    .and_then(|key| {
+                        Operator::connect(wire, key)
+                            .and_then(|mut op| report(&mut op))
+                            .map_err(|e| e.to_string())
+                    }),
                 None => Err("announced no wire listener".to_owned()),
             }
         };

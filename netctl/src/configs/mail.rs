@@ -38,7 +38,8 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
         t.new_hub.to_string(),
         t.bridge.to_string(),
     );
-    let endpoint = |service: &str| Some(ctx.plan.endpoint(&me, RoleKind::MailRouter, service));
+    let plan = ctx.plan;
+    let endpoint = |service: &str| Some(plan.endpoint(&me, RoleKind::MailRouter, service));
     let mut config = Config {
         common: ctx.common(&me, RoleKind::MailRouter, dir),
         mode: Mode::Hub,

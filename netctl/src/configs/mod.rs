@@ -83,13 +83,13 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// The keys every role's file starts with, for `role` on `node`.
-    pub fn common(&self, node: &str, role: RoleKind, dir: &Path) -> CommonConfig {
+    pub fn common(&mut self, node: &str, role: RoleKind, dir: &Path) -> CommonConfig {
         CommonConfig {
             node: node.to_owned(),
             network: self.topology.network.to_string(),
             data_dir: dir.to_owned(),
             listen: self.plan.endpoint(node, role, "wire"),
-            operator_secret: self.secrets.operator.clone(),
+            operator_secret: self.secrets.new_operator(&format!("{node}.{role}")),
             limits: role_runtime::Limits::default(),
         }
     }
@@ -110,7 +110,7 @@ pub fn write(ctx: &mut Context<'_>, node: &Node, role: RoleKind) -> Result<PathB
         path: path.display().to_string(),
         source: std::io::Error::other(e),
     })?;
-    write_file(&path, &text, true)?;
+    write_file(&path, &text)?;
     Ok(path)
 }
 

@@ -73,15 +73,13 @@ fn demo_dir() -> PathBuf {
 
 pub fn run(opts: &DemoOptions) -> Result<DemoReport, NetctlError> {
     let dir = demo_dir();
-    std::fs::create_dir_all(&dir).map_err(|source| NetctlError::Write {
+    crate::state::create_private_dir(&dir).map_err(|source| NetctlError::Write {
         path: dir.display().to_string(),
         source,
     })?;
     let topology = dir.join("patent.toml");
-    std::fs::write(&topology, PATENT_TOPOLOGY).map_err(|source| NetctlError::Write {
-        path: topology.display().to_string(),
-        source,
-    })?;
+    // It holds the seed users' POP3 passwords.
+    crate::state::write_file(&topology, PATENT_TOPOLOGY)?;
     println!(
         "starting the network of examples/patent.toml in {}",
         dir.display()

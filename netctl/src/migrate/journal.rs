@@ -94,7 +94,7 @@ pub fn load(data_dir: &Path) -> Result<Option<Journal>, NetctlError> {
 }
 
 pub fn save(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
-    save_toml(journal, &journal_path(data_dir), false)
+    save_toml(journal, &journal_path(data_dir))
 }
 
 /// The wave is over: its record moves to `migrations/` (the history).
@@ -102,7 +102,7 @@ pub fn close(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
     let done = data_dir
         .join("migrations")
         .join(format!("{}.toml", journal.started_ms));
-    save_toml(journal, &done, false)?;
+    save_toml(journal, &done)?;
     std::fs::remove_file(journal_path(data_dir)).map_err(|source| NetctlError::Write {
         path: journal_path(data_dir).display().to_string(),
         source,
@@ -128,7 +128,7 @@ impl Placement {
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<(), NetctlError> {
-        save_toml(self, &placement_path(data_dir), false)
+        save_toml(self, &placement_path(data_dir))
     }
 }
 
