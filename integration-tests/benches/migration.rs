@@ -41,8 +41,10 @@ fn topology(post_offices: u32, users: u32) -> String {
     );
     for i in 1..=post_offices {
         let hub = if i <= post_offices * 3 / 4 { "H" } else { "H2" };
+        // The owner's password is given: the traffic and the migration's
+        // test mails log in as the owner, and there is no default password.
         t.push_str(&format!(
-            "\n[[post_offices]]\nname = \"PO{i:02}\"\nhub = \"{hub}\"\ngenerate_users = {}\nusers = [{{ mailbox = \"OWNER\", display_name = \"PO{i:02} Owner\" }}]\n",
+            "\n[[post_offices]]\nname = \"PO{i:02}\"\nhub = \"{hub}\"\ngenerate_users = {}\nusers = [{{ mailbox = \"OWNER\", display_name = \"PO{i:02} Owner\", password = \"po{i:02}-owner-pw\" }}]\n",
             users.saturating_sub(1)
         ));
     }
