@@ -39,9 +39,29 @@ pub fn netctl(data_dir: &Path, args: &[&str]) -> Output {
         .expect("run netctl")
 }
 
+/// [`netctl`] from the working directory `cwd` (DIR may be relative to it).
+pub fn netctl_in(cwd: &Path, data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir, args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run netctl")
+}
+
 /// Starts `netctl --data-dir DIR ARGS...` in the background.
 pub fn spawn_netctl(data_dir: &Path, args: &[&str]) -> Child {
     command(data_dir, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netctl")
+}
+
+/// [`spawn_netctl`] from the working directory `cwd`.
+pub fn spawn_netctl_in(cwd: &Path, data_dir: &Path, args: &[&str]) -> Child {
+    command(data_dir, args)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -51,6 +51,21 @@ pub enum NetctlError {
     NoOperatorKey(String),
     #[error("cannot read the password: {0}")]
     Password(String),
+    #[error(
+        "{holder} is working on the network in {data_dir}; wait until it ends \
+         (or stop that process) and run this command again"
+    )]
+    Locked { data_dir: String, holder: String },
+    #[error(
+        "port {port} of {process} ({service}) is in use by another program; this network keeps \
+         the ports it was first started with (moved post offices were pointed at them), so free \
+         that port and run `netctl up` again"
+    )]
+    PortTaken {
+        process: String,
+        service: String,
+        port: u16,
+    },
     #[error("migration: {0}")]
     Migration(String),
     #[error("verification failed: {0}")]

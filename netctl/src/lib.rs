@@ -5,6 +5,7 @@
 //! * [`configs`]: each role's config, written from the topology;
 //! * [`supervisor`]: background processes and their `ready` lines;
 //! * [`state`]: what `up` leaves in the data directory for later commands;
+//! * [`lock`]: one command at a time changes a network;
 //! * [`migrate`]: the staged migration (plan, journal, executor, checks);
 //! * [`network`]: a running network as the operator reaches it;
 //! * [`parallel`]: one thread per item, for work that waits on the network;
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod configs;
 pub mod demo;
 mod error;
+pub mod lock;
 pub mod mailclient;
 pub mod migrate;
 pub mod network;

@@ -201,15 +201,56 @@ fn name(s: &'static str) -> Name {
     Name::new(s).unwrap_or_else(|_| unreachable!("a valid constant name"))
 }
 
+/// How a command that changes the network is named in the data directory's
+/// lock; `None` for the commands that only read or ask the processes.
+fn locked_command(command: &Command) -> Option<String> {
+    let names = |pos: &[Name]| {
+        pos.iter()
+            .map(Name::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match command {
+        Command::Up { topology } => Some(format!("up {}", topology.display())),
+        Command::Down => Some("down".into()),
+        Command::Migrate {
+            post_offices, to, ..
+        } => Some(format!("migrate {} --to {to}", names(post_offices))),
+        Command::Rollback { po, .. } => Some(format!("rollback {po}")),
+        Command::Status | Command::Gal { .. } | Command::User(_) | Command::Demo { .. } => None,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     role_runtime::process::private_files();
     role_runtime::process::init_logging("warn");
+    // Absolute once, here: every path `up` writes into network.toml and the
+    // configs derives from it, and later commands (restarting a process from
+    // another working directory) must find the same files.
+    let data_dir = match std::path::absolute(&cli.data_dir) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("netctl: --data-dir {}: {e}", cli.data_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    // Held until netctl exits: the commands that change the network's files.
+    let _lock = match locked_command(&cli.command) {
+        Some(what) => match netctl::lock::acquire(&data_dir, &what) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                eprintln!("netctl: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let result = match cli.command {
         Command::Up { topology } => {
-            commands::up::run(&topology, &cli.data_dir).map(|s| commands::up::print(&s, cli.json))
+            commands::up::run(&topology, &data_dir).map(|s| commands::up::print(&s, cli.json))
         }
-        Command::Status => commands::status::collect(&cli.data_dir).map(|(state, reports)| {
+        Command::Status => commands::status::collect(&data_dir).map(|(state, reports)| {
             if cli.json {
                 println!(
                     "{}",
@@ -219,34 +260,33 @@ fn main() -> ExitCode {
                 commands::status::print(&state, &reports);
             }
         }),
-        Command::Down => commands::down::run(&cli.data_dir).map(|stopped| {
+        Command::Down => commands::down::run(&data_dir).map(|stopped| {
             for (id, graceful) in stopped {
                 println!("stopped {id}{}", if graceful { "" } else { " (killed)" });
             }
         }),
-        Command::Gal { po, of } => commands::users::gal(&cli.data_dir, &po, of)
+        Command::Gal { po, of } => commands::users::gal(&data_dir, &po, of)
             .map(|e| commands::users::print_gal(&e, cli.json)),
         Command::User(UserCommand::Add {
             po,
             mailbox,
             display_name,
             password,
-        }) => address(&cli.data_dir, po, mailbox)
+        }) => address(&data_dir, po, mailbox)
             .and_then(|a| {
                 let password = password.read()?;
-                commands::users::add(&cli.data_dir, &a, &display_name, password.as_deref())
-                    .map(|()| a)
+                commands::users::add(&data_dir, &a, &display_name, password.as_deref()).map(|()| a)
             })
             .map(|a| println!("added {a}")),
-        Command::User(UserCommand::Del { po, mailbox }) => address(&cli.data_dir, po, mailbox)
-            .and_then(|a| commands::users::delete(&cli.data_dir, &a).map(|()| a))
+        Command::User(UserCommand::Del { po, mailbox }) => address(&data_dir, po, mailbox)
+            .and_then(|a| commands::users::delete(&data_dir, &a).map(|()| a))
             .map(|a| println!("deleted {a}")),
         Command::Migrate {
             post_offices,
             to,
             migration,
         } => commands::migrate::migrate(
-            &cli.data_dir,
+            &data_dir,
             &migration.args(&post_offices, Some(to), cli.json),
         ),
         Command::Demo {
@@ -278,7 +318,7 @@ fn main() -> ExitCode {
             }
         }),
         Command::Rollback { po, migration } => {
-            commands::migrate::rollback(&cli.data_dir, po, &migration.args(&[], None, cli.json))
+            commands::migrate::rollback(&data_dir, po, &migration.args(&[], None, cli.json))
         }
     };
     match result {

@@ -154,6 +154,7 @@ pub struct MigrateArgs<'a> {
 
 /// Migrates (or, with `to` the post office's original hub, rolls back).
 pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlError> {
+    run::check_distinct(args.post_offices)?;
     let mut net = Network::open(data_dir)?;
     let to = match args.to {
         Some(to) => to,
@@ -188,25 +189,50 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
         print_plan(&net, &j);
         return Ok(());
     }
-    let j = run::begin(&net, args.post_offices, to, args.method)?;
+    let mut j = run::begin(&net, args.post_offices, to, args.method)?;
     if !args.json {
         if j.resumed > 0 {
-            println!("resuming the migration journaled in {}", data_dir.display());
+            let order: Vec<_> = run::wave_plan(&net, &j.moves, to, j.method)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            if j.next_step(&order).is_none() {
+                println!(
+                    "resuming the migration journaled in {}: every step is done, only its final verification is left",
+                    data_dir.display()
+                );
+            } else {
+                println!("resuming the migration journaled in {}", data_dir.display());
+            }
         }
         print_plan(&net, &j);
     }
     let mut progress = TerminalProgress::new(args.json);
     let began = Instant::now();
-    let report = run::run(
+    let report = run::run_steps(
         &mut net,
-        j,
+        &mut j,
         &Options {
             method: args.method,
             step_timeout: args.step_timeout,
         },
         &mut progress,
     )?;
-    let verification = final_verification(&mut net, &report, args.verify_timeout, &mut progress)?;
+    // The journal stays open until the verification passes: a process that
+    // dies now is restarted, and a verification that fails anyway is
+    // resumed by the same command, not refused as "already on HUB".
+    let verification = final_verification(&mut net, &report, args.verify_timeout, &mut progress)
+        .map_err(|e| {
+            let why = match e {
+                NetctlError::Verification(why) => why,
+                other => other.to_string(),
+            };
+            NetctlError::Verification(format!(
+                "{why}; every step is done and journaled in {}: run the same command again to resume the verification",
+                data_dir.display()
+            ))
+        })?;
+    journal::close(data_dir, &j)?;
     print_report(&report, &verification, began.elapsed(), args.json);
     Ok(())
 }
@@ -252,9 +278,15 @@ pub fn final_verification(
         }
     }
     // All at once: each waits mostly for delivery, not for this machine.
-    let net: &Network = net;
-    let outcomes =
-        crate::parallel::on_threads(&pairs, |&(a, b)| verify::test_mail(net, a, b, within));
+    // Meanwhile a process that dies is restarted, as during the steps.
+    let (outcomes, restarted) = verify::while_healing(net, |net, stop| {
+        crate::parallel::on_threads(&pairs, |&(a, b)| {
+            verify::test_mail_until(net, a, b, within, stop)
+        })
+    })?;
+    for id in restarted {
+        progress.note(&format!("restarted {id}, which was not running"));
+    }
     let mut mails = Vec::new();
     for ((a, b), outcome) in pairs.into_iter().zip(outcomes) {
         let took = outcome.map_err(|_| {

@@ -26,7 +26,13 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
         return Err(NetctlError::AlreadyUp(data_dir.display().to_string()));
     }
     let topology = Topology::load(topology_path)?;
-    let plan = PortPlan::new(&topology)?;
+    // The ports of the last run, if this data directory had one: the
+    // processes' stores keep endpoints (a moved post office's requestor is
+    // re-pointed at the new hub's port), so a restarted network must answer
+    // on the same ports.
+    let plan = PortPlan::for_data_dir(&topology, data_dir)?;
+    plan.check_free()?;
+    plan.save(data_dir)?;
     let mut secrets = Secrets::new(&topology.secrets);
     // Every config is written before anything starts, so a topology this build
     // cannot run fails without leaving half a network behind.

@@ -97,6 +97,7 @@ pub fn begin(
     to: Name,
     method: Method,
 ) -> Result<Journal, NetctlError> {
+    check_distinct(post_offices)?;
     let asked: Vec<String> = post_offices.iter().map(Name::to_string).collect();
     if let Some(mut j) = journal::load(&net.data_dir)? {
         if !j.same_wave(&asked, to.as_str()) {
@@ -151,11 +152,41 @@ pub fn begin(
     Ok(j)
 }
 
+/// Refuses a wave that names a post office twice: its plan would run each
+/// step twice for it, and the second check never passes.
+pub fn check_distinct(post_offices: &[Name]) -> Result<(), NetctlError> {
+    let mut seen = BTreeSet::new();
+    for po in post_offices {
+        if !seen.insert(po) {
+            return Err(NetctlError::Migration(format!(
+                "{po} is named more than once; name each post office of a wave once"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the wave's remaining steps; on success the post offices' new hub is
-/// recorded and the journal closed.
+/// recorded and the journal closed. For callers that verify on their own;
+/// `netctl migrate` uses [`run_steps`] and closes the journal only once the
+/// final verification has passed.
 pub fn run(
     net: &mut Network,
     mut j: Journal,
+    opts: &Options,
+    progress: &mut dyn Progress,
+) -> Result<WaveReport, NetctlError> {
+    let report = run_steps(net, &mut j, opts, progress)?;
+    journal::close(&net.data_dir, &j)?;
+    Ok(report)
+}
+
+/// Runs the wave's remaining steps (none when only its verification is left)
+/// and records the post offices' new hub. The journal stays open: a wave
+/// whose final verification fails is resumed by running the same command.
+pub fn run_steps(
+    net: &mut Network,
+    j: &mut Journal,
     opts: &Options,
     progress: &mut dyn Progress,
 ) -> Result<WaveReport, NetctlError> {
@@ -169,11 +200,11 @@ pub fn run(
         let what: Vec<&str> = steps.iter().map(|s| s.what.as_str()).collect();
         progress.step_started(id, &what.join("; "));
         j.start(id, now_ms());
-        journal::save(&net.data_dir, &j)?;
+        journal::save(&net.data_dir, j)?;
         let began = Instant::now();
         run_step(net, id, steps, opts, progress)?;
         j.finish(id, now_ms());
-        journal::save(&net.data_dir, &j)?;
+        journal::save(&net.data_dir, j)?;
         progress.step_done(id, began.elapsed());
     }
     let mut placement = Placement::load(&net.data_dir)?;
@@ -181,7 +212,6 @@ pub fn run(
         placement.hubs.insert(m.post_office.clone(), j.to.clone());
     }
     placement.save(&net.data_dir)?;
-    journal::close(&net.data_dir, &j)?;
     Ok(WaveReport {
         to,
         moves: j.moves.clone(),

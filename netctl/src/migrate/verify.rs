@@ -4,6 +4,7 @@
 //! listeners.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wire_format::{Address, Name};
@@ -126,7 +127,9 @@ pub fn wait_for_complete_gals(
         .collect();
     requestors.push(Target::new(net.topology.bridge, RoleKind::DsRequestor));
     loop {
-        net.heal()?;
+        for restarted in net.heal().map_err(cannot_restart)? {
+            progress.note(&format!("restarted {restarted}, which was not running"));
+        }
         let why = match gal_gaps(net) {
             Ok(None) => return Ok(()),
             Ok(Some(why)) => why,
@@ -148,6 +151,50 @@ pub fn wait_for_complete_gals(
     }
 }
 
+fn cannot_restart(e: NetctlError) -> NetctlError {
+    NetctlError::Verification(format!("a process died and could not be restarted: {e}"))
+}
+
+/// How often a dead process is looked for while the test mails run.
+const HEAL_EVERY: Duration = Duration::from_millis(300);
+
+/// Runs `work` on a snapshot of `net` while another thread restarts any of
+/// its processes that dies (same config, same ports, so the snapshot's
+/// endpoints stay right), as the steps do. Returns `work`'s answer and the
+/// ids restarted; a process that cannot be restarted ends the healing and
+/// sets the `stop` flag `work` receives, so it gives up instead of waiting
+/// out its deadline, and is the error.
+pub fn while_healing<R: Send>(
+    net: &mut Network,
+    work: impl FnOnce(&Network, &AtomicBool) -> R + Send,
+) -> Result<(R, Vec<String>), NetctlError> {
+    let snapshot = net.clone();
+    let (done, stop) = (AtomicBool::new(false), AtomicBool::new(false));
+    let (answer, healed) = std::thread::scope(|s| {
+        let healer = s.spawn(|| {
+            let mut restarted = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                match net.heal() {
+                    Ok(ids) => restarted.extend(ids),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(cannot_restart(e));
+                    }
+                }
+                std::thread::sleep(HEAL_EVERY);
+            }
+            Ok(restarted)
+        });
+        let answer = work(&snapshot, &stop);
+        done.store(true, Ordering::Relaxed);
+        let healed = healer
+            .join()
+            .unwrap_or_else(|_| Err(NetctlError::Verification("the healer panicked".into())));
+        (answer, healed)
+    });
+    Ok((answer, healed?))
+}
+
 /// Sends a mail from `from`'s first seed user to `to`'s and waits until it
 /// can be collected over POP3 (and removes it). Returns how long it took.
 pub fn test_mail(
@@ -155,6 +202,18 @@ pub fn test_mail(
     from: Name,
     to: Name,
     within: Duration,
+) -> Result<Duration, NetctlError> {
+    test_mail_until(net, from, to, within, &AtomicBool::new(false))
+}
+
+/// [`test_mail`], retrying the sending too (the sender's router may be
+/// restarting), until `within` has passed or `stop` is set.
+pub fn test_mail_until(
+    net: &Network,
+    from: Name,
+    to: Name,
+    within: Duration,
+    stop: &AtomicBool,
 ) -> Result<Duration, NetctlError> {
     let fail = |why: String| NetctlError::Verification(format!("test mail {from} -> {to}: {why}"));
     let user = |po: Name| {
@@ -166,29 +225,37 @@ pub fn test_mail(
     let (recipient, account) = user(to)?;
     let token = format!("{from}-{to}-{}", now_ms());
     let began = Instant::now();
-    mailclient::send(
-        &net.mail_endpoint(&from, "smtp")?,
-        &sender,
-        &recipient,
-        &[
-            ("Subject", "netctl migration test mail"),
-            ("X-Netctl-Test", &token),
-        ],
-        "This mail proves the route works after the migration.\n",
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    let pop3 = net.mail_endpoint(&to, "pop3")?;
     let deadline = began + within;
+    let give_up = || Instant::now() >= deadline || stop.load(Ordering::Relaxed);
+    let smtp = net.mail_endpoint(&from, "smtp")?;
+    loop {
+        let sent = mailclient::send(
+            &smtp,
+            &sender,
+            &recipient,
+            &[
+                ("Subject", "netctl migration test mail"),
+                ("X-Netctl-Test", &token),
+            ],
+            "This mail proves the route works after the migration.\n",
+        );
+        match sent {
+            Ok(()) => break,
+            Err(e) if give_up() => return Err(fail(e.to_string())),
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+    let pop3 = net.mail_endpoint(&to, "pop3")?;
     loop {
         let is_mine = |m: &[String]| mailclient::header(m, "X-Netctl-Test") == Some(token.as_str());
         let password = account.password.as_deref().unwrap_or_default();
         match mailclient::collect(&pop3, account.mailbox.as_str(), password, &is_mine) {
             Ok(messages) if messages.iter().any(|m| is_mine(m)) => return Ok(began.elapsed()),
             Ok(_) => {}
-            Err(e) if Instant::now() >= deadline => return Err(fail(e.to_string())),
+            Err(e) if give_up() => return Err(fail(e.to_string())),
             Err(_) => {}
         }
-        if Instant::now() >= deadline {
+        if give_up() {
             return Err(fail(format!("not delivered within {} s", within.as_secs())));
         }
         std::thread::sleep(POLL);
