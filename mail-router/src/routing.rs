@@ -61,6 +61,29 @@ pub fn effective_hub(
     }
 }
 
+/// Whether `peer`, an authenticated mail router, may hand this router mail
+/// sent by `from`.
+///
+/// A post office originates mail only from its own users (its SMTP takes
+/// no other sender, and its reports come from its own POSTMASTER), so a
+/// post office that hands over mail from anyone else is forging it: with
+/// its key alone it could otherwise put words in any user's mouth. Hubs and
+/// the gateway relay everyone's mail and may hand over any.
+///
+/// Which peers are post offices: the names this router routes mail *to*
+/// (the keys of its route table), since only post offices have mailboxes.
+/// A hub's and the gateway's tables name every post office they carry mail
+/// for, and a migration changes only where a key points, never the keys;
+/// a post office's peers are hubs, never keys of its table.
+pub fn may_hand_over(
+    peer: &Name,
+    network: &Name,
+    routes: &BTreeMap<Name, Name>,
+    from: &Address,
+) -> bool {
+    !routes.contains_key(peer) || (from.post_office == *peer && from.network == *network)
+}
+
 /// Recipients grouped by their post office.
 pub fn split_by_post_office(recipients: &[Address]) -> BTreeMap<Name, Vec<Address>> {
     let mut out: BTreeMap<Name, Vec<Address>> = BTreeMap::new();
@@ -207,6 +230,23 @@ mod tests {
             route(n("H"), Mode::Hub, None, &looped, &n("POA")),
             Disposition::Unroutable
         );
+    }
+
+    #[test]
+    fn a_post_office_hands_over_only_its_own_users_mail_and_hubs_relay_any() {
+        let routes = BTreeMap::from([(n("POA"), n("POA")), (n("POD"), n("H3"))]);
+        let may = |peer: &str, from: &str| {
+            let from: Address = from.parse().unwrap();
+            may_hand_over(&n(peer), &n("ACME"), &routes, &from)
+        };
+        assert!(may("POA", "ACME/POA/JSMITH"));
+        assert!(may("POA", "ACME/POA/POSTMASTER"));
+        assert!(!may("POA", "ACME/POD/AJONES"));
+        assert!(!may("POA", "OTHER/POA/JSMITH"));
+        // A post office routed elsewhere (migrated) is still a post office.
+        assert!(!may("POD", "ACME/POA/JSMITH"));
+        // The gateway, not a destination, relays anyone's mail.
+        assert!(may("H3", "ACME/POD/AJONES"));
     }
 
     #[test]

@@ -189,7 +189,7 @@ async fn round(
         let returned = std::mem::take(&mut work.returned);
         warn!(
             count = returned.len(),
-            "returning messages at their hop limit to their senders"
+            "returning messages the peer refused for good to their senders"
         );
         return_to_senders(shared, returned, now_ms()).await;
     }
@@ -360,7 +360,13 @@ fn answered(work: &mut Work, frame: wire_format::Frame) -> Result<(), LinkError>
             work.acked.push(q);
             Ok(())
         }
-        Message::ErrorReply(e) if e.code == ErrorCode::HopLimitExceeded => {
+        // Refusals that a retry cannot change (at the hop limit; a sender
+        // the peer does not take from this router) go back to their
+        // senders with the peer's reason, instead of being retried until
+        // they expire.
+        Message::ErrorReply(e)
+            if matches!(e.code, ErrorCode::HopLimitExceeded | ErrorCode::Forbidden) =>
+        {
             work.returned.push((q, e.text));
             Ok(())
         }

@@ -14,7 +14,7 @@ use wire_format::{
 
 use super::{Shared, status};
 use crate::config::Mode;
-use crate::routing::postmaster;
+use crate::routing::{may_hand_over, postmaster};
 
 /// Frames already waiting on the connection are taken in one commit (one disk
 /// sync), up to this many.
@@ -75,21 +75,44 @@ async fn take_mail(
     batch: Vec<(u32, MailTransfer)>,
 ) -> Result<(), LinkError> {
     let max_hops = shared.settings.max_hops;
+    let peer = conn.peer().name;
+    let network = shared.settings.network;
+    let routes = shared
+        .routes
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
     for (id, mut m) in batch {
-        if m.hop_count >= max_hops {
-            refused.push((id, m.message_id));
+        if !may_hand_over(&peer, &network, &routes, &m.from) {
+            // Refused for good: the sender returns it to its sender rather
+            // than retrying (see `forward::answered`).
+            warn!(
+                %peer, from = %m.from, message = %hex_id(&m.message_id),
+                "refused mail a post office handed over for a sender not its own"
+            );
+            let refusal = ErrorReply::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{peer} is a post office: it may hand over mail from its own users only, \
+                     not from {}",
+                    m.from
+                ),
+            );
+            refused.push((id, refusal));
+        } else if m.hop_count >= max_hops {
+            warn!(message = %hex_id(&m.message_id), "refused a message at its hop limit");
+            let refusal = ErrorReply::new(
+                ErrorCode::HopLimitExceeded,
+                format!("message passed {max_hops} routers"),
+            );
+            refused.push((id, refusal));
         } else {
             m.hop_count += 1;
             accepted.push((id, m));
         }
     }
-    for (id, message_id) in refused {
-        warn!(message = %hex_id(&message_id), "refused a message at its hop limit");
-        let refusal = ErrorReply::new(
-            ErrorCode::HopLimitExceeded,
-            format!("message passed {max_hops} routers"),
-        );
+    for (id, refusal) in refused {
         conn.queue(Frame::new(id, refusal)).await?;
     }
     if !accepted.is_empty() {
