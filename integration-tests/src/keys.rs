@@ -17,7 +17,12 @@ mod tests {
 
     #[test]
     fn keys_pass_the_roles_check_and_differ_by_label() {
-        for label in ["", "a", "mail-key-H-POA", "a label much longer than sixteen bytes"] {
+        for label in [
+            "",
+            "a",
+            "mail-key-H-POA",
+            "a label much longer than sixteen bytes",
+        ] {
             assert_eq!(peer_link::check_strength(label, &key(label)), Ok(()));
         }
         assert_ne!(key("site-H2-H3"), key("site-H2-H4"));
