@@ -37,6 +37,9 @@ pub(super) struct Health(Mutex<Option<Fault>>);
 #[derive(Debug)]
 struct Fault {
     reason: String,
+    /// Why the last reopen failed, when it failed otherwise than the
+    /// fault itself (a damaged file, say).
+    reopen_error: Option<String>,
     retry_at: Instant,
     backoff: Duration,
 }
@@ -73,9 +76,12 @@ impl MailStore {
     pub fn degraded(&self) -> Option<String> {
         let fault = self.health.fault();
         let fault = fault.as_ref()?;
+        let last = (fault.reopen_error.as_ref())
+            .map(|e| format!(" (the last reopen: {e})"))
+            .unwrap_or_default();
         Some(format!(
             "mail store {}: {}; mail is refused with a temporary error (451) and \
-             the store is reopened until it can be written again",
+             the store is reopened until it can be written again{last}",
             self.path.display(),
             fault.reason
         ))
@@ -96,6 +102,7 @@ impl MailStore {
                 warn!(path = %self.path.display(), reason, "mail store I/O error: degraded until it is reopened");
                 *fault = Some(Fault {
                     reason: reason.to_owned(),
+                    reopen_error: None,
                     retry_at: Instant::now() + REOPEN_AFTER,
                     backoff: REOPEN_AFTER,
                 });
@@ -137,6 +144,14 @@ impl MailStore {
             }
             Err(e) => {
                 info!(path = %self.path.display(), error = %e, "mail store still cannot be written; will retry");
+                if let Some(f) = self.health.fault().as_mut() {
+                    let text = match &e {
+                        // The path is in the report already.
+                        MailError::StoreIo { reason, .. } => reason.clone(),
+                        other => other.to_string(),
+                    };
+                    f.reopen_error = (text != f.reason).then_some(text);
+                }
                 Err(self.unavailable())
             }
         }
