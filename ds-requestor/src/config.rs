@@ -29,6 +29,10 @@
 //! export = ["FS*"]
 //! ```
 //!
+//! Every key (`operator_secret`, each `secret`) is at least 32 hex digits
+//! (128 bits: `openssl rand -hex 16`); an empty, shorter or non-hex one is
+//! refused by name when the file is loaded (`peer_link::check_strength`).
+//!
 //! The scheduled cycle is the patent's T1/T2/T3 rhythm folded into one
 //! period: each cycle sends the local changes (T1), the server merges them
 //! as they arrive (T2), and the same cycle fetches the updates (T3).

@@ -36,6 +36,10 @@
 //! password = "..."             # optional: without one, no POP3 login until set
 //! ```
 //!
+//! Every key (`operator_secret`, each `secret`) is at least 32 hex digits
+//! (128 bits: `openssl rand -hex 16`); an empty, shorter or non-hex one is
+//! refused by name when the file is loaded (`peer_link::check_strength`).
+//!
 //! Every post office also has the mailbox POSTMASTER, made at start if
 //! missing and never deleted: RFC 5321 4.5.1 says mail to `<postmaster>`
 //! (no domain) and to postmaster at the post office must be accepted. Give

@@ -21,6 +21,10 @@
 //! secret = "..."
 //! folders = ["FS*"]
 //! ```
+//!
+//! Every key (`operator_secret`, each `secret`) is at least 32 hex digits
+//! (128 bits: `openssl rand -hex 16`); an empty, shorter or non-hex one is
+//! refused by name when the file is loaded (`peer_link::check_strength`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
