@@ -12,7 +12,9 @@ use wire_format::{Address, Name};
 #[command(version, about, long_about)]
 struct Cli {
     /// Where the network's processes keep their data, logs and configs, and
-    /// where later commands find the network that `up` started.
+    /// where later commands find the network that `up` started. `up`,
+    /// `down`, `migrate` and `rollback` lock it while they run: a second one
+    /// is refused at once, naming the one running.
     #[arg(
         long,
         global = true,
@@ -30,7 +32,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start every process of TOPOLOGY in the background; returns when all are
-    /// ready and prints where each listens (SMTP and POP3 included).
+    /// ready and prints where each listens (SMTP and POP3 included). A data
+    /// directory started before gets the same ports again (DATA_DIR/ports.toml).
     Up {
         /// The topology file.
         #[arg(default_value = "examples/patent.toml")]
@@ -59,8 +62,9 @@ enum Command {
     /// Move post offices to HUB through the patent's steps A-G, in one wave:
     /// prints the plan, runs each step and checks that it took effect, then
     /// verifies every GAL and sends a test mail each way. Journaled in
-    /// DATA_DIR/migration.toml: if netctl or any process is killed, run the
-    /// same command again and it resumes (dead processes are restarted).
+    /// DATA_DIR/migration.toml until the verification passes: if netctl or
+    /// any process is killed, or the verification fails, run the same command
+    /// again and it resumes (dead processes are restarted).
     /// --json: {"moved", "to", "resumed", "steps": [{"step", "ms"}],
     /// "gals_complete_ms", "test_mails": [{"from", "to", "ms"}], "total_ms"}.
     Migrate {
