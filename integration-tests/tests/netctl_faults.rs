@@ -228,6 +228,25 @@ fn a_network_restarted_after_a_migration_keeps_its_ports_and_the_moved_post_offi
 
     succeeded("down", &netctl(&data, &["down"]));
     let topology = topology_file(net.dir.path());
+
+    // A kept port taken by another program meanwhile: `up` says which.
+    let smtp = before
+        .iter()
+        .find(|(id, _)| id == "POC.mail-router")
+        .and_then(|(_, e)| e.get("smtp"))
+        .expect("POC's SMTP listener")
+        .clone();
+    let squatter = std::net::TcpListener::bind(&smtp).unwrap();
+    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "up on a taken port fails");
+    let port = smtp.rsplit(':').next().unwrap();
+    assert!(
+        stderr.contains(&format!("port {port} of POC.mail-router (smtp)")),
+        "{stderr}"
+    );
+    drop(squatter);
+
     succeeded(
         "up again",
         &netctl(&data, &["up", topology.to_str().unwrap()]),

@@ -30,8 +30,11 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
     // processes' stores keep endpoints (a moved post office's requestor is
     // re-pointed at the new hub's port), so a restarted network must answer
     // on the same ports.
+    let first_start = !configs::ports_path(data_dir).exists();
     let plan = PortPlan::for_data_dir(&topology, data_dir)?;
     plan.check_free()?;
+    // Saved before anything starts, so a netctl killed halfway through
+    // leaves the record of the ports its processes took.
     plan.save(data_dir)?;
     let mut secrets = Secrets::new(&topology.secrets);
     // Every config is written before anything starts, so a topology this build
@@ -91,6 +94,12 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
                     supervisor::stop(p.pid, Duration::from_secs(5));
                 }
                 let _ = std::fs::remove_file(crate::state::state_path(data_dir));
+                // Nothing ever ran on a first start's ports: another
+                // program may have taken one meanwhile (the cause of this
+                // failure, perhaps), and the next `up` should choose afresh.
+                if first_start {
+                    let _ = std::fs::remove_file(configs::ports_path(data_dir));
+                }
                 return Err(e);
             }
         }

@@ -39,7 +39,8 @@ struct PortsFile {
     ports: Vec<KeptPort>,
 }
 
-fn ports_path(data_dir: &Path) -> PathBuf {
+/// `DATA_DIR/ports.toml`: the ports of the network last started there.
+pub fn ports_path(data_dir: &Path) -> PathBuf {
     data_dir.join("ports.toml")
 }
 
