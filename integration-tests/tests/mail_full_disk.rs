@@ -5,6 +5,11 @@
 //! once space is freed it takes mail again, POP3 works and its status is
 //! normal, all without a restart (the same process throughout).
 //!
+//! The directory roles do not reopen their store; a DS server on a full
+//! disk says in its status that it is degraded, with its store's error and
+//! that it needs a restart, even though its status report itself (read from
+//! redb's cache) still works; restarted once space is freed, it is normal.
+//!
 //! Mounting needs root (or CAP_SYS_ADMIN), as CI runs; elsewhere the test
 //! says so loudly on stderr and skips.
 
@@ -13,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use integration_tests::dirsync::{self, start_requestor, start_server};
 use integration_tests::mail::{OPERATOR_SECRET, Router, Spec, exactly_once, pop3_fetch, smtp_send};
 use integration_tests::operator::Operator;
 use integration_tests::{test_dir, wait_until};
-use wire_format::{Health, Message, StatusReport, StatusRequest};
+use wire_format::{Health, Message, StatusReport, StatusRequest, UserUpsert};
 
 const DISK: &str = "20m";
 /// Large enough that a commit on the full disk must grow the store file.
@@ -96,9 +102,13 @@ fn send(router: &Router, root: &Path, marker: &str) -> String {
 }
 
 fn status(router: &Router) -> StatusReport {
-    let reply = Operator::connect(router.wire(), OPERATOR_SECRET)
+    report(Operator::connect(router.wire(), OPERATOR_SECRET))
+}
+
+fn report(op: Result<Operator, peer_link::LinkError>) -> StatusReport {
+    let reply = op
         .and_then(|mut op| op.request(StatusRequest))
-        .expect("the router answers its operator");
+        .expect("the process answers its operator");
     match reply {
         Message::StatusReport(report) => report,
         other => panic!("not a status report: {other:?}"),
@@ -109,21 +119,28 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Mounts a tmpfs at `dir`, or says loudly why not (the caller skips).
+fn mount_or_skip(dir: &Path) -> Option<Tmpfs> {
+    std::fs::create_dir_all(dir).expect("the data directory");
+    match Tmpfs::mount(dir, DISK) {
+        Ok(disk) => Some(disk),
+        Err(e) => {
+            eprintln!(
+                "\n!!!!!!!! SKIPPED: cannot mount a tmpfs at {} ({e}).\n\
+                 !!!!!!!! This test needs root or CAP_SYS_ADMIN (CI runs it as root).\n",
+                dir.display()
+            );
+            None
+        }
+    }
+}
+
 #[test]
 fn a_full_disk_refuses_mail_for_a_while_and_the_router_serves_again_once_space_is_freed() {
     let root = test_dir("mail-full-disk");
     let data = root.path().join("POA").join("data");
-    std::fs::create_dir_all(&data).expect("the data directory");
-    let _disk = match Tmpfs::mount(&data, DISK) {
-        Ok(disk) => disk,
-        Err(e) => {
-            eprintln!(
-                "\n!!!!!!!! SKIPPED mail_full_disk: cannot mount a tmpfs at {} ({e}).\n\
-                 !!!!!!!! This test needs root or CAP_SYS_ADMIN (CI runs it as root).\n",
-                data.display()
-            );
-            return;
-        }
+    let Some(_disk) = mount_or_skip(&data) else {
+        return;
     };
     // Declared after the mount: dropped (killed) before it is unmounted.
     let poa = Router::start(
@@ -220,4 +237,49 @@ fn a_full_disk_refuses_mail_for_a_while_and_the_router_serves_again_once_space_i
     );
     assert_eq!(poa.process.pid(), Some(pid), "the router was restarted");
     assert!(alive(pid), "the router is gone");
+}
+
+#[test]
+fn a_ds_server_on_a_full_disk_shows_as_degraded_and_a_restart_after_freeing_space_heals_it() {
+    let root = test_dir("ds-full-disk");
+    let data = root.path().join("H").join("data");
+    let Some(_disk) = mount_or_skip(&data) else {
+        return;
+    };
+    let mut h = start_server(root.path(), "H", &["POA"]);
+    let poa = start_requestor(root.path(), "POA", &[("H", h.endpoint())], 200);
+    let server_status = |h: &dirsync::Role| report(Ok(h.operator()));
+    assert_eq!(server_status(&h).health, Health::Ok);
+    let filler = data.join("filler");
+    fill(&filler);
+    // Users added at POA are uploaded to H, whose commits now fail.
+    let mut op = poa.operator();
+    let mut n = 0;
+    let degraded = wait_until(RECOVERY, Duration::from_millis(100), || {
+        n += 1;
+        let _ = op.request(UserUpsert {
+            address: dirsync::address("POA", &format!("USER{n}")),
+            display_name: "x".repeat(200),
+            attributes: Vec::new(),
+            password: None,
+        });
+        server_status(&h).health != Health::Ok
+    });
+    let report = server_status(&h);
+    assert!(degraded, "H never said it is degraded: {report:?}");
+    let Health::Degraded(reason) = &report.health else {
+        unreachable!()
+    };
+    eprintln!("H degraded: {reason}");
+    assert!(
+        reason.contains("No space left on device") && reason.contains("restarted"),
+        "{reason}"
+    );
+    assert!(
+        !report.items.is_empty(),
+        "the status report itself still works: {report:?}"
+    );
+    std::fs::remove_file(&filler).expect("remove the filler");
+    h.restart();
+    assert_eq!(server_status(&h).health, Health::Ok);
 }

@@ -8,9 +8,14 @@
 //!   new one (the operator decides, by moving it aside);
 //! * a damaged file is refused with the file's name and what to do, never a
 //!   panic: redb checks every page's checksum on open, and a panic inside redb
-//!   on bytes it did not write is caught and reported the same way.
+//!   on bytes it did not write is caught and reported the same way;
+//! * an open store's first I/O error (a full disk) is listed by [`faults`],
+//!   so that every role's status shows it degraded (see `watch`).
 
 mod quiet_panic;
+mod watch;
+
+pub use watch::faults;
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::ErrorKind;
@@ -123,6 +128,8 @@ fn open_existing(
     file: File,
 ) -> Result<Database, StoreFileError> {
     let backend = redb::backends::FileBackend::new(file).map_err(|e| classify(path, e))?;
+    // Its first I/O error is noted for the status report (see `faults`).
+    let backend = watch::Watched::new(backend, path);
     match quiet_panic::catch(|| builder.create_with_backend(backend)) {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(classify(path, e)),

@@ -121,7 +121,10 @@ pub trait RequestHandler: Send + Sync + 'static {
     /// A role whose work partly fails says so in the report's `health`;
     /// `Err` (the report cannot be built, say its store cannot be read) is
     /// answered as a report with no items, degraded for that reason: the
-    /// process is running and answering, so it is not shown as down.
+    /// process is running and answering, so it is not shown as down. A
+    /// report that says `Ok` while one of the process's stores has failed
+    /// an I/O operation ([`store_file::faults`]) is sent degraded, with the
+    /// store's first error.
     fn status(&self) -> impl Future<Output = Result<StatusReport, String>> + Send;
 
     /// Answers one request (never a `Ping`, nor an operator's
@@ -197,13 +200,16 @@ pub async fn serve_requests<H: RequestHandler>(
                     let operator = conn.peer().role == Role::Operator;
                     let result = match frame.message {
                         Message::Ping(ping) => conn.reply(id, Pong { token: ping.token }).await,
-                        Message::StatusRequest(_) if operator => match handler.status().await {
-                            Ok(report) => conn.reply(id, report).await,
-                            Err(text) => {
-                                warn!(reason = %text, "status report failed; reporting degraded");
-                                conn.reply(id, degraded(identity, &text)).await
-                            }
-                        },
+                        Message::StatusRequest(_) if operator => {
+                            let report = match handler.status().await {
+                                Ok(report) => with_store_faults(report),
+                                Err(text) => {
+                                    warn!(reason = %text, "status report failed; reporting degraded");
+                                    degraded(identity, &text)
+                                }
+                            };
+                            conn.reply(id, report).await
+                        }
                         _ => handler.handle(&mut conn, &mut session, frame).await,
                     };
                     match result {
@@ -253,18 +259,39 @@ pub async fn serve_requests<H: RequestHandler>(
 }
 
 /// The report of a process whose status could not be built: no items,
-/// degraded for `reason` (cut to what the field holds).
+/// degraded for `reason`.
 fn degraded(identity: &WireIdentity, reason: &str) -> StatusReport {
-    let mut cut = reason.len().min(wire_format::limits::MAX_STATUS_TEXT_LEN);
-    while !reason.is_char_boundary(cut) {
-        cut -= 1;
-    }
     StatusReport {
         node: identity.me,
         role: identity.role,
         items: Vec::new(),
-        health: Health::Degraded(reason[..cut].to_owned()),
+        health: Health::Degraded(cut(reason)),
     }
+}
+
+/// `report`, degraded if it says `Ok` while a store of this process has
+/// failed an I/O operation: redb then fails every write to that store until
+/// it is opened again, which a role that does not reopen it (all but the
+/// mail router, which reports its own recovery) does only by restarting.
+fn with_store_faults(mut report: StatusReport) -> StatusReport {
+    if report.health == Health::Ok {
+        if let Some(fault) = store_file::faults().into_iter().next() {
+            report.health = Health::Degraded(cut(&format!(
+                "{fault}; every write to it fails until this process is restarted \
+                 (make room or fix the cause first)"
+            )));
+        }
+    }
+    report
+}
+
+/// At most what a status text holds, cut at a character.
+fn cut(text: &str) -> String {
+    let mut at = text.len().min(wire_format::limits::MAX_STATUS_TEXT_LEN);
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text[..at].to_owned()
 }
 
 /// The next value of the watched log end; `None` once its sender is gone.
