@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use integration_tests::bridge::{Bridge, Proc};
 use integration_tests::dirsync::{
     Role, delete, gal_view, start_requestor, start_requestor_with, start_server, upsert,
 };
@@ -191,4 +192,100 @@ fn a_replaced_requestor_store_heals_and_its_own_changes_win() {
             "ACME/POC/CAROL|Carol",
         ],
     );
+}
+
+/// Waits until the GALs of the bridge topology's post offices are `expected`.
+fn wait_site_equal(b: &Bridge, expected: &[&str]) {
+    let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    let post_offices: [&Proc; 3] = [&b.poa, &b.pob, &b.pod];
+    let ok = wait_until(CONVERGE, POLL, || {
+        post_offices.iter().all(|p| p.gal() == expected)
+    });
+    assert!(
+        ok,
+        "the GALs did not all become {expected:?}: POA {:?} POB {:?} POD {:?}\n{}",
+        b.poa.gal(),
+        b.pob.gal(),
+        b.pod.gal(),
+        b.logs()
+    );
+}
+
+/// The same in the patent's topology, where POD syncs with H2 and H2's
+/// directory is the site (POD's users in folder FS-POD): POD's store lost,
+/// then the bridge H3's own store lost. H3 uploads the new hub's users to H
+/// as its own changes, numbered in its store: a new bridge store must not
+/// have them taken for replays either.
+#[test]
+fn lost_requestor_stores_heal_in_the_site_topology_too() {
+    let root = test_dir("dirsync-lost-store-site");
+    let mut b = Bridge::start(root.path(), INTERVAL_MS);
+    upsert(&mut b.poa.operator(), "POA", "ALICE", "Alice");
+    upsert(&mut b.pod.operator(), "POD", "DAVE", "Dave");
+    upsert(&mut b.pod.operator(), "POD", "DORA", "Dora");
+    wait_site_equal(
+        &b,
+        &[
+            "ACME/POA/ALICE|Alice",
+            "ACME/POD/DAVE|Dave",
+            "ACME/POD/DORA|Dora",
+        ],
+    );
+
+    // POD's store lost: its users come back from FS-POD.
+    b.pod.kill();
+    std::fs::remove_file(store_of(root.path(), "POD")).expect("remove POD's store");
+    b.pod.restart();
+    upsert(&mut b.pod.operator(), "POD", "DEAN", "Dean");
+    wait_site_equal(
+        &b,
+        &[
+            "ACME/POA/ALICE|Alice",
+            "ACME/POD/DAVE|Dave",
+            "ACME/POD/DEAN|Dean",
+            "ACME/POD/DORA|Dora",
+        ],
+    );
+    assert_eq!(b.pod.count("entries.local"), 3);
+    assert_eq!(b.pod.count("restored_users"), 2);
+    assert_eq!(b.h2.count("requestor.POD.store_epoch_changes"), 1);
+    delete(&mut b.pod.operator(), "POD", "DAVE");
+    wait_site_equal(
+        &b,
+        &[
+            "ACME/POA/ALICE|Alice",
+            "ACME/POD/DEAN|Dean",
+            "ACME/POD/DORA|Dora",
+        ],
+    );
+
+    // The bridge's store lost: its next changes still reach H. Renames
+    // first, so that H's mark for H3 is well above the few changes a new
+    // bridge store numbers when it reads the site log again.
+    for i in 1..=6 {
+        upsert(&mut b.pod.operator(), "POD", "DORA", &format!("Dora {i}"));
+    }
+    wait_site_equal(
+        &b,
+        &[
+            "ACME/POA/ALICE|Alice",
+            "ACME/POD/DEAN|Dean",
+            "ACME/POD/DORA|Dora 6",
+        ],
+    );
+    b.h3.kill();
+    let bridge_store = root.path().join("H3").join("data").join("ds-bridge.redb");
+    std::fs::remove_file(bridge_store).expect("remove H3's store");
+    b.h3.restart();
+    upsert(&mut b.pod.operator(), "POD", "DREW", "Drew");
+    wait_site_equal(
+        &b,
+        &[
+            "ACME/POA/ALICE|Alice",
+            "ACME/POD/DEAN|Dean",
+            "ACME/POD/DORA|Dora 6",
+            "ACME/POD/DREW|Drew",
+        ],
+    );
+    assert_eq!(b.h.count("requestor.H3.store_epoch_changes"), 1);
 }
