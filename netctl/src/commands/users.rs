@@ -56,11 +56,12 @@ pub fn gal(data_dir: &Path, po: &Name, of: Option<Name>) -> Result<Vec<Entry>, N
 #[derive(Debug, Default, clap::Args)]
 #[group(multiple = false)]
 pub struct PasswordArgs {
-    /// Read the user's POP3 password from FILE (its first line; keep the file
-    /// private). The password is kept only by the post office's mail router.
+    /// Read the user's POP3 password from FILE (one line, its line ending
+    /// dropped; keep the file private). The password is kept only by the
+    /// post office's mail router.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// Read the user's POP3 password from standard input (its first line),
+    /// Read the user's POP3 password from standard input (one line),
     /// e.g. `printf '%s\n' "$PW" | netctl user add ... --password-stdin`.
     #[arg(long)]
     pub password_stdin: bool,
