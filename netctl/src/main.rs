@@ -39,10 +39,10 @@ enum Command {
         #[arg(default_value = "examples/patent.toml")]
         topology: PathBuf,
     },
-    /// Every process: alive or not, and its status report (directory counts,
-    /// replication lag, queues). --json: {"network", "processes": [{"id",
-    /// "node", "role", "pid", "alive", "endpoints", "smtp", "pop3", "status",
-    /// "error"}]}.
+    /// Every process: alive or not, degraded or not (and why), and its status
+    /// report (directory counts, replication lag, queues). --json: {"network",
+    /// "processes": [{"id", "node", "role", "pid", "alive", "endpoints",
+    /// "smtp", "pop3", "status", "health", "degraded", "error"}]}.
     Status,
     /// Stop every process of the network (SIGTERM, then SIGKILL after 10 s).
     Down,
