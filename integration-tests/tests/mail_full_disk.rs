@@ -9,6 +9,8 @@
 //! disk says in its status that it is degraded, with its store's error and
 //! that it needs a restart, even though its status report itself (read from
 //! redb's cache) still works; restarted once space is freed, it is normal.
+//! And `netctl status`, human and `--json`, shows the full router degraded
+//! with its reason, and up again once space is freed.
 //!
 //! Mounting needs root (or CAP_SYS_ADMIN), as CI runs; elsewhere the test
 //! says so loudly on stderr and skips.
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use integration_tests::dirsync::{self, start_requestor, start_server};
 use integration_tests::mail::{OPERATOR_SECRET, Router, Spec, exactly_once, pop3_fetch, smtp_send};
+use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
 use integration_tests::operator::Operator;
 use integration_tests::{test_dir, wait_until};
 use wire_format::{Health, Message, StatusReport, StatusRequest, UserUpsert};
@@ -282,4 +285,102 @@ fn a_ds_server_on_a_full_disk_shows_as_degraded_and_a_restart_after_freeing_spac
     std::fs::remove_file(&filler).expect("remove the filler");
     h.restart();
     assert_eq!(server_status(&h).health, Health::Ok);
+}
+
+/// POA (with a user who may send) on H, POD on H2: 12 processes.
+const SMALL: &str = r#"
+network = "ACME"
+[old_hub]
+name = "H"
+[new_hub]
+name = "H2"
+[bridge]
+name = "H3"
+[[post_offices]]
+name = "POA"
+hub = "H"
+users = [{ mailbox = "JSMITH", display_name = "John Smith", password = "jsmith-pw" }]
+[[post_offices]]
+name = "POD"
+hub = "H2"
+generate_users = 1
+"#;
+
+/// POA's mail router in `netctl status --json`.
+fn poa_json(data: &Path) -> serde_json::Value {
+    let out = succeeded("netctl status --json", &netctl(data, &["status", "--json"]));
+    let all: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+    all["processes"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["id"] == "POA.mail-router"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no POA.mail-router in {all}"))
+}
+
+/// POA's mail router's lines in `netctl status`: its own and its items'.
+fn poa_lines(data: &Path) -> Vec<String> {
+    let out = succeeded("netctl status", &netctl(data, &["status"]));
+    out.lines()
+        .skip_while(|l| !l.trim_start().starts_with("POA.mail-router"))
+        .take_while(|l| l.trim_start().starts_with("POA.mail-router") || l.starts_with("      "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn netctl_status_shows_a_router_on_a_full_disk_as_degraded_and_then_up_again() {
+    let root = test_dir("netctl-full-disk");
+    let data = root.path().join("net");
+    // The router's whole directory (config, logs, store) is on the tmpfs.
+    let Some(_disk) = mount_or_skip(&data.join("POA").join("mail-router")) else {
+        return;
+    };
+    let topology = root.path().join("small.toml");
+    std::fs::write(&topology, SMALL).expect("write the topology");
+    let up = netctl(&data, &["up", topology.to_str().expect("a UTF-8 path")]);
+    // Declared after the mount: the network is down before it is unmounted.
+    let _network = NetworkGuard(data.clone());
+    succeeded("netctl up", &up);
+    let before = poa_json(&data);
+    assert_eq!(before["health"], "ok", "{before}");
+    let smtp: std::net::SocketAddr = before["smtp"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no SMTP endpoint: {before}"));
+
+    let filler = data.join("POA").join("mail-router").join("filler");
+    fill(&filler);
+    let refused = (0..40).any(|i| {
+        let file = message(root.path(), &format!("netctl-full-{i}"));
+        smtp_send(smtp, "jsmith@poa.acme", &["jsmith@poa.acme"], &file) != "OK 0"
+    });
+    assert!(refused, "the full disk never refused a message");
+    let full = poa_json(&data);
+    assert_eq!(full["health"], "degraded", "{full}");
+    let reason = full["degraded"].as_str().unwrap_or_default();
+    assert!(reason.contains("No space left on device"), "{full}");
+    let lines = poa_lines(&data);
+    eprintln!("netctl status on the full disk:\n{}", lines.join("\n"));
+    assert!(
+        lines.first().is_some_and(|l| l.contains("DEGRADED")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("degraded: mail store")),
+        "{lines:#?}"
+    );
+
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let healed = wait_until(RECOVERY, Duration::from_millis(500), || {
+        poa_json(&data)["health"] == "ok"
+    });
+    assert!(healed, "still degraded: {}", poa_json(&data));
+    let lines = poa_lines(&data);
+    assert!(
+        lines.first().is_some_and(|l| l.contains(" up ")),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("degraded:")), "{lines:#?}");
 }
