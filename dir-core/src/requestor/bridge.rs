@@ -211,7 +211,7 @@ impl BridgeStore {
     /// The own changes on their way to the server (pending, acknowledged,
     /// queued again for a server that lost them) and the resync generation.
     pub fn ledger(&self) -> Ledger<'_> {
-        Ledger::new(&self.db, requeue_exported)
+        Ledger::new(&self.db, requeue_exported, false)
     }
 
     /// Which of `updates` must be written to the import folder: those whose

@@ -73,7 +73,11 @@ pub enum Op {
 pub enum Stored {
     State(SyncState),
     Pending(Outgoing),
-    Acked,
+    /// `renewed`: the store found itself older than the server's record and
+    /// drew a new epoch ([`Ledger::record_ack`]).
+    Acked {
+        renewed: bool,
+    },
     Full(u64),
     Staged(Batch, Vec<Entry>),
     Committed(u64),
@@ -84,10 +88,9 @@ pub fn perform(store: &impl CycleStore, op: Op) -> Result<Stored, DirError> {
     Ok(match op {
         Op::State => Stored::State(store.ledger().sync_state()?),
         Op::Pending(max) => Stored::Pending(store.ledger().outgoing(max)?),
-        Op::RecordAck(through) => {
-            store.ledger().record_ack(through)?;
-            Stored::Acked
-        }
+        Op::RecordAck(through) => Stored::Acked {
+            renewed: store.ledger().record_ack(through)?,
+        },
         Op::BeginFull => Stored::Full(store.ledger().begin_full()?),
         Op::Stage(batch) => {
             let writes = store.stage(&batch)?;
@@ -119,6 +122,9 @@ pub struct CycleReport {
     /// The store was new and took its own users back from the server (the
     /// store's [`SyncState::restored`] says how many).
     pub restored: bool,
+    /// The server acknowledged more than the store ever numbered: the store
+    /// drew a new epoch ([`Ledger::record_ack`]).
+    pub renewed: bool,
 }
 
 #[derive(Debug)]
@@ -192,7 +198,7 @@ impl Stored {
         match self {
             Stored::State(_) => "a sync state",
             Stored::Pending(_) => "pending changes",
-            Stored::Acked => "an ack's record",
+            Stored::Acked { .. } => "an ack's record",
             Stored::Full(_) => "a resync generation",
             Stored::Staged(..) => "a staged batch",
             Stored::Committed(_) => "a batch's commit",
@@ -267,10 +273,21 @@ impl Cycle {
                     .into(),
                 ))
             }
-            (Phase::Acking { sent }, Stored::Acked) => {
-                self.report.uploaded += sent;
+            (Phase::Acking { sent }, Stored::Acked { renewed }) => {
+                // After a renewal, what was sent was skipped by the server
+                // and is queued still: it goes up at once, under the new
+                // epoch. A server that skips it again ignores epochs.
+                if renewed && self.report.renewed {
+                    return Err(DirError::Protocol(
+                        "the server acknowledged changes this store never made, twice in one cycle: it ignores the store's epoch".into(),
+                    ));
+                }
+                self.report.renewed |= renewed;
+                if !renewed {
+                    self.report.uploaded += sent;
+                }
                 self.phase = Phase::Pending {
-                    after_empty: sent == 0,
+                    after_empty: sent == 0 && !renewed,
                 };
                 Ok(Step::Store(Op::Pending(self.upload_chunk)))
             }

@@ -34,6 +34,9 @@ pub const STORE_EPOCH: &str = "store_epoch";
 pub const RESTORE_PENDING: &str = "restore_pending";
 /// How many own users that restore brought back.
 pub const RESTORED: &str = "restored_users";
+/// How many times the server acknowledged more than this store ever
+/// numbered, so that the store drew a new epoch (see [`Ledger::record_ack`]).
+pub const RENEWALS: &str = "epoch_renewals";
 
 /// The tag of an outbox row.
 const QUEUED: u8 = 2;
@@ -134,6 +137,9 @@ pub struct SyncState {
     pub restore_pending: bool,
     /// How many own users the restore brought back.
     pub restored: u64,
+    /// How many times the store found itself older than the server's
+    /// record of it and drew a new epoch.
+    pub renewals: u64,
 }
 
 /// What the next upload carries: the store's epoch and its changes.
@@ -153,11 +159,18 @@ pub type Requeue = fn(&WriteTransaction, u64) -> Result<(), DirError>;
 pub struct Ledger<'a> {
     db: &'a Database,
     requeue: Requeue,
+    /// A post office's store, which can take its own users back from the
+    /// server (the bridge owns none).
+    restores: bool,
 }
 
 impl<'a> Ledger<'a> {
-    pub(crate) fn new(db: &'a Database, requeue: Requeue) -> Ledger<'a> {
-        Ledger { db, requeue }
+    pub(crate) fn new(db: &'a Database, requeue: Requeue, restores: bool) -> Ledger<'a> {
+        Ledger {
+            db,
+            requeue,
+            restores,
+        }
     }
 
     /// Changes not yet acknowledged, oldest first: at most `max` and about
@@ -197,6 +210,7 @@ impl<'a> Ledger<'a> {
             store_epoch: get(&m, STORE_EPOCH)?,
             restore_pending: get(&m, RESTORE_PENDING)? != 0,
             restored: get(&m, RESTORED)?,
+            renewals: get(&m, RENEWALS)?,
         })
     }
 
@@ -236,28 +250,49 @@ impl<'a> Ledger<'a> {
     /// than it did before, it has lost our changes (rebuilt, restored or a
     /// different server): everything is queued again with fresh sequence
     /// numbers, in the same transaction.
-    pub fn record_ack(&self, applied_through: u64) -> Result<(), DirError> {
+    ///
+    /// If it acknowledges more than this store ever numbered, the store is
+    /// older than the one the server knows under this epoch (an old copy of
+    /// it put back, or a server that kept a mark of a lost store as the
+    /// first epoch it heard): the changes it just sent were skipped as
+    /// replays. Nothing is dropped then: the store draws a new epoch (the
+    /// server starts its mark again from 0), a post office's store takes
+    /// its users back as a new store does, and the queued changes go up
+    /// again. Returns true in that case.
+    pub fn record_ack(&self, applied_through: u64) -> Result<bool, DirError> {
         // The common case in a quiet cycle: nothing new acknowledged, so no
         // write (and no fsync) at all.
         {
             let txn = self.db.begin_read().map_err(DirError::store)?;
             let m = txn.open_table(META).map_err(DirError::store)?;
             if get(&m, ACKED)? == applied_through {
-                return Ok(());
+                return Ok(false);
             }
         }
         write(self.db, |txn| {
             let mut m = txn.open_table(META).map_err(DirError::store)?;
             if applied_through < get(&m, ACKED)? {
                 drop(m);
-                return (self.requeue)(txn, applied_through);
+                (self.requeue)(txn, applied_through)?;
+                return Ok(false);
+            }
+            if applied_through > get(&m, OUT_SEQ)? {
+                set(&mut m, STORE_EPOCH, draw_epoch()?)?;
+                // Everything still queued waits for the new epoch's mark.
+                set(&mut m, ACKED, 0)?;
+                add(&mut m, RENEWALS, 1)?;
+                if self.restores {
+                    set(&mut m, RESTORE_PENDING, 1)?;
+                }
+                return Ok(true);
             }
             let mut outbox = txn.open_table(OUTBOX).map_err(DirError::store)?;
             outbox
                 .retain_in(..=applied_through, |_, _| false)
                 .map_err(DirError::store)?;
             let out_seq = get(&m, OUT_SEQ)?;
-            set(&mut m, ACKED, applied_through.min(out_seq))
+            set(&mut m, ACKED, applied_through.min(out_seq))?;
+            Ok(false)
         })
     }
 

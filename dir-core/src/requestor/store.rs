@@ -140,7 +140,7 @@ impl RequestorStore {
     /// The own changes on their way to the server (pending, acknowledged,
     /// queued again for a server that lost them) and the resync generation.
     pub fn ledger(&self) -> Ledger<'_> {
-        Ledger::new(&self.db, requeue_all)
+        Ledger::new(&self.db, requeue_all, true)
     }
 
     /// Applies one chunk in one transaction. Incremental (`full_gen` None):

@@ -192,6 +192,7 @@ fn a_cycle_uploads_until_acknowledged_then_pulls_and_records_the_end() {
             applied: 2,
             full: true,
             restored: false,
+            renewed: false,
         })
     );
     let state = store.state().unwrap();
@@ -343,7 +344,7 @@ fn a_shell_that_feeds_what_was_not_asked_for_is_refused() {
     ));
     let (mut cycle, _) = Cycle::new(10, 10, true);
     assert!(matches!(
-        cycle.stored(Stored::Acked),
+        cycle.stored(Stored::Acked { renewed: false }),
         Err(DirError::Cycle(_))
     ));
 }

@@ -211,3 +211,99 @@ fn a_restore_cut_short_is_asked_for_again_and_holds_the_uploads_meanwhile() {
     assert!(store.ledger().outgoing(10).unwrap().changes.is_empty());
     assert_eq!(store.counts().unwrap().pending, 1, "the change is kept");
 }
+
+/// An old copy of the store put back (a backup): its epoch is the one the
+/// server knows, but the server's mark is above anything it numbered, so
+/// its new change would be skipped as a replay. It draws a new epoch, the
+/// change goes up under it, and a user made after the copy comes back.
+#[test]
+fn a_store_older_than_the_servers_mark_renews_its_epoch_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RequestorStore::open(dir.path()).unwrap();
+    let generation = store.ledger().begin_full().unwrap();
+    store.finish_pull(7, 0, Some(generation)).unwrap();
+    store.upsert_local(named("A", "A")).unwrap();
+    store.ledger().record_ack(1).unwrap();
+    let old_epoch = store.state().unwrap().store_epoch;
+    // Made after the copy was taken: the server counts 5 of this epoch.
+    store
+        .upsert_local(named("C", "C, made in the copy"))
+        .unwrap();
+
+    // A server that skips what is at or below its mark, per store epoch.
+    let mut epoch_seen = old_epoch;
+    let mut mark = 5;
+    let mut applied: Vec<(u64, String)> = Vec::new();
+    let mut pulls = vec![
+        stream(
+            7,
+            true,
+            9,
+            vec![
+                held(1, "POA", "A", "A"),
+                held(2, "POA", "D", "D, made after the copy"),
+            ],
+        ),
+        stream(7, false, 9, Vec::new()),
+    ]
+    .into_iter();
+    let server = |request: Message| match request {
+        Message::DirUpload(up) => {
+            if up.store_epoch != epoch_seen {
+                epoch_seen = up.store_epoch;
+                mark = 0;
+            }
+            for e in &up.changes {
+                if e.version.origin_seq > mark {
+                    applied.push((up.store_epoch, e.address.to_string()));
+                    mark = e.version.origin_seq;
+                }
+            }
+            vec![
+                DirUploadAck {
+                    applied_through: mark,
+                }
+                .into(),
+            ]
+        }
+        Message::DirPull(_) => pulls.next().expect("two pulls"),
+        other => panic!("unexpected {other:?}"),
+    };
+    let po = PostOffice {
+        store: &store,
+        own: &[n("POA")],
+    };
+    let run = drive(&po, server, (100, 100), None).unwrap();
+    let report = run.report.unwrap();
+    assert!(report.renewed && report.restored);
+    let state = store.state().unwrap();
+    assert_ne!(state.store_epoch, old_epoch);
+    assert_eq!(state.renewals, 1);
+    assert_eq!(
+        applied,
+        [(state.store_epoch, "ACME/POA/C".to_owned())],
+        "the change made in the copy went up under the new epoch"
+    );
+    assert_eq!(store.counts().unwrap().pending, 0);
+    assert_eq!(
+        gal(&store),
+        [
+            "ACME/POA/A|A",
+            "ACME/POA/C|C, made in the copy",
+            "ACME/POA/D|D, made after the copy",
+        ]
+    );
+}
+
+#[test]
+fn a_bridge_store_older_than_the_servers_mark_renews_its_epoch_without_a_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BridgeStore::open(dir.path()).unwrap();
+    let before = store.state().unwrap().sync;
+    // Nothing numbered yet, and the server acknowledges 4.
+    assert!(store.ledger().record_ack(4).unwrap());
+    let after = store.state().unwrap().sync;
+    assert_ne!(after.store_epoch, before.store_epoch);
+    assert_eq!((after.acked, after.renewals), (0, 1));
+    assert!(!after.restore_pending, "a bridge owns no users to restore");
+}

@@ -6,7 +6,10 @@
 //!   `entries.local`, `entries.imported`, `entries` (the whole GAL),
 //!   `resync_active` (flag), `store_epoch` (this store's own epoch, drawn
 //!   when it was created; the server ties its upload mark to it; the
-//!   bridge's too), `restore_pending` (flag: a new store that has not yet taken its post
+//!   bridge's too), `store_renewals` (how many times the server
+//!   acknowledged more than this store ever numbered, so that it drew a new
+//!   epoch: an old copy of the store was put back; the bridge's too),
+//!   `restore_pending` (flag: a new store that has not yet taken its post
 //!   office's users back from the server), `restored_users` (how many that
 //!   restore brought back: more than 0 means the store replaced a lost,
 //!   emptied or replaced one);
@@ -99,7 +102,7 @@ async fn bridge(shared: &Shared, store: &Arc<BridgeStore>) -> Result<Vec<StatusI
 }
 
 /// Where either directory stands with its server.
-fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 7] {
+fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 8] {
     use StatusValue::{Count, Flag};
     [
         item("server_epoch", Count(state.epoch)),
@@ -109,6 +112,7 @@ fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 7] {
         item("pending", Count(pending)),
         item("resync_active", Flag(state.resync_active)),
         item("store_epoch", Count(state.store_epoch)),
+        item("store_renewals", Count(state.renewals)),
     ]
 }
 

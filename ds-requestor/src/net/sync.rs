@@ -239,6 +239,11 @@ async fn cycle(shared: &Arc<Shared>, links: &mut Links) -> Result<Report, DirErr
     if cycle.full {
         info!(applied = cycle.applied, "full resync finished");
     }
+    if cycle.renewed {
+        warn!(
+            "the server acknowledged changes this directory store never made: the store is older than the one the server knows (an old copy put back?); it drew a new epoch, sends its queued changes again and takes its post office's users back from the server"
+        );
+    }
     if cycle.restored {
         report_restore(shared).await?;
     }
