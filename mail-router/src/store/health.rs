@@ -4,9 +4,9 @@
 //! opened again, and opening runs redb's repair. So the store marks itself
 //! degraded, with the reason, and every later operation (or the router's
 //! recovery tick) first tries to reopen it, at most once per backoff step.
-//! A reopened store counts as recovered only once a probe write of a
-//! message-sized value has committed: a reopen on a still-full disk
-//! succeeds, and would otherwise report a store that cannot take mail as
+//! A reopened store counts as recovered only once a probe write of 1 MiB
+//! (a large message) has committed: a reopen on a still-full disk can
+//! succeed, and would otherwise report a store that cannot take mail as
 //! healthy.
 
 use std::sync::atomic::{AtomicBool, Ordering};
