@@ -40,20 +40,18 @@ pub async fn upload(
     }
     // The mark counts in one requestor store's numbers: tie it to the
     // store this upload comes from before anything is skipped as a replay.
-    let result = match shared
-        .store
-        .note_store_epoch(peer, upload.store_epoch)
-        .await
-    {
-        Ok(verdict) => {
-            if let StoreEpoch::New { previous } = verdict {
-                warn!(%peer, previous_epoch = previous, store_epoch = upload.store_epoch,
-                    "the requestor's directory store is new (lost, emptied or replaced): its upload mark starts again from 0 and it takes its post office's users back from this server");
-            }
-            super::ownership::apply_admitted(shared, peer, admitted).await
+    let result = async {
+        let verdict = shared
+            .store
+            .note_store_epoch(peer, upload.store_epoch)
+            .await?;
+        if let StoreEpoch::New { previous } = verdict {
+            warn!(%peer, previous_epoch = previous, store_epoch = upload.store_epoch,
+                "the requestor's directory store is new (lost, emptied or replaced): its upload mark starts again from 0 (a post office's requestor also takes its users back from this server)");
         }
-        Err(e) => Err(e),
-    };
+        super::ownership::apply_admitted(shared, peer, admitted).await
+    }
+    .await;
     match result {
         Ok(outcome) => {
             if outcome.applied > 0 {
