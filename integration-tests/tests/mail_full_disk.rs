@@ -5,10 +5,11 @@
 //! once space is freed it takes mail again, POP3 works and its status is
 //! normal, all without a restart (the same process throughout).
 //!
-//! The directory roles do not reopen their store; a DS server on a full
-//! disk says in its status that it is degraded, with its store's error and
-//! that it needs a restart, even though its status report itself (read from
-//! redb's cache) still works; restarted once space is freed, it is normal.
+//! The directory roles do not reopen their store in place; a DS server on a
+//! full disk says in its status that it is degraded, with its store's error,
+//! even though its status report itself (read from redb's cache) still
+//! works; once space is freed it restarts itself (same pid, exec) and the
+//! uploads it refused meanwhile reach it.
 //! And `netctl status`, human and `--json`, shows the full router degraded
 //! with its reason, and up again once space is freed.
 //!
@@ -243,13 +244,13 @@ fn a_full_disk_refuses_mail_for_a_while_and_the_router_serves_again_once_space_i
 }
 
 #[test]
-fn a_ds_server_on_a_full_disk_shows_as_degraded_and_a_restart_after_freeing_space_heals_it() {
+fn a_ds_server_on_a_full_disk_shows_as_degraded_and_restarts_itself_once_space_is_freed() {
     let root = test_dir("ds-full-disk");
     let data = root.path().join("H").join("data");
     let Some(_disk) = mount_or_skip(&data) else {
         return;
     };
-    let mut h = start_server(root.path(), "H", &["POA"]);
+    let h = start_server(root.path(), "H", &["POA"]);
     let poa = start_requestor(root.path(), "POA", &[("H", h.endpoint())], 200);
     let server_status = |h: &dirsync::Role| report(Ok(h.operator()));
     assert_eq!(server_status(&h).health, Health::Ok);
@@ -275,16 +276,34 @@ fn a_ds_server_on_a_full_disk_shows_as_degraded_and_a_restart_after_freeing_spac
     };
     eprintln!("H degraded: {reason}");
     assert!(
-        reason.contains("No space left on device") && reason.contains("restarted"),
+        reason.contains("No space left on device") && reason.contains("restarts itself"),
         "{reason}"
     );
     assert!(
         !report.items.is_empty(),
         "the status report itself still works: {report:?}"
     );
+    // Still degraded while the disk stays full: no restart loop.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_ne!(
+        server_status(&h).health,
+        Health::Ok,
+        "healthy on a full disk"
+    );
+    let pid = h.process.pid();
     std::fs::remove_file(&filler).expect("remove the filler");
-    h.restart();
+    let healed = wait_until(RECOVERY, Duration::from_millis(200), || {
+        Operator::connect(h.endpoint(), dirsync::OPERATOR_SECRET)
+            .ok()
+            .and_then(|mut op| op.count("entries").ok())
+            .is_some_and(|entries| entries >= n as u64)
+    });
+    assert!(
+        healed,
+        "H never took POA's users again after space was freed"
+    );
     assert_eq!(server_status(&h).health, Health::Ok);
+    assert_eq!(h.process.pid(), pid, "it restarted in place (same pid)");
 }
 
 /// POA (with a user who may send) on H, POD on H2: 12 processes.

@@ -47,4 +47,6 @@ drain bound). See the documentation of `mail_router::config`.";
     const LOAD: fn(&Path) -> Result<Settings, MailError> = Settings::load;
     const RUN: fn(Settings, Shutdown) -> Serving<MailError> =
         |settings, shutdown| Box::pin(crate::net::run(settings, shutdown));
+    // A store that failed is reopened in place (see `store::health`).
+    const REOPENS_STORES: bool = true;
 }

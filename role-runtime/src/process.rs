@@ -40,6 +40,11 @@ pub trait RoleProcess {
     /// taking new work. Sessions it tracked with `shutdown` may still run:
     /// the drain waits for them.
     const RUN: fn(Self::Settings, Shutdown) -> Serving<Self::Error>;
+    /// Whether the role reopens a store that failed an I/O operation by
+    /// itself (the mail router does). Otherwise the shell restarts the
+    /// process once the store's directory takes writes again (see
+    /// [`store_recovered`]).
+    const REOPENS_STORES: bool = false;
 }
 
 /// A role serving: what [`RoleProcess::RUN`] returns.
@@ -94,7 +99,8 @@ pub fn main<R: RoleProcess>() -> ExitCode {
     // the drain gave up on) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Ending::Stopped) => ExitCode::SUCCESS,
+        Ok(Ending::Restart) => restart(R::NAME),
         Err(e) => {
             eprintln!("{}: {e}", R::NAME);
             ExitCode::FAILURE
@@ -102,21 +108,75 @@ pub fn main<R: RoleProcess>() -> ExitCode {
     }
 }
 
+/// Why the role stopped serving without an error.
+enum Ending {
+    /// SIGTERM or Ctrl-C: exit.
+    Stopped,
+    /// A store failed and can be written again: start afresh.
+    Restart,
+}
+
+/// Replaces this process with a fresh run of the same binary and flags:
+/// same pid (so whoever started it still finds it), same config, every store
+/// opened anew (redb latches an I/O error until its file is reopened). Every
+/// file and socket was opened close-on-exec, so nothing is held twice.
+fn restart(name: &str) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let error = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .exec(),
+        Err(e) => e,
+    };
+    eprintln!("{name}: cannot restart itself to reopen its store: {error}");
+    ExitCode::FAILURE
+}
+
+/// Resolves once a store of this process has failed an I/O operation and
+/// the directory of every store that has takes a write again (a full disk
+/// freed). Checked every 2 s, so a disk that stays full costs one small
+/// write attempt per check.
+async fn store_recovered() {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let faults = store_file::faults();
+        if faults.is_empty() {
+            continue;
+        }
+        let writable = tokio::task::spawn_blocking(move || {
+            faults
+                .iter()
+                .all(store_file::takes_writes_again)
+                .then_some(faults)
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(faults) = writable {
+            for fault in faults {
+                warn!(%fault, "the store's directory takes writes again: restarting to reopen it");
+            }
+            return;
+        }
+    }
+}
+
 async fn serve_until_drained<R: RoleProcess>(
     settings: R::Settings,
     drain: Duration,
-) -> Result<(), R::Error> {
+) -> Result<Ending, R::Error> {
     let shutdown = Shutdown::new();
     let serving = (R::RUN)(settings, shutdown.clone());
     tokio::pin!(serving);
-    tokio::select! {
+    let ending = tokio::select! {
         ended = &mut serving => {
             // The role stopped by itself (a failure): nothing to drain for.
             shutdown.begin();
-            return ended;
+            return ended.map(|()| Ending::Stopped);
         }
-        () = termination() => {}
-    }
+        () = termination() => Ending::Stopped,
+        () = store_recovered(), if !R::REOPENS_STORES => Ending::Restart,
+    };
     // Counted before the listeners stop: the sessions the drain must end.
     let sessions = shutdown.in_flight();
     shutdown.begin();
@@ -134,16 +194,16 @@ async fn serve_until_drained<R: RoleProcess>(
         ended = tokio::time::timeout(drain, drained) => match ended {
             Ok(ended) => {
                 info!("drained; exiting");
-                ended
+                ended.map(|()| ending)
             }
             Err(_) => {
                 warn!(open = shutdown.in_flight(), "the drain bound passed; exiting with sessions still open");
-                Ok(())
+                Ok(ending)
             }
         },
         () = termination() => {
-            warn!(open = shutdown.in_flight(), "a second signal: exiting without waiting");
-            Ok(())
+            warn!(open = shutdown.in_flight(), "a signal: exiting without waiting");
+            Ok(Ending::Stopped)
         }
     }
 }

@@ -15,7 +15,7 @@
 mod quiet_panic;
 mod watch;
 
-pub use watch::faults;
+pub use watch::{Fault, faults, takes_writes_again};
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::ErrorKind;

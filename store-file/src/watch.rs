@@ -25,19 +25,61 @@ struct Slot {
 /// Every open store's slot; a store's slot dies with its backend.
 static OPEN: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
 
-/// The first I/O error of each open store that has had one, as
-/// `store PATH: I/O error: ...`, in the order the stores were opened.
-pub fn faults() -> Vec<String> {
+/// An open store's first I/O error; shown as `store PATH: I/O error: ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "store {}: I/O error: {}",
+            self.path.display(),
+            self.error
+        )
+    }
+}
+
+/// The first I/O error of each open store that has had one, in the order
+/// the stores were opened.
+pub fn faults() -> Vec<Fault> {
     let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
     open.retain(|slot| slot.strong_count() > 0);
     open.iter()
         .filter_map(Weak::upgrade)
         .filter_map(|slot| {
-            let first = slot.first.get()?;
-            Some(format!("store {}: I/O error: {first}", slot.path.display()))
+            Some(Fault {
+                path: slot.path.clone(),
+                error: slot.first.get()?.clone(),
+            })
         })
         .collect()
 }
+
+/// Whether the directory of a faulted store takes a write again: a
+/// `PROBE_BYTES` file is written, synced and removed. A store reopened
+/// before that passes would fail again at once (redb's repair on open
+/// writes too).
+pub fn takes_writes_again(fault: &Fault) -> bool {
+    use std::io::Write;
+    let Some(dir) = fault.path.parent() else {
+        return false;
+    };
+    let probe = dir.join(".space-probe");
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&[0u8; PROBE_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.is_ok()
+}
+
+/// Room enough for a store's next few commits, so that a restart is not
+/// followed by the same fault at once.
+const PROBE_BYTES: usize = 1 << 20;
 
 /// A backend that notes its first I/O error, and otherwise is `inner`.
 pub(crate) struct Watched<B> {
@@ -167,7 +209,11 @@ mod tests {
     }
 
     fn mine(path: &str) -> Vec<String> {
-        faults().into_iter().filter(|f| f.contains(path)).collect()
+        faults()
+            .into_iter()
+            .filter(|f| f.path == Path::new(path))
+            .map(|f| f.to_string())
+            .collect()
     }
 
     #[test]

@@ -277,8 +277,8 @@ fn with_store_faults(mut report: StatusReport) -> StatusReport {
     if report.health == Health::Ok {
         if let Some(fault) = store_file::faults().into_iter().next() {
             report.health = Health::Degraded(cut(&format!(
-                "{fault}; every write to it fails until this process is restarted \
-                 (make room or fix the cause first)"
+                "{fault}; every write to it fails until it is reopened: this process \
+                 restarts itself once the store's directory takes writes again"
             )));
         }
     }
