@@ -16,7 +16,8 @@ use std::sync::Arc;
 use wire_format::{Address, Entry, Name};
 
 use super::rules::{PullPlan, StoreEpoch};
-use super::store::{PullEvent, PullSummary, StoreEpochRecord, UploadOutcome};
+use super::requestor_marks::StoreEpochRecord;
+use super::store::{PullEvent, PullSummary, UploadOutcome};
 use crate::DirError;
 
 /// A master list call in progress.

@@ -4,12 +4,8 @@
 //!   tombstones so incremental pulls carry the delete;
 //! * `log`: update number -> address; an entry appears once, at its latest
 //!   update number, so the log never holds more rows than the directory;
-//! * `upload_marks`: requestor -> highest origin sequence number applied
-//!   (what makes an upload replay-safe);
-//! * `store_epochs`: requestor -> the epoch of the requestor store its
-//!   upload mark counts in; `store_epoch_changes`: requestor -> how many
-//!   times a new store replaced the old one (for status);
-//! * `removed`: requestors removed by the operator (patent step B);
+//! * per requestor, its upload mark, store epoch and removal (see
+//!   [`requestor_marks`](super::requestor_marks));
 //! * `tombstones`: update number of each tombstone -> when it was recorded;
 //! * `meta`: epoch, last update number, log floor (the highest update
 //!   number whose tombstone was collected: a requestor behind it must
@@ -21,15 +17,12 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use wire_format::{Address, DirUpdate, Entry, Name};
 
-use super::rules::{PullPlan, StoreEpoch, judge_store_epoch};
+use super::requestor_marks::{self as marks, StoreEpochRecord, UPLOAD_MARKS};
+use super::rules::{PullPlan, StoreEpoch};
 use crate::{DirError, stored};
 
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
-const UPLOAD_MARKS: TableDefinition<&str, u64> = TableDefinition::new("upload_marks");
-const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed");
-const STORE_EPOCHS: TableDefinition<&str, u64> = TableDefinition::new("store_epochs");
-const STORE_EPOCH_CHANGES: TableDefinition<&str, u64> = TableDefinition::new("store_epoch_changes");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Update number of a tombstone -> when this server recorded it (ms), for
 /// collecting tombstones past their lifetime.
@@ -49,15 +42,6 @@ pub struct UploadOutcome {
     /// Changes at or below the mark: replays of an upload already applied.
     pub skipped: u64,
     pub high_water: u64,
-}
-
-/// What the server holds of a requestor's store, for status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StoreEpochRecord {
-    /// The epoch its upload mark counts in (0: none heard yet).
-    pub epoch: u64,
-    /// How many times a new store replaced the old one.
-    pub changes: u64,
 }
 
 /// What a pull streams, in order: one `Start`, then chunks.
@@ -99,12 +83,8 @@ impl ServerStore {
             // Create every table so readers never meet a missing one.
             txn.open_table(ENTRIES).map_err(DirError::store)?;
             txn.open_table(LOG).map_err(DirError::store)?;
-            txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
-            txn.open_table(REMOVED).map_err(DirError::store)?;
             txn.open_table(TOMBS).map_err(DirError::store)?;
-            txn.open_table(STORE_EPOCHS).map_err(DirError::store)?;
-            txn.open_table(STORE_EPOCH_CHANGES)
-                .map_err(DirError::store)?;
+            marks::create_tables(&txn)?;
             match meta(&m, META_EPOCH)? {
                 0 => {
                     let mut bytes = [0u8; 8];
@@ -142,75 +122,20 @@ impl ServerStore {
     }
 
     pub fn upload_mark(&self, requestor: &Name) -> Result<u64, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let t = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
-        Ok(t.get(requestor.as_str())
-            .map_err(DirError::store)?
-            .map_or(0, |v| v.value()))
+        marks::upload_mark(&self.db, requestor)
     }
 
     pub fn store_epoch(&self, requestor: &Name) -> Result<StoreEpochRecord, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let get = |table| -> Result<u64, DirError> {
-            let t = txn.open_table(table).map_err(DirError::store)?;
-            Ok(t.get(requestor.as_str())
-                .map_err(DirError::store)?
-                .map_or(0, |v| v.value()))
-        };
-        Ok(StoreEpochRecord {
-            epoch: get(STORE_EPOCHS)?,
-            changes: get(STORE_EPOCH_CHANGES)?,
-        })
+        marks::store_epoch(&self.db, requestor)
     }
 
-    /// Ties the requestor's upload mark to the epoch of the store it
-    /// uploads from ([`judge_store_epoch`]): a first epoch is recorded; a
-    /// new one is recorded, counted, and the mark starts again from 0, in
-    /// one transaction. Called before each upload is applied.
+    /// See [`marks::note_store_epoch`]: before each upload is applied.
     pub fn note_store_epoch(&self, requestor: &Name, sent: u64) -> Result<StoreEpoch, DirError> {
-        // Every upload but the first of a store's life is the same epoch:
-        // a read, no write transaction.
-        let verdict = judge_store_epoch(self.store_epoch(requestor)?.epoch, sent);
-        if verdict == StoreEpoch::Same {
-            return Ok(verdict);
-        }
-        let txn = self.db.begin_write().map_err(DirError::store)?;
-        let verdict = {
-            let mut epochs = txn.open_table(STORE_EPOCHS).map_err(DirError::store)?;
-            let recorded = epochs
-                .get(requestor.as_str())
-                .map_err(DirError::store)?
-                .map_or(0, |v| v.value());
-            let verdict = judge_store_epoch(recorded, sent);
-            epochs
-                .insert(requestor.as_str(), sent)
-                .map_err(DirError::store)?;
-            if let StoreEpoch::New { .. } = verdict {
-                let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
-                marks.remove(requestor.as_str()).map_err(DirError::store)?;
-                let mut changes = txn
-                    .open_table(STORE_EPOCH_CHANGES)
-                    .map_err(DirError::store)?;
-                let n = changes
-                    .get(requestor.as_str())
-                    .map_err(DirError::store)?
-                    .map_or(0, |v| v.value());
-                changes
-                    .insert(requestor.as_str(), n + 1)
-                    .map_err(DirError::store)?;
-            }
-            verdict
-        };
-        txn.commit().map_err(DirError::store)?;
-        Ok(verdict)
+        marks::note_store_epoch(&self.db, requestor, sent)
     }
 
     pub fn is_removed(&self, requestor: &Name) -> Result<bool, DirError> {
-        let txn = self.db.begin_read().map_err(DirError::store)?;
-        let t = txn.open_table(REMOVED).map_err(DirError::store)?;
-        Ok(t.get(requestor.as_str())
-            .map_err(DirError::store)?
-            .is_some())
+        marks::is_removed(&self.db, requestor)
     }
 
     /// Merges one upload of `requestor` (already checked against its policy)
@@ -269,34 +194,14 @@ impl ServerStore {
         Ok(outcome)
     }
 
-    /// Patent step B: the requestor may no longer sync; its upload mark (and
-    /// the store epoch it counts in) is dropped so a later re-registration
-    /// starts clean.
+    /// Patent step B (see [`marks::remove`]).
     pub fn remove_requestor(&self, requestor: &Name) -> Result<(), DirError> {
-        let txn = self.db.begin_write().map_err(DirError::store)?;
-        {
-            let mut removed = txn.open_table(REMOVED).map_err(DirError::store)?;
-            removed
-                .insert(requestor.as_str(), 1)
-                .map_err(DirError::store)?;
-            let mut marks = txn.open_table(UPLOAD_MARKS).map_err(DirError::store)?;
-            marks.remove(requestor.as_str()).map_err(DirError::store)?;
-            let mut epochs = txn.open_table(STORE_EPOCHS).map_err(DirError::store)?;
-            epochs.remove(requestor.as_str()).map_err(DirError::store)?;
-        }
-        txn.commit().map_err(DirError::store)
+        marks::remove(&self.db, requestor)
     }
 
     /// The rollback of step B: the requestor may sync again, from a mark of 0.
     pub fn restore_requestor(&self, requestor: &Name) -> Result<(), DirError> {
-        let txn = self.db.begin_write().map_err(DirError::store)?;
-        {
-            let mut removed = txn.open_table(REMOVED).map_err(DirError::store)?;
-            removed
-                .remove(requestor.as_str())
-                .map_err(DirError::store)?;
-        }
-        txn.commit().map_err(DirError::store)
+        marks::restore(&self.db, requestor)
     }
 
     /// Counts a requestor's changes through `seq` as applied without storing
