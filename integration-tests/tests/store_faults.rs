@@ -65,7 +65,10 @@ fn assert_refused(out: &Output, store: &Path, says: &str) {
         "the message names the file:\n{stderr}"
     );
     assert!(stderr.contains(says), "says {says:?}:\n{stderr}");
-    assert!(stderr.contains("move the file aside"), "says what to do:\n{stderr}");
+    assert!(
+        stderr.contains("move the file aside"),
+        "says what to do:\n{stderr}"
+    );
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("ready"),
         "it served"

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use wire_format::{Address, Entry, Name};
 
-use super::rules::{PullPlan, StoreEpoch};
 use super::requestor_marks::StoreEpochRecord;
+use super::rules::{PullPlan, StoreEpoch};
 use super::store::{PullEvent, PullSummary, UploadOutcome};
 use crate::DirError;
 
