@@ -219,7 +219,12 @@ pub fn test_mail_until(
     let user = |po: Name| {
         net.seed_user(&po)
             .map(|u| (Address::new(net.topology.network, po, u.mailbox), u))
-            .ok_or_else(|| fail(format!("{po} has no seed user in the topology")))
+            .ok_or_else(|| {
+                fail(format!(
+                    "{po} has no user with a POP3 password in the topology, so no \
+                     test mail can be read there: give one of its users a password"
+                ))
+            })
     };
     let (sender, _) = user(from)?;
     let (recipient, account) = user(to)?;
