@@ -2,6 +2,8 @@
 //! submission, POP3 collection), a hub (H, H2) or the gateway (H3).
 //!
 //! * [`routing`]: where mail for a post office goes, as plain functions;
+//! * [`trace`], [`report`]: the `Received:` and delivery headers, and
+//!   RFC 3464 non-delivery reports, as plain functions;
 //! * [`store`]: the durable queue, mailboxes and users (redb); custody is
 //!   taken in one transaction, acknowledged only after it commits;
 //! * [`smtp`], [`pop3`]: the client protocols as sans-IO session machines,
@@ -15,9 +17,11 @@ mod error;
 pub mod net;
 pub mod pop3;
 mod process;
+pub mod report;
 pub mod routing;
 pub mod smtp;
 pub mod store;
+pub mod trace;
 
 pub use config::Settings;
 pub use error::MailError;

@@ -1,11 +1,11 @@
 //! Routing decisions as plain functions: where a message for a post office
 //! goes from this node, how a message is split per destination post office,
-//! and what a non-delivery report says.
+//! and who may hand over whose mail (reports are built in `crate::report`).
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use wire_format::{Address, MailKind, MailTransfer, Name};
+use wire_format::{Address, Name};
 
 use crate::config::Mode;
 
@@ -118,41 +118,6 @@ pub fn postmaster() -> Name {
     Name::new(POSTMASTER).expect("POSTMASTER is a valid name")
 }
 
-/// The report returned to the sender of `original`, or None when `original`
-/// is itself a report (reports are never answered, so they cannot loop).
-pub fn non_delivery(
-    node: Name,
-    network: Name,
-    original: &MailTransfer,
-    failed: &[Address],
-    reason: &str,
-    now_ms: u64,
-) -> Option<MailTransfer> {
-    if original.kind == MailKind::NonDelivery {
-        return None;
-    }
-    let postmaster = Address::new(network, node, postmaster());
-    let failed_list: Vec<String> = failed.iter().map(smtp_address).collect();
-    let body = format!(
-        "From: MAILER-DAEMON@{node_l}.{net_l}\r\nTo: {to}\r\nSubject: Undeliverable: message {id}\r\n\r\n\
-         Your message could not be delivered to: {failed}\r\nReason: {reason}\r\n",
-        node_l = node.as_str().to_ascii_lowercase(),
-        net_l = network.as_str().to_ascii_lowercase(),
-        to = smtp_address(&original.from),
-        id = hex::encode(original.message_id),
-        failed = failed_list.join(", "),
-    );
-    Some(MailTransfer {
-        message_id: copy_id(&original.message_id, &Name::new("NDR").ok()?),
-        kind: MailKind::NonDelivery,
-        from: postmaster,
-        recipients: vec![original.from.clone()],
-        hop_count: 0,
-        submitted_at_ms: now_ms,
-        body: body.into_bytes().into(),
-    })
-}
-
 /// `ACME/POA/JSMITH` is `jsmith@poa.acme`.
 pub fn smtp_address(a: &Address) -> String {
     format!("{}@{}.{}", a.mailbox, a.post_office, a.network).to_ascii_lowercase()
@@ -254,32 +219,6 @@ mod tests {
         let id = [7u8; 16];
         assert_eq!(copy_id(&id, &n("POA")), copy_id(&id, &n("POA")));
         assert_ne!(copy_id(&id, &n("POA")), copy_id(&id, &n("POB")));
-    }
-
-    #[test]
-    fn reports_are_never_answered() {
-        let mail = MailTransfer {
-            message_id: [1; 16],
-            kind: MailKind::Normal,
-            from: "ACME/POA/JSMITH".parse().unwrap(),
-            recipients: vec!["ACME/POD/NOBODY".parse().unwrap()],
-            hop_count: 3,
-            submitted_at_ms: 0,
-            body: Default::default(),
-        };
-        let ndr = non_delivery(
-            n("POD"),
-            n("ACME"),
-            &mail,
-            &mail.recipients,
-            "no such mailbox",
-            5,
-        )
-        .unwrap();
-        assert_eq!(ndr.recipients, vec![mail.from.clone()]);
-        assert_eq!(ndr.kind, MailKind::NonDelivery);
-        assert!(String::from_utf8_lossy(&ndr.body).contains("nobody@pod.acme"));
-        assert!(non_delivery(n("H"), n("ACME"), &ndr, &ndr.recipients, "x", 6).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Feeds arbitrary lines to an SMTP session, as the shell would after taking
-//! off each CRLF, and answers its submissions. Besides never panicking, the
+//! Feeds arbitrary input to an SMTP session cut after each LF, as the shell
+//! does (the line ends stay: the session refuses bare ones), and answers
+//! its submissions. Besides never panicking, the
 //! session must keep its bounds (message size, recipients) and every reply
 //! line must be one well-formed SMTP reply line: text from the client never
 //! breaks a reply into extra lines.
@@ -43,8 +44,7 @@ fuzz_target!(|data: &[u8]| {
         "UNREADABLE" => None,
         _ => Some(false),
     };
-    for (n, line) in input.split(|b| *b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for (n, line) in input.split_inclusive(|b| *b == b'\n').enumerate() {
         match session.line(line, local) {
             Action::Reply(r) => check_reply(&r),
             Action::Close(r) => return check_reply(&r),

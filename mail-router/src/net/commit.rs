@@ -5,6 +5,7 @@
 //! caller is answered only after the transaction holding its change has
 //! committed, so nothing is acknowledged before it is durable.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -17,6 +18,7 @@ use wire_format::MailTransfer;
 use super::{Shared, now_ms};
 use crate::MailError;
 use crate::store::{Queued, Taken};
+use crate::trace;
 
 /// Changes waiting for the committer at most; senders wait beyond that.
 const QUEUE: usize = 4096;
@@ -219,13 +221,25 @@ impl Shared {
         self.submit(job, || ()).await
     }
 
-    /// Takes custody of a message an SMTP client waits on, alone; calls
-    /// `queued` once the committer has it.
+    /// Takes custody of a message an SMTP client (at `client`) waits on,
+    /// alone; calls `queued` once the committer has it. The message gets
+    /// this post office's `Received:` (RFC 5321 4.4) on top.
     pub async fn take_for_client(
         &self,
-        message: MailTransfer,
+        mut message: MailTransfer,
+        client: Option<IpAddr>,
         queued: impl FnOnce(),
     ) -> Result<Vec<Taken>, MailError> {
+        let (node, network) = self.local();
+        let received = trace::received(
+            &trace::From::Client(client),
+            &trace::host_name(&node, &network),
+            "ESMTP",
+            &message.message_id,
+            &message.recipients,
+            now_ms(),
+        );
+        message.body = trace::prepend(&received, &message.body).into();
         let job = |reply| Job::Take {
             messages: vec![message],
             urgent: true,

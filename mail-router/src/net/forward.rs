@@ -22,6 +22,7 @@ use wire_format::{ErrorCode, MailTransfer, Message, Name, Role};
 
 use super::{Shared, now_ms};
 use crate::config::Peer;
+use crate::report::Failure;
 use crate::routing::Disposition;
 use crate::store::{Queued, Router};
 
@@ -127,8 +128,8 @@ async fn scan(shared: &Arc<Shared>, peer: &Name) -> Result<VecDeque<Queued>, Lin
         .into_iter()
         .partition(|q| now.saturating_sub(q.enqueued_ms) > expiry_ms);
     if !expired.is_empty() {
-        let reason = format!("not delivered within {}s", expiry_ms / 1000);
-        let items = expired.into_iter().map(|q| (q, reason.clone())).collect();
+        let failure = Failure::expired(format!("not delivered within {}s", expiry_ms / 1000));
+        let items = expired.into_iter().map(|q| (q, failure.clone())).collect();
         return_to_senders(shared, items, now).await;
     }
     Ok(live.into())
@@ -137,7 +138,7 @@ async fn scan(shared: &Arc<Shared>, peer: &Name) -> Result<VecDeque<Queued>, Lin
 /// Turns claimed messages into non-delivery reports to their senders (each
 /// with its reason), lets them go, and has the forwarders scan for the
 /// reports, which may be queued for any peer.
-async fn return_to_senders(shared: &Arc<Shared>, items: Vec<(Queued, String)>, now: u64) {
+async fn return_to_senders(shared: &Arc<Shared>, items: Vec<(Queued, Failure)>, now: u64) {
     let claimed: Vec<Queued> = items.iter().map(|(q, _)| q.clone()).collect();
     if let Err(e) = shared
         .blocking(move |s| s.store.give_up(&items, s, s.local(), now))
@@ -158,7 +159,7 @@ struct Work {
     in_air: HashMap<u32, Queued>,
     /// Acknowledged, not yet handed to a forgetting commit.
     acked: Vec<Queued>,
-    returned: Vec<(Queued, String)>,
+    returned: Vec<(Queued, Failure)>,
     handed: usize,
 }
 
@@ -364,10 +365,12 @@ fn answered(work: &mut Work, frame: wire_format::Frame) -> Result<(), LinkError>
         // the peer does not take from this router) go back to their
         // senders with the peer's reason, instead of being retried until
         // they expire.
-        Message::ErrorReply(e)
-            if matches!(e.code, ErrorCode::HopLimitExceeded | ErrorCode::Forbidden) =>
-        {
-            work.returned.push((q, e.text));
+        Message::ErrorReply(e) if e.code == ErrorCode::HopLimitExceeded => {
+            work.returned.push((q, Failure::routing_loop(e.text)));
+            Ok(())
+        }
+        Message::ErrorReply(e) if e.code == ErrorCode::Forbidden => {
+            work.returned.push((q, Failure::refused(e.text)));
             Ok(())
         }
         Message::ErrorReply(e) => {

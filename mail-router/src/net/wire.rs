@@ -12,9 +12,10 @@ use wire_format::{
     StatusReport,
 };
 
-use super::{Shared, status};
+use super::{Shared, now_ms, status};
 use crate::config::Mode;
 use crate::routing::{may_hand_over, postmaster};
+use crate::trace::{self, PEER_PROTOCOL};
 
 /// Frames already waiting on the connection are taken in one commit (one disk
 /// sync), up to this many.
@@ -83,6 +84,11 @@ async fn take_mail(
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    // Trace (RFC 5321 4.4): each router that takes a message says so on
+    // top of it. Custody goes by the message id, never by these bytes.
+    let by = trace::host_name(&shared.settings.node, &network);
+    let from = trace::From::Peer(trace::host_name(&peer, &network));
+    let now = now_ms();
     for (id, mut m) in batch {
         if !may_hand_over(&peer, &network, &routes, &m.from) {
             // Refused for good: the sender returns it to its sender rather
@@ -109,6 +115,9 @@ async fn take_mail(
             refused.push((id, refusal));
         } else {
             m.hop_count += 1;
+            let received =
+                trace::received(&from, &by, PEER_PROTOCOL, &m.message_id, &m.recipients, now);
+            m.body = trace::prepend(&received, &m.body).into();
             accepted.push((id, m));
         }
     }

@@ -144,6 +144,13 @@ fn hash_password(password: &str, salt: &[u8; 16]) -> [u8; 32] {
     out
 }
 
+/// The work of a password check for a login that names no mailbox here (or
+/// one without a password), so that its refusal takes as long as a wrong
+/// password's and the timing does not tell which mailboxes exist.
+pub fn dummy_password_check(password: &str) {
+    std::hint::black_box(hash_password(password, &[0u8; 16]));
+}
+
 /// Where each group of recipients goes, decided by the caller's routing.
 pub trait Router {
     fn disposition(&self, post_office: &Name) -> Disposition;
@@ -353,17 +360,22 @@ impl MailStore {
     /// with its reason, in one transaction.
     pub fn give_up(
         &self,
-        items: &[(Queued, String)],
+        items: &[(Queued, crate::report::Failure)],
         router: &dyn Router,
         local: (Name, Name),
         now_ms: u64,
     ) -> Result<(), MailError> {
         self.write(|tx| {
-            for (q, reason) in items {
+            for (q, failure) in items {
                 let message = tx.message(&q.id)?;
                 tx.dequeue(q)?;
                 if let Some(m) = message {
-                    tx.return_to_sender(&m, &m.recipients, reason, router, local, now_ms)?;
+                    let failed: Vec<_> = m
+                        .recipients
+                        .iter()
+                        .map(|r| (r.clone(), failure.clone()))
+                        .collect();
+                    tx.return_to_sender(&m, &failed, router, local, now_ms)?;
                 }
             }
             Ok(())
@@ -490,10 +502,12 @@ impl MailStore {
         self.read(|txn| {
             let users = txn.open_table(USERS).map_err(|e| self.err(e))?;
             let Some(stored) = users.get(mailbox.as_str()).map_err(|e| self.err(e))? else {
+                dummy_password_check(password);
                 return Ok(false);
             };
             let stored = stored.value();
             let Ok(salt) = <[u8; 16]>::try_from(stored.get(..16).unwrap_or_default()) else {
+                dummy_password_check(password);
                 return Ok(false);
             };
             let expected = &stored[16..];

@@ -380,3 +380,75 @@ fn the_queue_summary_counts_each_post_office_and_finds_the_oldest() {
     // The same figures as the full listing gives.
     assert_eq!(summary.total(), store.queued().unwrap().len() as u64);
 }
+
+/// The text POP3 would hand out for each message in `mailbox`.
+fn texts(store: &MailStore, mailbox: &str) -> Vec<String> {
+    store
+        .mailbox(&n(mailbox))
+        .unwrap()
+        .iter()
+        .map(|s| String::from_utf8(store.retrieve(&s.key).unwrap().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_final_delivery_says_who_sent_it_and_to_which_mailbox() {
+    // RFC 5321 4.4 (Return-Path at final delivery), RFC 9228 (Delivered-To).
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    store.set_user(&n("AJONES"), "pw").unwrap();
+    store.set_user(&n("BLEE"), "pw").unwrap();
+    let m = mail(4, &["ACME/POD/AJONES", "ACME/POD/BLEE"]);
+    store
+        .take(&[m], &post_office("POD"), (n("POD"), n("ACME")), 10)
+        .unwrap();
+    assert_eq!(
+        texts(&store, "AJONES"),
+        [
+            "Return-Path: <jsmith@poa.acme>\r\nDelivered-To: ajones@pod.acme\r\n\
+          Subject: t\r\n\r\nhello\r\n"
+        ]
+    );
+    assert!(texts(&store, "BLEE")[0].contains("Delivered-To: blee@pod.acme\r\n"));
+    // POP3 lists the size of what it hands out.
+    let listed = store.mailbox(&n("AJONES")).unwrap();
+    assert_eq!(listed[0].size, texts(&store, "AJONES")[0].len());
+}
+
+#[test]
+fn a_report_is_delivered_with_an_empty_return_path_and_never_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::open(dir.path()).unwrap();
+    store.set_user(&n("JSMITH"), "pw").unwrap();
+    let at_poa = (n("POA"), n("ACME"));
+    // JSMITH writes to a mailbox POA does not have: the report is local.
+    store
+        .take(
+            &[mail(5, &["ACME/POA/NOBODY"])],
+            &post_office("POA"),
+            at_poa,
+            10,
+        )
+        .unwrap();
+    let got = texts(&store, "JSMITH");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("Return-Path: <>\r\nDelivered-To: jsmith@poa.acme\r\n"),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].contains("Content-Type: multipart/report; report-type=delivery-status"));
+    // A report that cannot be delivered either is dropped (RFC 3464 2).
+    let report = MailTransfer {
+        message_id: [6; 16],
+        kind: MailKind::NonDelivery,
+        from: "ACME/POB/POSTMASTER".parse().unwrap(),
+        ..mail(6, &["ACME/POA/GONE"])
+    };
+    let taken = store
+        .take(&[report], &post_office("POA"), at_poa, 11)
+        .unwrap();
+    assert_eq!(taken[0].returned, 0);
+    assert!(store.queued().unwrap().is_empty());
+    assert_eq!(store.counters().unwrap()["returned"], 1);
+}

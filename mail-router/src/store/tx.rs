@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use redb::ReadableTable;
-
-use wire_format::{Address, MailTransfer, Name};
+use tracing::warn;
+use wire_format::{Address, MailKind, MailTransfer, Name};
 
 use super::{
     ARRIVALS, DELIVERED, DUPLICATES, ENDPOINTS, FORWARDED, MAILBOXES, MESSAGES, META, QUEUE,
@@ -13,7 +13,9 @@ use super::{
     mailbox_prefix, queue_key,
 };
 use crate::MailError;
-use crate::routing::{Disposition, copy_id, non_delivery, split_by_post_office};
+use crate::report::{Failure, Reporter, bounce};
+use crate::routing::{Disposition, copy_id, split_by_post_office};
+use crate::trace::delivery_headers;
 
 pub(super) struct Tx<'t> {
     pub(super) path: &'t Path,
@@ -215,16 +217,16 @@ impl<'t> Tx<'t> {
         // A message for one post office keeps its id end to end, so copies
         // that reach it by two paths (a route changed mid-flight) are stored once.
         let single = groups.len() == 1;
-        let mut failed: Vec<Address> = Vec::new();
+        let mut failed: Vec<(Address, Failure)> = Vec::new();
         for (po, recipients) in groups {
             match router.disposition(&po) {
                 Disposition::Local => {
                     for r in &recipients {
                         if self.has_user(&r.mailbox)? {
-                            self.deliver(&r.mailbox, &m.message_id, &m.body)?;
+                            self.deliver(r, m, &m.message_id, &m.body)?;
                             taken.delivered += 1;
                         } else {
-                            failed.push(r.clone());
+                            failed.push((r.clone(), Failure::no_mailbox()));
                         }
                     }
                 }
@@ -242,17 +244,28 @@ impl<'t> Tx<'t> {
                     self.enqueue(&po, &copy, now_ms)?;
                     taken.queued += 1;
                 }
-                Disposition::Unroutable => failed.extend(recipients),
+                Disposition::Unroutable => {
+                    failed.extend(recipients.into_iter().map(|r| (r, Failure::no_route(&po))));
+                }
             }
         }
         if !failed.is_empty() {
-            let reason = "no such post office or mailbox";
-            taken.returned += self.return_to_sender(m, &failed, reason, router, local, now_ms)?;
+            taken.returned += self.return_to_sender(m, &failed, router, local, now_ms)?;
         }
         Ok(taken)
     }
 
-    fn deliver(&mut self, mailbox: &Name, id: &[u8; 16], body: &[u8]) -> Result<(), MailError> {
+    /// Puts `body` (of `m`, or of the report on it) into `to`'s mailbox,
+    /// below the `Return-Path:` and `Delivered-To:` of this final delivery.
+    fn deliver(
+        &mut self,
+        to: &Address,
+        m: &MailTransfer,
+        id: &[u8; 16],
+        body: &[u8],
+    ) -> Result<(), MailError> {
+        let mailbox = &to.mailbox;
+        let return_path = (m.kind != MailKind::NonDelivery).then_some(&m.from);
         let arrival = match self.arrivals {
             Some(last) => last,
             None => self.counter(ARRIVALS)?,
@@ -260,7 +273,10 @@ impl<'t> Tx<'t> {
         self.arrivals = Some(arrival);
         let mut key = mailbox_prefix(mailbox);
         key.extend_from_slice(&arrival.to_be_bytes());
-        let mut value = id.to_vec();
+        let headers = delivery_headers(return_path, to);
+        let mut value = Vec::with_capacity(id.len() + headers.len() + body.len());
+        value.extend_from_slice(id);
+        value.extend_from_slice(headers.as_bytes());
         value.extend_from_slice(body);
         self.mailboxes
             .insert(key.as_slice(), value.as_slice())
@@ -303,16 +319,31 @@ impl<'t> Tx<'t> {
     }
 
     /// Queues (or delivers) a non-delivery report; returns 1 if one was made.
+    /// A report that fails is dropped (its envelope sender is empty, RFC
+    /// 3464 2), with a log line: it is the operator's to know.
     pub(super) fn return_to_sender(
         &mut self,
         m: &MailTransfer,
-        failed: &[Address],
-        reason: &str,
+        failed: &[(Address, Failure)],
         router: &dyn Router,
         local: (Name, Name),
         now_ms: u64,
     ) -> Result<u64, MailError> {
-        let Some(ndr) = non_delivery(local.0, local.1, m, failed, reason, now_ms) else {
+        let reporter = Reporter {
+            node: local.0,
+            network: local.1,
+            now_ms,
+        };
+        let Some(ndr) = bounce(&reporter, m, failed) else {
+            if m.kind == MailKind::NonDelivery {
+                for (r, f) in failed {
+                    warn!(
+                        report = %hex::encode(m.message_id), recipient = %r, status = f.status,
+                        reason = %f.reason,
+                        "dropped an undeliverable delivery report: a report is never returned"
+                    );
+                }
+            }
             return Ok(0);
         };
         self.add(RETURNED, 1);
@@ -323,12 +354,20 @@ impl<'t> Tx<'t> {
         match router.disposition(&sender.post_office) {
             Disposition::Local => {
                 if self.has_user(&sender.mailbox)? {
-                    self.deliver(&sender.mailbox, &ndr.message_id, &ndr.body)?;
+                    self.deliver(sender, &ndr, &ndr.message_id, &ndr.body)?;
+                } else {
+                    warn!(
+                        report = %hex::encode(ndr.message_id), %sender,
+                        "dropped a delivery report: its recipient's mailbox is gone"
+                    );
                 }
             }
             Disposition::Forward(_) => self.enqueue(&sender.post_office, &ndr, now_ms)?,
             // Nowhere to return it: a report is never bounced.
-            Disposition::Unroutable => {}
+            Disposition::Unroutable => warn!(
+                report = %hex::encode(ndr.message_id), %sender,
+                "dropped a delivery report: no route to its recipient's post office"
+            ),
         }
         Ok(1)
     }

@@ -1,0 +1,505 @@
+//! An SMTP submission session (RFC 5321 subset) as a sans-IO state machine:
+//! feed it lines, each with the line ending the client sent, act on what it
+//! returns. It accepts mail only from users of this post office, to
+//! addresses of this network: never an open relay. Command lines are parsed
+//! by the `smtp-proto` crate (RFC 5321 and its extensions' parameters); this
+//! module maps its requests and errors to replies.
+//!
+//! Line discipline (RFC 5321 2.3.8, 4.1.1.4): only CRLF ends a line. The
+//! shell cuts the input after each LF, so a piece may end with a bare LF;
+//! the session, not the reader, decides what that means:
+//! * a command piece ending with a bare LF, or holding a CR or LF inside,
+//!   gets `500 5.5.2`, and so does every piece after it up to the next CRLF:
+//!   `MAIL ...\nRCPT ...\r\n` runs no command at all;
+//! * in DATA only a `.` piece right after a CRLF and ending with CRLF (the
+//!   bytes CRLF.CRLF) ends the message; a message that holds a bare CR or LF
+//!   anywhere is refused whole at that end (`550 5.6.0`), never normalised
+//!   and never split, so `\n.\n` and its relatives (CVE-2023-51764) cannot
+//!   smuggle a second message past this router or a later hop.
+//!
+//! Recipients are checked at RCPT time (RFC 5321 3.3): a mailbox of this
+//! post office must exist (`550 5.1.1`); `user+detail` is `user` (the
+//! detail is dropped, names have no `+`); case never matters. Mail for
+//! another post office of the network is accepted: a post office knows
+//! only its own users and its hub, and the hub decides.
+
+mod headers;
+
+pub use headers::complete_headers;
+
+use std::borrow::Cow;
+
+use smtp_proto::{
+    Error as ParseError, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MailFrom, RcptTo, Request,
+};
+use wire_format::{Address, Name};
+
+use crate::routing::{POSTMASTER, parse_smtp_address, postmaster};
+
+/// A command line longer than this is refused (RFC 5321 allows 512).
+pub const MAX_COMMAND_LINE: usize = 512;
+pub const MAX_RECIPIENTS: usize = 100;
+/// Bytes reserved for a message's text when DATA starts.
+const TYPICAL_MESSAGE: usize = 4 * 1024;
+/// The store could not take the message (a full disk, say): the client
+/// keeps it and tries again (RFC 5321 451: local error in processing).
+const NOT_STORED: &str = "451 4.3.0 Not stored, try again later";
+/// The sender could not be looked up now (the store cannot be read).
+const NOT_NOW: &str = "451 4.3.0 Cannot check the sender now, try again later";
+/// The recipient could not be looked up now (the store cannot be read).
+const RECIPIENT_NOT_NOW: &str = "451 4.3.0 Cannot check the recipient now, try again later";
+/// A command line with a CR or LF that is not its CRLF end (RFC 5321 2.3.8).
+const BARE_LINE_END: &str = "500 5.5.2 Bare CR or LF in a command: lines end with CRLF only";
+/// A message with a CR or LF that is not part of a CRLF (RFC 5321 2.3.8):
+/// refused whole, so that no hop reads an end of data the client did not
+/// send (CVE-2023-51764).
+const BARE_IN_MESSAGE: &str =
+    "550 5.6.0 Message refused: bare CR or LF in its text, lines end with CRLF only";
+
+pub struct SmtpConfig {
+    pub hostname: String,
+    pub post_office: Name,
+    pub network: Name,
+    pub max_size: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send this reply (CRLF is added per line).
+    Reply(String),
+    /// Send this reply and close.
+    Close(String),
+    /// Store this message durably, then call [`SmtpSession::submitted`].
+    /// `data` is the text as the client sent it; the shell adds what RFC
+    /// 6409 8 asks of a submission server with [`complete_headers`].
+    Submit {
+        from: Address,
+        recipients: Vec<Address>,
+        data: Vec<u8>,
+    },
+    /// Nothing to send (a DATA line was taken).
+    None,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Connected,
+    Ready,
+    Mail,
+    Data,
+}
+
+pub struct SmtpSession {
+    config: SmtpConfig,
+    state: State,
+    from: Option<Address>,
+    recipients: Vec<Address>,
+    data: Vec<u8>,
+    too_big: bool,
+    /// The message under way holds a bare CR or LF: refused at its end.
+    bare_line_end: bool,
+    /// The last piece ended with CRLF: the next one starts a line (in DATA,
+    /// a `.` there may end the message; in commands, a new command).
+    after_crlf: bool,
+    /// The command line with its CRLF put back, as `smtp-proto` parses it;
+    /// kept between lines so that a line needs no new buffer.
+    command: Vec<u8>,
+}
+
+/// Whether the path in a RCPT line is `<postmaster>`, in any case.
+fn names_postmaster(line: &[u8]) -> bool {
+    let Some(open) = line.iter().position(|b| *b == b'<') else {
+        return false;
+    };
+    let path = &line[open + 1..];
+    path.iter()
+        .position(|b| *b == b'>')
+        .is_some_and(|close| path[..close].eq_ignore_ascii_case(POSTMASTER.as_bytes()))
+}
+
+/// `user+detail@domain` as `user@domain` (plus-addressing: the detail is
+/// the user's to sort by; mailbox names have no `+`). A quoted local part
+/// is left alone, for the address parser to refuse.
+fn without_detail(address: &str) -> Cow<'_, str> {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.starts_with('"') => match local.split_once('+') {
+            Some((user, _detail)) => Cow::Owned(format!("{user}@{domain}")),
+            None => Cow::Borrowed(address),
+        },
+        _ => Cow::Borrowed(address),
+    }
+}
+
+fn reply(text: &str) -> Action {
+    Action::Reply(text.to_owned())
+}
+
+/// The reply to a line `smtp-proto` refused.
+fn parse_error(error: ParseError) -> Action {
+    match error {
+        ParseError::UnknownCommand => reply("500 5.5.2 Command not recognized"),
+        ParseError::SyntaxError { syntax } => Action::Reply(format!("501 5.5.4 Syntax: {syntax}")),
+        ParseError::InvalidSenderAddress => {
+            reply("553 5.1.7 Sender must be mailbox@postoffice.network")
+        }
+        ParseError::InvalidRecipientAddress => reply("553 5.1.3 Bad recipient address syntax"),
+        ParseError::InvalidParameter { param } => {
+            Action::Reply(format!("501 5.5.4 Invalid {param} parameter"))
+        }
+        // RFC 5321 4.1.1.11: a parameter the server does not know is 555.
+        // The name is the client's (upper-cased, no white space); the line
+        // had no CR or LF, so the echo stays one reply line.
+        ParseError::UnsupportedParameter { param } => {
+            Action::Reply(format!("555 5.5.4 Unsupported parameter {param}"))
+        }
+        // Not expected of one whole line (NeedsMoreData) nor of a request
+        // (the response errors); still a syntax error, never a panic.
+        ParseError::NeedsMoreData { .. }
+        | ParseError::ResponseTooLong
+        | ParseError::InvalidResponse { .. } => reply("501 5.5.2 Syntax error"),
+    }
+}
+
+/// `MAIL FROM` parameters other than those the EHLO reply offers (SIZE,
+/// BODY=7BIT/8BITMIME), which RFC 5321 4.1.1.11 answers with 555. The
+/// struct is taken apart field by field so that a new one in a later
+/// `smtp-proto` must be decided here.
+fn unoffered_mail_parameter(from: &MailFrom<Cow<'_, str>>) -> bool {
+    let MailFrom {
+        address: _,
+        size: _,
+        flags,
+        trans_id,
+        by,
+        env_id,
+        solicit,
+        mtrk,
+        auth,
+        hold_for,
+        hold_until,
+        mt_priority,
+    } = from;
+    flags & !(MAIL_BODY_7BIT | MAIL_BODY_8BITMIME) != 0
+        || trans_id.is_some()
+        || *by != 0
+        || env_id.is_some()
+        || solicit.is_some()
+        || mtrk.is_some()
+        || auth.is_some()
+        || *hold_for != 0
+        || *hold_until != 0
+        || *mt_priority != 0
+}
+
+/// `RCPT TO` parameters: none is offered (DSN, RRVS and CONNEG are not).
+fn unoffered_rcpt_parameter(to: &RcptTo<Cow<'_, str>>) -> bool {
+    let RcptTo {
+        address: _,
+        orcpt,
+        rrvs,
+        flags,
+    } = to;
+    orcpt.is_some() || *rrvs != 0 || *flags != 0
+}
+
+impl SmtpSession {
+    pub fn new(config: SmtpConfig) -> (SmtpSession, String) {
+        let greeting = format!(
+            "220 {} ESMTP mhub post office {} ready",
+            config.hostname, config.post_office
+        );
+        let session = SmtpSession {
+            config,
+            state: State::Connected,
+            from: None,
+            recipients: Vec::new(),
+            data: Vec::new(),
+            too_big: false,
+            bare_line_end: false,
+            after_crlf: true,
+            command: Vec::with_capacity(MAX_COMMAND_LINE + 2),
+        };
+        (session, greeting)
+    }
+
+    fn reset(&mut self) {
+        self.from = None;
+        self.recipients.clear();
+        self.data = Vec::new();
+        self.too_big = false;
+        self.bare_line_end = false;
+        if self.state != State::Connected {
+            self.state = State::Ready;
+        }
+    }
+
+    pub fn in_data(&self) -> bool {
+        self.state == State::Data
+    }
+
+    /// One piece of input from the client: the bytes up to and including
+    /// an LF (or fewer, at most a line's length, when the shell cut a long
+    /// line). `is_local_user` says whether a mailbox of this post office
+    /// exists, or `None` when that cannot be told now (the store cannot be
+    /// read): the client is then told to try again later, never that the
+    /// user does not exist.
+    pub fn line(&mut self, piece: &[u8], is_local_user: impl Fn(&Name) -> Option<bool>) -> Action {
+        if self.state == State::Data {
+            return self.data_line(piece);
+        }
+        let starts_line = self.after_crlf;
+        let Some(line) = piece.strip_suffix(b"\r\n") else {
+            // A bare LF (or no end at all): the client's line goes on in
+            // the next piece, which is refused too.
+            self.after_crlf = false;
+            return reply(BARE_LINE_END);
+        };
+        self.after_crlf = true;
+        if !starts_line {
+            return reply(BARE_LINE_END);
+        }
+        if line.len() > MAX_COMMAND_LINE {
+            return reply("500 5.5.6 Command line too long");
+        }
+        // RFC 5321 2.3.8: CR and LF only come together, as the line's end.
+        // smtp-proto would skip a CR and stop at an LF, reading a different
+        // command than the client sent.
+        if line.contains(&b'\r') || line.contains(&b'\n') {
+            return reply(BARE_LINE_END);
+        }
+        if std::str::from_utf8(line).is_err() {
+            return reply("500 5.5.2 Command is not valid text");
+        }
+        let mut command = std::mem::take(&mut self.command);
+        command.clear();
+        command.extend_from_slice(line);
+        command.extend_from_slice(b"\r\n");
+        let action = match Request::parse(&mut command.iter()) {
+            Ok(request) => self.request(request, line, is_local_user),
+            Err(error) => parse_error(error),
+        };
+        self.command = command;
+        action
+    }
+
+    fn request(
+        &mut self,
+        request: Request<Cow<'_, str>>,
+        line: &[u8],
+        is_local_user: impl Fn(&Name) -> Option<bool>,
+    ) -> Action {
+        match request {
+            Request::Ehlo { host } => {
+                self.state = State::Ready;
+                self.reset();
+                Action::Reply(format!(
+                    "250-{} greets {}\r\n250-SIZE {}\r\n250-8BITMIME\r\n\
+                     250-ENHANCEDSTATUSCODES\r\n250 PIPELINING",
+                    self.config.hostname, host, self.config.max_size
+                ))
+            }
+            Request::Helo { .. } => {
+                self.state = State::Ready;
+                self.reset();
+                Action::Reply(format!("250 {}", self.config.hostname))
+            }
+            Request::Mail { from } => self.mail(&from, is_local_user),
+            Request::Rcpt { to } => self.rcpt(&to, line, is_local_user),
+            Request::Data => match self.state {
+                State::Mail if !self.recipients.is_empty() => {
+                    self.state = State::Data;
+                    // The DATA line itself ended with CRLF.
+                    self.after_crlf = true;
+                    // Room for a typical message at once, instead of a
+                    // dozen doublings as its lines arrive.
+                    self.data.reserve(TYPICAL_MESSAGE.min(self.config.max_size));
+                    reply("354 End data with <CR><LF>.<CR><LF>")
+                }
+                State::Mail => reply("554 5.5.1 No valid recipients"),
+                _ => reply("503 5.5.1 MAIL first"),
+            },
+            Request::Rset => {
+                self.reset();
+                reply("250 2.0.0 OK")
+            }
+            Request::Noop { .. } => reply("250 2.0.0 OK"),
+            Request::Quit => Action::Close("221 2.0.0 Bye".into()),
+            Request::Vrfy { .. } => reply("252 2.5.2 Cannot VRFY user, but will accept message"),
+            // Known to RFC 5321 or an extension, not offered here.
+            Request::Lhlo { .. }
+            | Request::Bdat { .. }
+            | Request::Auth { .. }
+            | Request::Expn { .. }
+            | Request::Help { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. }
+            | Request::StartTls => reply("502 5.5.1 Command not implemented"),
+        }
+    }
+
+    fn mail(
+        &mut self,
+        path: &MailFrom<Cow<'_, str>>,
+        is_local_user: impl Fn(&Name) -> Option<bool>,
+    ) -> Action {
+        match self.state {
+            State::Connected => return reply("503 5.5.1 Say EHLO or HELO first"),
+            State::Mail | State::Data => return reply("503 5.5.1 Sender already given"),
+            State::Ready => {}
+        }
+        if unoffered_mail_parameter(path) {
+            return reply("555 5.5.4 Only the SIZE and BODY parameters are supported");
+        }
+        if path.size > self.config.max_size {
+            return Action::Reply(format!(
+                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                self.config.max_size
+            ));
+        }
+        // The null reverse path `<>` (address "") is no user of this post
+        // office either.
+        let Some(from) = parse_smtp_address(&path.address) else {
+            return reply("553 5.1.7 Sender must be mailbox@postoffice.network");
+        };
+        let local =
+            from.post_office == self.config.post_office && from.network == self.config.network;
+        let known = if local {
+            match is_local_user(&from.mailbox) {
+                Some(known) => known,
+                None => return reply(NOT_NOW),
+            }
+        } else {
+            false
+        };
+        if !known {
+            return Action::Reply(format!(
+                "550 5.7.1 Only users of {} may send here",
+                format!("{}.{}", self.config.post_office, self.config.network).to_ascii_lowercase()
+            ));
+        }
+        self.from = Some(from);
+        self.state = State::Mail;
+        reply("250 2.1.0 Sender OK")
+    }
+
+    fn rcpt(
+        &mut self,
+        path: &RcptTo<Cow<'_, str>>,
+        line: &[u8],
+        is_local_user: impl Fn(&Name) -> Option<bool>,
+    ) -> Action {
+        if self.state != State::Mail {
+            return reply("503 5.5.1 MAIL first");
+        }
+        if unoffered_rcpt_parameter(path) {
+            return reply("555 5.5.4 No RCPT parameters are supported");
+        }
+        // smtp-proto reads `<postmaster>` as the empty path `<>`, which is
+        // no forward path at all: the line tells the two apart.
+        let to = if path.address.is_empty() {
+            names_postmaster(line)
+                .then(|| Address::new(self.config.network, self.config.post_office, postmaster()))
+        } else {
+            parse_smtp_address(&without_detail(&path.address))
+        };
+        let Some(to) = to.filter(|to| to.network == self.config.network) else {
+            return reply("550 5.7.1 Relaying denied: only addresses of this network");
+        };
+        if to.post_office == self.config.post_office {
+            match is_local_user(&to.mailbox) {
+                Some(true) => {}
+                Some(false) => {
+                    return Action::Reply(format!(
+                        "550 5.1.1 No such user here: {}@{}.{}",
+                        to.mailbox, to.post_office, to.network
+                    ));
+                }
+                None => return reply(RECIPIENT_NOT_NOW),
+            }
+        }
+        if self.recipients.len() >= MAX_RECIPIENTS {
+            return reply("452 4.5.3 Too many recipients");
+        }
+        if !self.recipients.contains(&to) {
+            self.recipients.push(to);
+        }
+        reply("250 2.1.5 Recipient OK")
+    }
+
+    /// One piece of the message: a line, or the part of one up to a bare LF.
+    fn data_line(&mut self, piece: &[u8]) -> Action {
+        let starts_line = self.after_crlf;
+        let line = match piece.strip_suffix(b"\r\n") {
+            Some(line) => {
+                self.after_crlf = true;
+                line
+            }
+            None => {
+                self.after_crlf = false;
+                self.bare_line_end = true;
+                piece
+            }
+        };
+        if starts_line && self.after_crlf && line == b"." {
+            return self.end_of_data();
+        }
+        if line.contains(&b'\r') || line.contains(&b'\n') {
+            self.bare_line_end = true;
+        }
+        if self.bare_line_end || self.too_big {
+            // Refused at the end whatever follows: keep nothing.
+            self.data = Vec::new();
+            return Action::None;
+        }
+        // RFC 5321 4.5.2: a leading period is deleted (clients double it).
+        let line = line.strip_prefix(b".").unwrap_or(line);
+        if self.data.len() + line.len() + 2 > self.config.max_size {
+            self.too_big = true;
+            self.data = Vec::new();
+        } else {
+            self.data.extend_from_slice(line);
+            self.data.extend_from_slice(b"\r\n");
+        }
+        Action::None
+    }
+
+    fn end_of_data(&mut self) -> Action {
+        self.state = State::Ready;
+        if self.bare_line_end {
+            self.reset();
+            return reply(BARE_IN_MESSAGE);
+        }
+        if self.too_big {
+            self.reset();
+            return Action::Reply(format!(
+                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                self.config.max_size
+            ));
+        }
+        let (Some(from), recipients) = (self.from.take(), std::mem::take(&mut self.recipients))
+        else {
+            return reply("503 5.5.1 MAIL first");
+        };
+        Action::Submit {
+            from,
+            recipients,
+            data: std::mem::take(&mut self.data),
+        }
+    }
+
+    /// The reply once the shell stored (or failed to store) the message.
+    /// The reply once the store has taken the message (`Some` of its id)
+    /// or failed to (`None`). Why it failed is the shell's to log: the
+    /// client only learns to try again, never the store's file names.
+    pub fn submitted(&mut self, stored: Option<String>) -> String {
+        self.reset();
+        match stored {
+            Some(id) => format!("250 2.0.0 OK queued as {id}"),
+            None => NOT_STORED.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
