@@ -5,16 +5,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use role_runtime::server::{Interrupted, Service, Session};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::WriteHalf;
 use tracing::{debug, warn};
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
-use super::lines::{Line, read_line};
+use super::lines::Line;
 use super::{Shared, now_ms};
-use crate::smtp::{Action, SmtpConfig, SmtpSession};
+use crate::smtp::{Action, SmtpConfig, SmtpSession, complete_headers};
 
 /// RFC 5321 asks servers to wait at least 5 minutes for a command.
 const READ_TIMEOUT: Duration = Duration::from_secs(300);
@@ -68,6 +68,29 @@ impl MessageIds {
     }
 }
 
+/// One piece of the client's input into `buf` (replacing what it held): the
+/// bytes up to and including the next LF, at most `max` bytes and its line
+/// end. Unlike [`super::lines::read_line`] the line end stays, CRLF or a
+/// bare LF: the SMTP session refuses the bare one (RFC 5321 2.3.8).
+async fn read_piece<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    within: Duration,
+) -> Line {
+    buf.clear();
+    let limit = max as u64 + 2;
+    let mut bounded = (&mut *reader).take(limit);
+    let read = tokio::time::timeout(within, bounded.read_until(b'\n', buf)).await;
+    match read {
+        Err(_) => Line::TimedOut,
+        Ok(Err(_)) | Ok(Ok(0)) => Line::Closed,
+        Ok(Ok(_)) if buf.ends_with(b"\n") => Line::Text,
+        Ok(Ok(_)) if buf.len() as u64 >= limit => Line::TooLong,
+        Ok(Ok(_)) => Line::Closed,
+    }
+}
+
 /// Writes a reply, each of its lines ended by CRLF, in one write; `out` is
 /// the session's buffer for it.
 async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
@@ -82,6 +105,7 @@ async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std:
 async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
     let settings = &shared.settings;
     let hostname = format!("{}.{}", settings.node, settings.network).to_ascii_lowercase();
+    let smtp_hostname = hostname.clone();
     let (mut smtp, greeting) = SmtpSession::new(SmtpConfig {
         hostname,
         post_office: settings.node,
@@ -105,7 +129,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
         };
         // A message being sent is taken in full; between commands, a
         // drain ends the session (the client retries, nothing is lost).
-        let read = read_line(&mut reader, &mut line, max, READ_TIMEOUT);
+        let read = read_piece(&mut reader, &mut line, max, READ_TIMEOUT);
         let read = if smtp.in_data() {
             read.await
         } else {
@@ -161,9 +185,14 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
             Action::Submit {
                 from,
                 recipients,
-                data,
+                mut data,
             } => {
                 let id = shared.message_ids.next();
+                let hex_id = hex::encode(id);
+                // RFC 6409 8.2, 8.3: the submission server completes the
+                // header; the message id names the stored message.
+                let now_secs = now_ms() / 1000;
+                complete_headers(&mut data, now_secs, &hex_id, &smtp_hostname);
                 let mail = MailTransfer {
                     message_id: id,
                     kind: MailKind::Normal,
@@ -174,14 +203,16 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                     body: data.into(),
                 };
                 let client = writer.peer_addr().ok().map(|a| a.ip());
-                let result = shared.take_for_client(mail, client, || arriving = None).await;
+                let result = shared
+                    .take_for_client(mail, client, || arriving = None)
+                    .await;
                 match &result {
-                    Ok(_) => debug!(id = %hex::encode(id), "message submitted"),
+                    Ok(_) => debug!(id = %hex_id, "message submitted"),
                     // The reason names the store's file: the operator's
                     // (here and in `netctl status`), not the client's.
-                    Err(e) => warn!(id = %hex::encode(id), error = %e, "message not stored"),
+                    Err(e) => warn!(id = %hex_id, error = %e, "message not stored"),
                 }
-                smtp.submitted(result.ok().map(|_| hex::encode(id)))
+                smtp.submitted(result.ok().map(|_| hex_id))
             }
         };
         // Counted from DATA until the message is handed over (or refused,
