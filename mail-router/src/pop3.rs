@@ -1,11 +1,18 @@
-//! A POP3 session (RFC 1939: USER/PASS, STAT, LIST, UIDL, RETR, DELE, NOOP,
-//! RSET, QUIT) as a sans-IO state machine. Messages marked deleted are
-//! removed only when the client QUITs from the transaction state.
+//! A POP3 session (RFC 1939: USER/PASS, STAT, LIST, UIDL, RETR, TOP, DELE,
+//! NOOP, RSET, QUIT; RFC 2449 CAPA; RFC 5034 AUTH PLAIN) as a sans-IO state
+//! machine. Messages marked deleted are removed only when the client QUITs
+//! from the transaction state. The shell (`net::pop3`) checks passwords,
+//! slows failed logins ([`throttle`]) and holds the maildrop lock
+//! ([`maildrop`]).
 
-use wire_format::Name;
+pub mod login;
+pub mod maildrop;
+pub mod throttle;
+pub mod top;
 
 use crate::command::verb_and_argument;
 use crate::store::Stored;
+pub use login::Login;
 
 pub const MAX_LINE: usize = 512;
 
@@ -13,20 +20,40 @@ pub const MAX_LINE: usize = 512;
 /// temporary error (RFC 3206 `SYS/TEMP`) that names no file.
 pub const UNAVAILABLE: &str = "-ERR [SYS/TEMP] mailbox unavailable, try again later";
 
+/// RFC 2449 §6: what CAPA lists, in either state. STLS comes with TLS.
+pub const CAPABILITIES: &[&str] = &[
+    "TOP",
+    "UIDL",
+    "USER",
+    "SASL PLAIN",
+    "RESP-CODES",
+    "AUTH-RESP-CODE",
+    "PIPELINING",
+    "IMPLEMENTATION mail-router",
+];
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     Reply(String),
     /// Multi-line reply: the first line, then `lines` (dot-stuffed and
     /// terminated here).
     Lines(String, Vec<String>),
-    /// Check these credentials, then call [`Pop3Session::logged_in`].
+    /// Check these credentials, then call [`Pop3Session::logged_in`] (or
+    /// [`Pop3Session::in_use`] when another session holds the mailbox).
+    /// A login whose `mailbox` is None is checked against no mailbox, with
+    /// the same work, and fails.
     Login {
-        mailbox: Name,
+        login: Login,
         password: String,
     },
     /// Fetch the message with this store key, then call [`Pop3Session::retrieved`].
     Retrieve {
         key: Vec<u8>,
+    },
+    /// Fetch the message with this store key, then call [`Pop3Session::top`].
+    Top {
+        key: Vec<u8>,
+        lines: usize,
     },
     /// Delete these, reply, close.
     Quit {
@@ -37,7 +64,9 @@ pub enum Action {
 
 enum State {
     User,
-    Pass(Name),
+    Pass(Login),
+    /// AUTH PLAIN sent without an initial response: the next line is it.
+    AuthPlain,
     Transaction {
         messages: Vec<Stored>,
         deleted: Vec<bool>,
@@ -46,6 +75,9 @@ enum State {
 
 pub struct Pop3Session {
     state: State,
+    /// The post office's mail domain (`poc.acme`): `carol@poc.acme` logs in
+    /// as CAROL.
+    domain: String,
 }
 
 fn ok(text: impl Into<String>) -> Action {
@@ -77,11 +109,27 @@ pub fn multiline(first: &str, body: &[u8]) -> Vec<u8> {
 }
 
 impl Pop3Session {
+    /// `hostname` is also the post office's mail domain.
     pub fn new(hostname: &str) -> (Pop3Session, String) {
         (
-            Pop3Session { state: State::User },
+            Pop3Session {
+                state: State::User,
+                domain: hostname.to_owned(),
+            },
             format!("+OK {hostname} POP3 ready"),
         )
+    }
+
+    /// The answer to an AUTH PLAIN response (initial or continued).
+    fn auth_plain(&mut self, response: &str) -> Action {
+        self.state = State::User;
+        match login::plain(response, &self.domain) {
+            Ok((login, password)) => Action::Login { login, password },
+            Err(login::PlainError::NotBase64) => err("the response is not base64"),
+            Err(login::PlainError::Malformed) => {
+                err("the response is not authzid NUL authcid NUL password")
+            }
+        }
     }
 
     fn message_number(&self, arg: &str) -> Result<usize, Action> {
@@ -102,8 +150,20 @@ impl Pop3Session {
         let Ok(text) = std::str::from_utf8(line) else {
             return err("not valid text");
         };
+        if let State::AuthPlain = self.state {
+            // RFC 5034 §4: "*" cancels the exchange.
+            if text.trim() == "*" {
+                self.state = State::User;
+                return err("authentication cancelled");
+            }
+            return self.auth_plain(text);
+        }
         let (verb, arg) = verb_and_argument(text);
         match (&mut self.state, verb.as_str()) {
+            (_, "CAPA") => Action::Lines(
+                "+OK capability list follows".into(),
+                CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
+            ),
             (_, "QUIT") => match &self.state {
                 State::Transaction { messages, deleted } => Action::Quit {
                     delete: messages
@@ -116,18 +176,41 @@ impl Pop3Session {
                 _ => Action::Close("+OK bye".into()),
             },
             (_, "NOOP") => ok(""),
-            (State::User, "USER") => match Name::new(arg.trim()) {
-                Ok(mailbox) => {
-                    self.state = State::Pass(mailbox);
-                    ok("send PASS")
+            // Any name is taken: which mailboxes exist shows only after PASS,
+            // and then no differently from a wrong password.
+            (State::User, "USER") if !arg.trim().is_empty() => {
+                self.state = State::Pass(login::login(arg, &self.domain));
+                ok("send PASS")
+            }
+            (State::User, "USER") => err("a mailbox name is needed"),
+            (State::Pass(_), "PASS") => {
+                let State::Pass(login) = std::mem::replace(&mut self.state, State::User) else {
+                    unreachable!()
+                };
+                Action::Login {
+                    login,
+                    password: arg.to_owned(),
                 }
-                Err(_) => err("no such mailbox name"),
-            },
-            (State::Pass(mailbox), "PASS") => Action::Login {
-                mailbox: *mailbox,
-                password: arg.to_owned(),
-            },
-            (State::User | State::Pass(_), _) => err("USER and PASS first"),
+            }
+            (State::User | State::Pass(_), "AUTH") => {
+                self.state = State::User;
+                let mut words = arg.split_whitespace();
+                match (words.next(), words.next(), words.next()) {
+                    // RFC 1734 clients ask for the mechanisms with a bare AUTH.
+                    (None, _, _) => {
+                        Action::Lines("+OK SASL mechanisms follow".into(), vec!["PLAIN".into()])
+                    }
+                    (Some(m), None, None) if m.eq_ignore_ascii_case("PLAIN") => {
+                        self.state = State::AuthPlain;
+                        Action::Reply("+ ".into())
+                    }
+                    (Some(m), Some(initial), None) if m.eq_ignore_ascii_case("PLAIN") => {
+                        self.auth_plain(initial)
+                    }
+                    _ => err("unsupported SASL mechanism; PLAIN is offered"),
+                }
+            }
+            (State::User | State::Pass(_) | State::AuthPlain, _) => err("USER and PASS first"),
             (State::Transaction { messages, deleted }, "STAT") => {
                 let live = messages.iter().zip(deleted.iter()).filter(|(_, d)| !**d);
                 let (count, size) = live.fold((0, 0), |(c, s), (m, _)| (c + 1, s + m.size));
@@ -169,6 +252,28 @@ impl Pop3Session {
                 }
                 Err(e) => e,
             },
+            (State::Transaction { .. }, "TOP") => {
+                let mut words = arg.split_whitespace();
+                let (Some(number), Some(lines), None) = (words.next(), words.next(), words.next())
+                else {
+                    return err("TOP needs a message number and a line count");
+                };
+                let Ok(lines) = lines.parse::<usize>() else {
+                    return err("the line count is not a number");
+                };
+                match self.message_number(number) {
+                    Ok(i) => {
+                        let State::Transaction { messages, .. } = &self.state else {
+                            unreachable!()
+                        };
+                        Action::Top {
+                            key: messages[i].key.clone(),
+                            lines,
+                        }
+                    }
+                    Err(e) => e,
+                }
+            }
             (State::Transaction { .. }, "DELE") => match self.message_number(arg) {
                 Ok(i) => {
                     if let State::Transaction { deleted, .. } = &mut self.state {
@@ -198,9 +303,16 @@ impl Pop3Session {
             }
             None => {
                 self.state = State::User;
-                err("wrong mailbox or password")
+                err("[AUTH] wrong mailbox or password")
             }
         }
+    }
+
+    /// The outcome of a Login action with the right password whose mailbox
+    /// another session holds (RFC 1939 §8, RFC 2449 `IN-USE`).
+    pub fn in_use(&mut self) -> Action {
+        self.state = State::User;
+        err("[IN-USE] the mailbox is open in another session; try again when it ends")
     }
 
     /// The outcome of a Login action whose credentials could not be checked
@@ -218,86 +330,15 @@ impl Pop3Session {
             None => b"-ERR message vanished\r\n".to_vec(),
         }
     }
+
+    /// The bytes to send for a TOP of `lines` lines whose message text is `body`.
+    pub fn top(&self, body: Option<Vec<u8>>, lines: usize) -> Vec<u8> {
+        match body {
+            Some(body) => multiline("+OK top of message follows", top::top(&body, lines)),
+            None => b"-ERR message vanished\r\n".to_vec(),
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stored(uid: &str, size: usize) -> Stored {
-        Stored {
-            key: uid.as_bytes().to_vec(),
-            uid: uid.into(),
-            size,
-        }
-    }
-
-    #[test]
-    fn a_user_logs_in_lists_retrieves_and_deletes() {
-        let (mut s, greeting) = Pop3Session::new("poa.acme");
-        assert!(greeting.starts_with("+OK"));
-        assert_eq!(s.line(b"STAT"), err("USER and PASS first"));
-        assert!(matches!(s.line(b"USER jsmith"), Action::Reply(r) if r.starts_with("+OK")));
-        match s.line(b"PASS secret") {
-            Action::Login { mailbox, password } => {
-                assert_eq!(mailbox.as_str(), "JSMITH");
-                assert_eq!(password, "secret");
-            }
-            other => panic!("{other:?}"),
-        }
-        s.logged_in(Some(vec![stored("a1", 10), stored("b2", 20)]));
-        assert_eq!(s.line(b"STAT"), ok("2 30"));
-        assert_eq!(s.line(b"UIDL 2"), ok("2 b2"));
-        assert_eq!(
-            s.line(b"RETR 1"),
-            Action::Retrieve {
-                key: b"a1".to_vec()
-            }
-        );
-        assert_eq!(s.line(b"DELE 1"), ok("message 1 deleted"));
-        assert_eq!(s.line(b"RETR 1"), err("no such message"));
-        assert_eq!(
-            s.line(b"LIST"),
-            Action::Lines("+OK 1 messages".into(), vec!["2 20".into()])
-        );
-        assert_eq!(
-            s.line(b"QUIT"),
-            Action::Quit {
-                delete: vec![b"a1".to_vec()]
-            }
-        );
-    }
-
-    #[test]
-    fn a_wrong_password_goes_back_to_user() {
-        let (mut s, _) = Pop3Session::new("x");
-        s.line(b"USER jsmith");
-        s.line(b"PASS nope");
-        assert_eq!(s.logged_in(None), err("wrong mailbox or password"));
-        assert_eq!(s.line(b"STAT"), err("USER and PASS first"));
-        assert_eq!(s.line(b"RSET"), err("USER and PASS first"));
-        assert_eq!(s.line(b"QUIT"), Action::Close("+OK bye".into()));
-    }
-
-    #[test]
-    fn a_login_the_store_cannot_check_is_a_temporary_error_not_a_wrong_password() {
-        let (mut s, _) = Pop3Session::new("x");
-        s.line(b"USER jsmith");
-        s.line(b"PASS right");
-        assert_eq!(
-            s.login_unavailable(),
-            Action::Reply("-ERR [SYS/TEMP] mailbox unavailable, try again later".into())
-        );
-        assert_eq!(s.line(b"STAT"), err("USER and PASS first"));
-        assert!(matches!(s.line(b"USER jsmith"), Action::Reply(r) if r.starts_with("+OK")));
-    }
-
-    #[test]
-    fn bodies_are_dot_stuffed_and_terminated() {
-        assert_eq!(
-            multiline("+OK", b"a\r\n.b\r\n"),
-            b"+OK\r\na\r\n..b\r\n.\r\n"
-        );
-        assert_eq!(multiline("+OK", b""), b"+OK\r\n.\r\n");
-    }
-}
+mod tests;

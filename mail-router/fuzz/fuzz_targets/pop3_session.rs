@@ -1,7 +1,8 @@
 //! Feeds arbitrary lines to a POP3 session logged in to a small mailbox, as
-//! the shell would after taking off each CRLF; the line after a RETR is the
-//! message text the shell "fetched". Besides never panicking: single-line
-//! replies are one line starting +OK or -ERR, QUIT deletes only messages
+//! the shell would after taking off each CRLF; the line after a RETR or TOP
+//! is the message text the shell "fetched". Besides never panicking:
+//! single-line replies are one line starting +OK or -ERR (or the "+ " of an
+//! AUTH PLAIN continuation), QUIT deletes only messages
 //! that exist, and a multi-line answer ends at its last line only (a client
 //! reading up to the line "." gets the whole message).
 #![no_main]
@@ -48,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
     while let Some(line) = lines.next() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match session.line(line) {
+            Action::Reply(r) if r == "+ " => {}
             Action::Reply(r) => check_line(&r),
             Action::Lines(first, rest) => {
                 check_line(&first);
@@ -67,6 +69,13 @@ fuzz_target!(|data: &[u8]| {
                 match lines.next() {
                     Some(body) => check_multiline(&session.retrieved(Some(body.to_vec()))),
                     None => assert!(session.retrieved(None).starts_with(b"-ERR")),
+                }
+            }
+            Action::Top { key, lines: n } => {
+                assert!(mailbox().iter().any(|m| m.key == key));
+                match lines.next() {
+                    Some(body) => check_multiline(&session.top(Some(body.to_vec()), n)),
+                    None => assert!(session.top(None, n).starts_with(b"-ERR")),
                 }
             }
             Action::Quit { delete } => {

@@ -225,7 +225,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
         smtp.announce();
         pop3.announce();
         let smtp_service = Arc::new(smtp::SmtpService(Arc::clone(&shared)));
-        let pop3_service = Arc::new(pop3::Pop3Service(Arc::clone(&shared)));
+        let pop3_service = Arc::new(pop3::Pop3Service::new(Arc::clone(&shared)));
         client_accepts.push(tokio::spawn(smtp.run(smtp_service, shutdown.clone())));
         client_accepts.push(tokio::spawn(pop3.run(pop3_service, shutdown.clone())));
     }

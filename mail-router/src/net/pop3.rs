@@ -1,17 +1,22 @@
 //! The POP3 listener of a post office: the session machine in `crate::pop3`
-//! over a socket.
+//! over a socket, with the maildrop lock and the slowing of failed logins.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use role_runtime::server::{Interrupted, Service, Session};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tracing::warn;
+use tokio::sync::OwnedMutexGuard;
+use tracing::{info, warn};
 
 use super::Shared;
 use super::lines::{Line, read_line};
-use crate::pop3::{Action, MAX_LINE, Pop3Session, UNAVAILABLE, multiline};
+use crate::pop3::maildrop::{MaildropLock, Maildrops};
+use crate::pop3::throttle::Throttle;
+use crate::pop3::{Action, Login, MAX_LINE, Pop3Session, UNAVAILABLE, multiline};
 
 /// When every POP3 place is taken, a session that has waited this long for
 /// its client's next command gives its place to a new client.
@@ -20,7 +25,64 @@ const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
 const READ_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The POP3 listener's sessions.
-pub struct Pop3Service(pub Arc<Shared>);
+pub struct Pop3Service {
+    shared: Arc<Shared>,
+    logins: Arc<Logins>,
+}
+
+impl Pop3Service {
+    pub fn new(shared: Arc<Shared>) -> Pop3Service {
+        Pop3Service {
+            shared,
+            logins: Arc::default(),
+        }
+    }
+}
+
+/// What the sessions of one listener share about logins.
+#[derive(Default)]
+struct Logins {
+    maildrops: Maildrops,
+    throttle: Throttle,
+    /// One login of a client address is checked at a time, so that many
+    /// connections from one address guess no faster than one.
+    turns: Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A client address's turn to have a login checked.
+struct Turn {
+    logins: Arc<Logins>,
+    address: IpAddr,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    held: Option<OwnedMutexGuard<()>>,
+}
+
+impl Logins {
+    async fn turn(self: &Arc<Self>, address: IpAddr) -> Turn {
+        let gate = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(turns.entry(address).or_default())
+        };
+        let held = Some(Arc::clone(&gate).lock_owned().await);
+        Turn {
+            logins: Arc::clone(self),
+            address,
+            gate,
+            held,
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.held = None;
+        let mut turns = self.logins.turns.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the table and this turn know the gate: nobody waits at it.
+        if Arc::strong_count(&self.gate) == 2 {
+            turns.remove(&self.address);
+        }
+    }
+}
 
 impl Service for Pop3Service {
     fn busy_reply(&self) -> Vec<u8> {
@@ -32,11 +94,98 @@ impl Service for Pop3Service {
     }
 
     async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
-        serve(Arc::clone(&self.0), stream, session).await;
+        serve(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.logins),
+            stream,
+            session,
+        )
+        .await;
     }
 }
 
-async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
+/// How a login ended, for the session loop.
+enum LoggedIn {
+    Reply(Vec<u8>),
+    /// The session now holds the mailbox until it ends.
+    Holds(MaildropLock, Vec<u8>),
+    Interrupted(Interrupted),
+}
+
+/// Checks a login after its address's turn and the delay its recent
+/// failures call for: a wrong password, a missing mailbox and another post
+/// office's address cost the same work and the same wait.
+async fn log_in(
+    shared: &Arc<Shared>,
+    logins: &Arc<Logins>,
+    session: &Session,
+    pop: &mut Pop3Session,
+    login: Login,
+    password: String,
+) -> LoggedIn {
+    let address = session.remote.ip();
+    // Waiting for a turn or out a delay loses nothing if the session ends.
+    let turn = session
+        .wait_for_client(async {
+            let turn = logins.turn(address).await;
+            let delay = logins.throttle.delay(address, &login.key, Instant::now());
+            tokio::time::sleep(delay).await;
+            turn
+        })
+        .await;
+    let _turn = match turn {
+        Ok(turn) => turn,
+        Err(why) => return LoggedIn::Interrupted(why),
+    };
+    let mailbox = login.mailbox;
+    let checked = shared
+        .blocking(move |s| match mailbox {
+            Some(mailbox) => s.store.check_password(&mailbox, &password),
+            None => {
+                crate::store::dummy_password_check(&password);
+                Ok(false)
+            }
+        })
+        .await;
+    let reply = |action: Action| match action {
+        Action::Reply(r) => format!("{r}\r\n").into_bytes(),
+        _ => b"-ERR\r\n".to_vec(),
+    };
+    let mailbox = match (checked, mailbox) {
+        (Ok(true), Some(mailbox)) => mailbox,
+        (Ok(_), _) => {
+            logins.throttle.failed(address, &login.key, Instant::now());
+            info!(login = %login.key, %address, "POP3 login refused");
+            return LoggedIn::Reply(reply(pop.logged_in(None)));
+        }
+        (Err(e), _) => {
+            // The reason (it names the store's file) is the operator's; the
+            // client only learns to retry.
+            warn!(error = %e, "POP3 login could not be checked");
+            return LoggedIn::Reply(reply(pop.login_unavailable()));
+        }
+    };
+    logins.throttle.succeeded(address);
+    let Some(lock) = logins.maildrops.try_lock(mailbox) else {
+        return LoggedIn::Reply(reply(pop.in_use()));
+    };
+    match shared.blocking(move |s| s.store.mailbox(&mailbox)).await {
+        Ok(messages) => LoggedIn::Holds(lock, reply(pop.logged_in(Some(messages)))),
+        Err(e) => {
+            warn!(error = %e, "POP3 mailbox could not be listed");
+            LoggedIn::Reply(reply(pop.login_unavailable()))
+        }
+    }
+}
+
+fn interrupted(why: Interrupted) -> &'static [u8] {
+    match why {
+        Interrupted::Draining => b"-ERR shutting down, try again later\r\n",
+        Interrupted::Evicted => b"-ERR idle too long while the server is busy\r\n",
+    }
+}
+
+async fn serve(shared: Arc<Shared>, logins: Arc<Logins>, mut stream: TcpStream, session: Session) {
     let hostname =
         format!("{}.{}", shared.settings.node, shared.settings.network).to_ascii_lowercase();
     let (mut pop, greeting) = Pop3Session::new(&hostname);
@@ -44,6 +193,9 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
     let mut reader = BufReader::new(reader);
     let mut out = format!("{greeting}\r\n").into_bytes();
     let mut line = Vec::new();
+    // The maildrop lock, from login to the end of the session (dropped
+    // with it, however it ends).
+    let mut _held: Option<MaildropLock> = None;
     loop {
         if writer.write_all(&out).await.is_err() {
             return;
@@ -55,8 +207,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
             Ok(Line::Text) => b"",
             Ok(Line::TooLong) => b"-ERR line too long\r\n",
             Ok(Line::Closed | Line::TimedOut) => return,
-            Err(Interrupted::Draining) => b"-ERR shutting down, try again later\r\n",
-            Err(Interrupted::Evicted) => b"-ERR idle too long while the server is busy\r\n",
+            Err(why) => interrupted(why),
         };
         if !goodbye.is_empty() {
             let _ = writer.write_all(goodbye).await;
@@ -69,33 +220,31 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                 let _ = writer.write_all(format!("{r}\r\n").as_bytes()).await;
                 return;
             }
-            Action::Login { mailbox, password } => {
-                let found = shared
-                    .blocking(move |s| {
-                        if s.store.check_password(&mailbox, &password)? {
-                            s.store.mailbox(&mailbox).map(Some)
-                        } else {
-                            Ok(None)
-                        }
-                    })
-                    .await;
-                let action = match found {
-                    Ok(found) => pop.logged_in(found),
-                    Err(e) => {
-                        // The reason (it names the store's file) is the
-                        // operator's; the client only learns to retry.
-                        warn!(error = %e, "POP3 login could not be checked");
-                        pop.login_unavailable()
+            Action::Login { login, password } => {
+                match log_in(&shared, &logins, &session, &mut pop, login, password).await {
+                    LoggedIn::Reply(reply) => reply,
+                    LoggedIn::Holds(lock, reply) => {
+                        _held = Some(lock);
+                        reply
                     }
-                };
-                match action {
-                    Action::Reply(r) => format!("{r}\r\n").into_bytes(),
-                    _ => b"-ERR\r\n".to_vec(),
+                    LoggedIn::Interrupted(why) => {
+                        let _ = writer.write_all(interrupted(why)).await;
+                        return;
+                    }
                 }
             }
             Action::Retrieve { key } => {
                 match shared.blocking(move |s| s.store.retrieve(&key)).await {
                     Ok(body) => pop.retrieved(body),
+                    Err(e) => {
+                        warn!(error = %e, "POP3 message could not be read");
+                        format!("{UNAVAILABLE}\r\n").into_bytes()
+                    }
+                }
+            }
+            Action::Top { key, lines } => {
+                match shared.blocking(move |s| s.store.retrieve(&key)).await {
+                    Ok(body) => pop.top(body, lines),
                     Err(e) => {
                         warn!(error = %e, "POP3 message could not be read");
                         format!("{UNAVAILABLE}\r\n").into_bytes()
