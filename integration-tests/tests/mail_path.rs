@@ -1,6 +1,6 @@
 //! A user on POA sends through SMTP to a user on POD; the mail goes
 //! POA -> H -> H3 -> H2 -> POD (five router processes) and the recipient
-//! collects it with POP3, byte for byte as sent.
+//! collects it with POP3, byte for byte as sent below the trace fields.
 
 use std::time::Duration;
 
@@ -54,11 +54,36 @@ fn smtp_on_poa_to_pop3_on_pod_through_both_hubs_and_the_bridge() {
 
     let got = pop3_fetch(pod.pop3(), "AJONES", true);
     assert_eq!(got.len(), 1);
+    // What was sent comes back byte for byte, below the fields the routers
+    // add: Return-Path and Delivered-To at delivery, a Received per router
+    // (RFC 5321 4.4), Date and Message-ID at submission (RFC 6409 8).
+    let text = String::from_utf8_lossy(&got[0]);
+    let added = text
+        .strip_suffix(&*String::from_utf8_lossy(&body))
+        .unwrap_or_else(|| panic!("the text sent is not at the end of:\n{text}"));
+    assert!(got[0].ends_with(&body));
+    let names: Vec<&str> = added
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with([' ', '\t']))
+        .map(|l| l.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(names[..2], ["Return-Path", "Delivered-To"], "{added}");
     assert_eq!(
-        String::from_utf8_lossy(&got[0]),
-        String::from_utf8_lossy(&body)
+        names.iter().filter(|n| **n == "Received").count(),
+        5,
+        "{added}"
     );
-    assert_eq!(got[0], body);
+    assert!(
+        names.iter().all(|n| [
+            "Return-Path",
+            "Delivered-To",
+            "Received",
+            "Date",
+            "Message-ID"
+        ]
+        .contains(n)),
+        "{added}"
+    );
     // DELE + QUIT removed it.
     assert!(pop3_fetch(pod.pop3(), "AJONES", false).is_empty());
 

@@ -21,7 +21,8 @@ use crate::trace::{host_name, rfc5322_date};
 pub use original::header_block;
 
 /// The original message goes back whole when it is at most this big;
-/// beyond it, its headers only (RFC 3462 allows either).
+/// beyond it, its headers only (RFC 3462 allows either). A message refused
+/// by policy goes back as its headers whatever its size.
 pub const WHOLE_MESSAGE_UP_TO: usize = 64 * 1024;
 
 /// Why a recipient was not reached: an RFC 3463 status and words for people.
@@ -133,7 +134,11 @@ fn text(
         host_name(&sender.post_office, &sender.network)
     );
     let headers = header_block(&original.body);
-    let returned_whole = original.body.len() <= WHOLE_MESSAGE_UP_TO;
+    // A message refused by policy (X.7.x: say, a post office handing over
+    // mail for a sender not its own) may be forged: its text does not go to
+    // whoever it names as sender (that would be backscatter), its headers do.
+    let refused = failed.iter().any(|(_, f)| f.status.starts_with("5.7."));
+    let returned_whole = original.body.len() <= WHOLE_MESSAGE_UP_TO && !refused;
     let (kind, returned) = if returned_whole {
         ("message/rfc822", &original.body[..])
     } else {

@@ -175,3 +175,14 @@ fn header_sections_end_at_the_blank_line_or_the_first_non_field() {
     assert_eq!(original::subject(b"Subject: \xc3\xa9\r\n"), None);
     assert_eq!(original::subject(b"From: x\r\n"), None);
 }
+
+#[test]
+fn a_message_refused_by_policy_comes_back_as_its_headers_only() {
+    // It may be forged: its text must not go to whoever it names as sender.
+    let m = original(b"Subject: forged\r\n\r\nbuy now\r\n");
+    let failed = [(a("ACME/POB/KLEE"), Failure::refused("not its own".into()))];
+    let text = String::from_utf8(bounce(&reporter(), &m, &failed).unwrap().body.to_vec()).unwrap();
+    assert!(text.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: forged\r\n"));
+    assert!(!text.contains("buy now"), "{text}");
+    assert!(text.contains("Status: 5.7.1\r\nDiagnostic-Code: smtp; 550 5.7.1 not its own"));
+}
