@@ -17,8 +17,8 @@
 //! seen_retention_secs = 604800 # how long a message id is remembered, so a
 //!                              # re-sent copy is stored once; at least
 //!                              # expiry_secs (a sender retries that long)
-//! max_message_bytes = 3932160  # SMTP SIZE limit (at most this, the default:
-//!                              # a message must fit in one wire frame)
+//! max_message_bytes = 26214400 # SMTP SIZE limit, default 25 MiB; at most
+//!                              # 27,000,832 (a message fits in one wire frame)
 //! cache_mib = 64               # memory for the store's page cache; a post
 //!                              # office's mailboxes do not all stay in memory
 //!
@@ -95,8 +95,8 @@ pub struct Config {
     /// once (default a week); at least `expiry_secs`, as a sender retries
     /// that long.
     pub seen_retention_secs: Option<u64>,
-    /// SMTP SIZE limit, at most (and by default) [`MAX_MESSAGE_BYTES`]: a
-    /// message must fit in one wire frame.
+    /// SMTP SIZE limit, by default [`DEFAULT_MAX_MESSAGE_BYTES`], at most
+    /// [`MAX_MESSAGE_BYTES`]: a message must fit in one wire frame.
     pub max_message_bytes: Option<usize>,
     /// Memory for the store's page cache (default [`DEFAULT_CACHE_MIB`]);
     /// a post office's mailboxes do not all stay in memory.
@@ -130,6 +130,10 @@ const DEFAULT_SEEN_RETENTION_SECS: u64 = 7 * 86_400;
 /// wire protocol with its envelope (up to 1,000 recipients), so a message
 /// accepted by SMTP can never be stuck in a queue for being too big.
 pub const MAX_MESSAGE_BYTES: usize = wire_format::limits::DEFAULT_MAX_FRAME_BODY - 256 * 1024;
+/// 25 MiB, the limit of the big public mail services: a user's attachment
+/// that leaves one of them arrives here.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+const _: () = assert!(DEFAULT_MAX_MESSAGE_BYTES <= MAX_MESSAGE_BYTES);
 
 /// The store's page cache, in MiB. redb's default, 1 GiB, let a post
 /// office's memory grow with the mail in its mailboxes (133 MiB after
@@ -223,7 +227,9 @@ impl Settings {
         for u in config.users {
             users.push((name("mailbox", &u.mailbox)?, u.password));
         }
-        let max_message_bytes = config.max_message_bytes.unwrap_or(MAX_MESSAGE_BYTES);
+        let max_message_bytes = config
+            .max_message_bytes
+            .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
         if max_message_bytes > MAX_MESSAGE_BYTES {
             return Err(format!(
                 "max_message_bytes {max_message_bytes} is more than a wire frame carries \

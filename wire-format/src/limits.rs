@@ -2,8 +2,10 @@
 //! allocate, so a hostile length field costs nothing.
 
 /// Default maximum frame body: large enough for a 1,000-entry dirsync chunk or
-/// a big mail, small enough that one connection cannot exhaust memory.
-pub const DEFAULT_MAX_FRAME_BODY: usize = 4 * 1024 * 1024;
+/// a 25 MiB mail with its envelope (a mail travels in one frame), small
+/// enough that one connection cannot exhaust memory. Only an authenticated
+/// peer may send one this big (see [`MAX_HANDSHAKE_FRAME_BODY`]).
+pub const DEFAULT_MAX_FRAME_BODY: usize = 26 * 1024 * 1024;
 /// Maximum frame body before a peer has authenticated: a Hello, a
 /// Challenge or an Authenticate is well under 200 bytes, so an unknown peer
 /// cannot make a listener hold megabytes for it (250 such peers announcing

@@ -573,3 +573,37 @@ fn every_reply_carries_an_enhanced_status_code() {
         }
     }
 }
+
+/// A message whose size was announced gets one buffer of that size (plus
+/// room for Date: and Message-ID:), so it is never copied to a bigger one.
+#[test]
+fn an_announced_size_is_reserved_once_and_bounded_by_the_limit() {
+    let mut s = session();
+    s.feed(b"EHLO x", local);
+    assert_eq!(
+        code(s.feed(b"MAIL FROM:<jsmith@poa.acme> SIZE=90", local)),
+        "250"
+    );
+    s.feed(b"RCPT TO:<a@pob.acme>", local);
+    s.feed(b"DATA", local);
+    assert!(s.data.capacity() >= 90 + ADDED_HEADER_ROOM);
+    s.feed(&[b'x'; 86], local);
+    let (_, _, mut data) = submission(&mut s);
+    let before = data.as_ptr();
+    complete_headers(&mut data, 0, "id", "poa.acme");
+    assert_eq!(data.as_ptr(), before, "the text moved to another buffer");
+    // Refused at the end when the text is bigger than announced and the
+    // limit; the buffer is given back.
+    s.submitted(Some("1".into()));
+    s.feed(b"MAIL FROM:<jsmith@poa.acme> SIZE=10", local);
+    s.feed(b"RCPT TO:<a@pob.acme>", local);
+    s.feed(b"DATA", local);
+    for _ in 0..20 {
+        s.feed(b"0123456789", local);
+    }
+    assert_eq!(s.data.capacity(), 0);
+    match s.feed(b".", local) {
+        Action::Reply(r) => assert!(r.starts_with("552 5.3.4 "), "{r}"),
+        other => panic!("{other:?}"),
+    }
+}
