@@ -1,12 +1,14 @@
 //! Failed POP3 logins slow the next attempts, counted per mailbox and per
 //! client address: an attempt is checked only after
-//! `min(STEP × recent failures, CAP)`, the larger of its mailbox's and its
-//! address's, where recent failures halve every [`HALF_LIFE`]. So 200 wrong
-//! passwords take over three minutes (at most 4.5 s for the first ten, then
-//! 1 s each), while the right password, even during an attack, waits at
-//! most `CAP`: the delay is no lock-out weapon. The shell also takes one
-//! login of a client address at a time, so that parallel connections from
-//! one address gain nothing.
+//! `min(STEP × recent failures, CAP)` (0.1 s per failure, at most 0.5 s),
+//! the larger of its mailbox's and its address's, where recent failures
+//! halve every [`HALF_LIFE`]. So 200 wrong passwords take over a minute and
+//! a half (1 s for the first five, then 0.5 s each), while the right
+//! password, even during an attack, waits at most `CAP`: the delay is no
+//! lock-out weapon. The shell also takes one login of a client address at
+//! a time, so that parallel connections from one address gain nothing; an
+//! attacker with many addresses gains one guess per address per `CAP` at
+//! most, the price of never locking the owner out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const STEP: Duration = Duration::from_millis(100);
-pub const CAP: Duration = Duration::from_secs(1);
+pub const CAP: Duration = Duration::from_millis(500);
 pub const HALF_LIFE: Duration = Duration::from_secs(15 * 60);
 /// Records kept per table: past it, faded ones are forgotten, and a new
 /// name or address is not tracked until there is room (its attempts are
