@@ -191,8 +191,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                 let hex_id = hex::encode(id);
                 // RFC 6409 8.2, 8.3: the submission server completes the
                 // header; the message id names the stored message.
-                let now_secs = now_ms() / 1000;
-                complete_headers(&mut data, now_secs, &hex_id, &smtp_hostname);
+                complete_headers(&mut data, now_ms(), &hex_id, &smtp_hostname);
                 let mail = MailTransfer {
                     message_id: id,
                     kind: MailKind::Normal,
