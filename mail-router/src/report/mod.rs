@@ -90,6 +90,8 @@ pub struct Reporter {
     pub node: Name,
     pub network: Name,
     pub now_ms: u64,
+    /// When the message reached that router (`Arrival-Date`).
+    pub arrived_ms: u64,
 }
 
 /// The report returned to the sender of `original` for the recipients in
@@ -205,7 +207,7 @@ fn text(
          \r\n\
          Reporting-MTA: dns; {reporting}\r\n\
          Arrival-Date: {arrival}\r\n",
-        arrival = rfc5322_date(original.submitted_at_ms),
+        arrival = rfc5322_date(by.arrived_ms),
     );
     for (r, f) in failed {
         let _ = write!(

@@ -25,6 +25,7 @@ fn reporter() -> Reporter {
         node: n("POB"),
         network: n("ACME"),
         now_ms: 5_000,
+        arrived_ms: 4_000,
     }
 }
 
@@ -95,7 +96,7 @@ fn its_parts_are_for_people_for_programs_and_the_original() {
     let groups: Vec<&str> = dsn.trim_end().split("\r\n\r\n").collect();
     assert_eq!(groups.len(), 2, "{dsn}");
     assert!(groups[0].starts_with("Reporting-MTA: dns; pob.acme\r\n"));
-    assert!(groups[0].contains("Arrival-Date: "));
+    assert!(groups[0].ends_with("Arrival-Date: Thu, 01 Jan 1970 00:00:04 +0000"));
     assert_eq!(
         groups[1],
         "Final-Recipient: rfc822; nobody@pob.acme\r\nAction: failed\r\nStatus: 5.1.1\r\n\

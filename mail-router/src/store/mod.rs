@@ -375,7 +375,8 @@ impl MailStore {
                         .iter()
                         .map(|r| (r.clone(), failure.clone()))
                         .collect();
-                    tx.return_to_sender(&m, &failed, router, local, now_ms)?;
+                    let arrived = q.enqueued_ms;
+                    tx.return_to_sender(&m, &failed, arrived, router, local, now_ms)?;
                 }
             }
             Ok(())

@@ -250,7 +250,8 @@ impl<'t> Tx<'t> {
             }
         }
         if !failed.is_empty() {
-            taken.returned += self.return_to_sender(m, &failed, router, local, now_ms)?;
+            let arrived = now_ms;
+            taken.returned += self.return_to_sender(m, &failed, arrived, router, local, now_ms)?;
         }
         Ok(taken)
     }
@@ -325,6 +326,7 @@ impl<'t> Tx<'t> {
         &mut self,
         m: &MailTransfer,
         failed: &[(Address, Failure)],
+        arrived_ms: u64,
         router: &dyn Router,
         local: (Name, Name),
         now_ms: u64,
@@ -333,6 +335,7 @@ impl<'t> Tx<'t> {
             node: local.0,
             network: local.1,
             now_ms,
+            arrived_ms,
         };
         let Some(ndr) = bounce(&reporter, m, failed) else {
             if m.kind == MailKind::NonDelivery {
