@@ -99,6 +99,41 @@ fn rfc2449_capa_in_both_states_and_rfc1939_s7_top_with_poplib() {
     assert_eq!(out, "OK");
 }
 
+const PIPELINED: &str = r#"
+import socket, sys
+host, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+conn = socket.create_connection((host, port), timeout=30)
+f = conn.makefile('rb')
+f.readline()
+conn.sendall(('CAPA\r\nUSER carol\r\nPASS %s\r\nSTAT\r\nTOP 1 0\r\nNOOP\r\nQUIT\r\n' % pw).encode())
+def multiline():
+    first = f.readline()
+    if not first.startswith(b'+OK'):
+        raise SystemExit('a multi-line answer began %r' % first)
+    while f.readline() != b'.\r\n':
+        pass
+multiline()
+replies = []
+for expect in ('USER', 'PASS', 'STAT'):
+    replies.append(f.readline())
+multiline()
+replies += [f.readline(), f.readline()]
+bad = [r for r in replies if not r.startswith(b'+OK')]
+if bad or not replies[2].startswith(b'+OK 1 '):
+    raise SystemExit('pipelined answers %r' % replies)
+print('OK')
+"#;
+
+/// RFC 2449 §6.6 (PIPELINING): commands sent in one go are answered in
+/// order, a multi-line answer whole before the next.
+#[test]
+fn rfc2449_s6_6_pipelined_commands_are_answered_in_order() {
+    let root = test_dir("pop3-pipelining");
+    let net = post_office(root.path(), "pipelined", "body\r\n");
+    let out = run_python(PIPELINED, net.get("POC").pop3(), &[], WAIT);
+    assert_eq!(out, "OK");
+}
+
 const IN_USE: &str = r#"
 import poplib, sys, time
 host, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -120,6 +120,12 @@ impl Pop3Session {
         )
     }
 
+    fn end_auth(&mut self) {
+        if let State::AuthPlain = self.state {
+            self.state = State::User;
+        }
+    }
+
     /// The answer to an AUTH PLAIN response (initial or continued).
     fn auth_plain(&mut self, response: &str) -> Action {
         self.state = State::User;
@@ -144,10 +150,13 @@ impl Pop3Session {
     }
 
     pub fn line(&mut self, line: &[u8]) -> Action {
+        // A bad line ends an AUTH exchange too: the next line is a command.
         if line.len() > MAX_LINE {
+            self.end_auth();
             return err("line too long");
         }
         let Ok(text) = std::str::from_utf8(line) else {
+            self.end_auth();
             return err("not valid text");
         };
         if let State::AuthPlain = self.state {

@@ -190,3 +190,11 @@ fn a_held_mailbox_is_in_use_and_the_session_may_try_again() {
     logged_in(&mut s);
     assert_eq!(s.line(b"STAT"), ok("2 30"));
 }
+
+#[test]
+fn a_bad_line_ends_an_auth_exchange() {
+    let (mut s, _) = Pop3Session::new("poc.acme");
+    assert_eq!(s.line(b"AUTH PLAIN"), Action::Reply("+ ".into()));
+    assert!(matches!(s.line(&[0xff]), Action::Reply(r) if r.starts_with("-ERR")));
+    assert!(matches!(s.line(b"USER carol"), Action::Reply(r) if r.starts_with("+OK")));
+}
