@@ -39,6 +39,9 @@ impl Pop3Service {
     }
 }
 
+/// Gates of client addresses kept before unused ones are swept.
+const FORGET_GATES_PAST: usize = 1024;
+
 /// What the sessions of one listener share about logins.
 #[derive(Default)]
 struct Logins {
@@ -61,6 +64,11 @@ impl Logins {
     async fn turn(self: &Arc<Self>, address: IpAddr) -> Turn {
         let gate = {
             let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            // A waiter ended by a drain or an eviction after the last turn
+            // of its address was over leaves a gate nobody holds.
+            if turns.len() >= FORGET_GATES_PAST {
+                turns.retain(|_, gate| Arc::strong_count(gate) > 1);
+            }
             Arc::clone(turns.entry(address).or_default())
         };
         let held = Some(Arc::clone(&gate).lock_owned().await);
@@ -266,5 +274,33 @@ async fn serve(shared: Arc<Shared>, logins: Arc<Logins>, mut stream: TcpStream, 
                 return;
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_login_of_an_address_at_a_time_and_the_table_forgets_it() {
+        let logins = Arc::new(Logins::default());
+        let address: IpAddr = [192, 0, 2, 1].into();
+        let first = logins.turn(address).await;
+        let waiting = {
+            let logins = Arc::clone(&logins);
+            tokio::spawn(async move {
+                let _second = logins.turn(address).await;
+            })
+        };
+        // Another address is not held up.
+        drop(logins.turn([192, 0, 2, 2].into()).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the second turn came")
+            .expect("the task ran");
+        assert!(logins.turns.lock().unwrap().is_empty());
     }
 }
