@@ -237,10 +237,10 @@ pub async fn serve_requests<H: RequestHandler>(
                 let Some(high_water) = high_water else { return };
                 if high_water > last_notified {
                     last_notified = high_water;
-                    if let Some(notice) = handler.notice(high_water) {
-                        if conn.send(Frame::new(0, notice)).await.is_err() {
-                            return;
-                        }
+                    if let Some(notice) = handler.notice(high_water)
+                        && conn.send(Frame::new(0, notice)).await.is_err()
+                    {
+                        return;
                     }
                 }
             }
@@ -274,13 +274,13 @@ fn degraded(identity: &WireIdentity, reason: &str) -> StatusReport {
 /// it is opened again, which a role that does not reopen it (all but the
 /// mail router, which reports its own recovery) does only by restarting.
 fn with_store_faults(mut report: StatusReport) -> StatusReport {
-    if report.health == Health::Ok {
-        if let Some(fault) = store_file::faults().into_iter().next() {
-            report.health = Health::Degraded(cut(&format!(
-                "{fault}; every write to it fails until it is reopened: this process \
-                 restarts itself once the store's directory takes writes again"
-            )));
-        }
+    if report.health == Health::Ok
+        && let Some(fault) = store_file::faults().into_iter().next()
+    {
+        report.health = Health::Degraded(cut(&format!(
+            "{fault}; every write to it fails until it is reopened: this process \
+             restarts itself once the store's directory takes writes again"
+        )));
     }
     report
 }
