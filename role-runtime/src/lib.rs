@@ -5,6 +5,8 @@
 //!   exit codes).
 //! * [`server`]: listeners with a connection cap and a graceful drain, and
 //!   the per-connection loop of the wire protocol.
+//! * [`tls`]: the certificate and key of a client-facing listener, and a
+//!   stream that is plain TCP or TLS (STLS/STARTTLS upgrade it).
 //! * small things every role needs the same way: [`Secret`], [`now_ms`],
 //!   [`OPERATOR`], [`RETRY`].
 
@@ -22,6 +24,7 @@ pub use retry::RETRY;
 pub mod config;
 pub mod process;
 pub mod server;
+pub mod tls;
 
 pub use config::CommonConfig;
 pub use process::{RoleProcess, main};
@@ -46,4 +49,8 @@ pub enum RuntimeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(
+        "TLS file {path}: {reason} (tls_cert is the PEM certificate chain, tls_key its PEM private key)"
+    )]
+    Tls { path: String, reason: String },
 }
