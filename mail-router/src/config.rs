@@ -10,6 +10,13 @@
 //! listen = "127.0.0.1:0"       # the wire listener: peers hand over mail, the operator administers
 //! smtp_listen = "127.0.0.1:0"  # post office only: users submit mail
 //! pop3_listen = "127.0.0.1:0"  # post office only: users collect mail
+//! pop3s_listen = "127.0.0.1:0" # post office, optional: POP3 over implicit TLS
+//!                              # (the port-995 service, RFC 8314); needs tls_cert
+//! tls_cert = "/var/lib/mhub/poa-mail/tls/cert.pem" # optional, with tls_key: the
+//! tls_key = "/var/lib/mhub/poa-mail/tls/key.pem"   # PEM chain and key of the client
+//!                              # listeners; POP3 then offers STLS (RFC 2595)
+//! pop3_allow_plaintext = false # USER/PASS and AUTH PLAIN outside TLS: by default
+//!                              # refused when TLS is configured, allowed without
 //! operator_secret = "..."
 //! hub = "H"                    # post office: where all other mail goes
 //! max_hops = 16                # a message that passed this many routers is returned
@@ -56,6 +63,7 @@ use std::time::Duration;
 
 pub use role_runtime::config::PeerConfig;
 use role_runtime::config::{self, name};
+use role_runtime::tls::TlsFiles;
 use role_runtime::{CommonConfig, Limits, Secret};
 use serde::{Deserialize, Serialize};
 use wire_format::Name;
@@ -85,6 +93,19 @@ pub struct Config {
     pub smtp_listen: Option<String>,
     /// Post office only: where users collect mail.
     pub pop3_listen: Option<String>,
+    /// Post office, optional: POP3 over implicit TLS (RFC 8314, port 995);
+    /// needs `tls_cert` and `tls_key`.
+    pub pop3s_listen: Option<String>,
+    /// The PEM certificate chain of the client listeners (leaf first); with
+    /// `tls_key`, POP3 offers STLS and `pop3s_listen` may be set. Neither:
+    /// no TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`'s first certificate (keep it 0600).
+    pub tls_key: Option<PathBuf>,
+    /// Whether USER/PASS and AUTH PLAIN are taken on a POP3 connection
+    /// that is not TLS (a password in clear). Default: refused when TLS is
+    /// configured (clients use STLS or pop3s), allowed when it is not.
+    pub pop3_allow_plaintext: Option<bool>,
     /// Post office only: where all its other mail goes.
     pub hub: Option<String>,
     /// A message that passed this many routers is returned (default 16).
@@ -162,6 +183,12 @@ pub struct Settings {
     pub listen: String,
     pub smtp_listen: Option<String>,
     pub pop3_listen: Option<String>,
+    /// POP3 over implicit TLS.
+    pub pop3s_listen: Option<String>,
+    /// The client listeners' certificate and key, when TLS is configured.
+    pub tls: Option<TlsFiles>,
+    /// USER/PASS and AUTH PLAIN outside TLS are taken.
+    pub pop3_allow_plaintext: bool,
     pub operator_secret: Secret<String>,
     pub hub: Option<Name>,
     pub max_hops: u8,
@@ -207,6 +234,14 @@ impl Settings {
                 return Err("a post office needs `smtp_listen` and `pop3_listen`".into());
             }
         }
+        let tls = TlsFiles::from_keys(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
+        if config.pop3s_listen.is_some() && tls.is_none() {
+            return Err(
+                "pop3s_listen needs tls_cert and tls_key (the certificate and key it serves)"
+                    .into(),
+            );
+        }
+        let pop3_allow_plaintext = config.pop3_allow_plaintext.unwrap_or(tls.is_none());
         let mut peers = Vec::new();
         for p in config.peers {
             let peer = p.validate("peers")?;
@@ -264,6 +299,9 @@ impl Settings {
             listen: config.common.listen,
             smtp_listen: config.smtp_listen,
             pop3_listen: config.pop3_listen,
+            pop3s_listen: config.pop3s_listen,
+            tls,
+            pop3_allow_plaintext,
             operator_secret: config.common.operator_secret,
             hub,
             max_hops,
@@ -365,5 +403,26 @@ operator_secret = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f"
         }
         let op = HUB.replace("0c0ffee0c0ffee0c0ffee0c0ffee0c0f", "");
         assert!(refused(&op).starts_with("operator_secret is empty"));
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_plaintext_logins_follow_it() {
+        let po = format!(
+            "{}hub = \"H2\"\nsmtp_listen = \"127.0.0.1:0\"\npop3_listen = \"127.0.0.1:0\"\n",
+            HUB.replace("\"hub\"", "\"post-office\"")
+        );
+        let plain = Settings::parse(&po, "test.toml").unwrap();
+        assert!(plain.tls.is_none() && plain.pop3_allow_plaintext);
+        assert!(refused(&format!("{po}tls_cert = \"c.pem\"\n")).contains("tls_key"));
+        assert!(refused(&format!("{po}pop3s_listen = \"127.0.0.1:0\"\n")).contains("tls_cert"));
+        let tls = format!("{po}tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+        let with_tls = Settings::parse(&tls, "test.toml").unwrap();
+        assert!(with_tls.tls.is_some() && !with_tls.pop3_allow_plaintext);
+        let allowed = format!("{tls}pop3_allow_plaintext = true\n");
+        assert!(
+            Settings::parse(&allowed, "test.toml")
+                .unwrap()
+                .pop3_allow_plaintext
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A POP3 session (RFC 1939: USER/PASS, STAT, LIST, UIDL, RETR, TOP, DELE,
-//! NOOP, RSET, QUIT; RFC 2449 CAPA; RFC 5034 AUTH PLAIN) as a sans-IO state
-//! machine. Messages marked deleted are removed only when the client QUITs
+//! NOOP, RSET, QUIT; RFC 2449 CAPA; RFC 5034 AUTH PLAIN; RFC 2595 STLS) as a
+//! sans-IO state machine. Messages marked deleted are removed only when the client QUITs
 //! from the transaction state. The shell (`net::pop3`) checks passwords,
 //! slows failed logins ([`throttle`]) and holds the maildrop lock
 //! ([`maildrop`]).
@@ -20,12 +20,12 @@ pub const MAX_LINE: usize = 512;
 /// temporary error (RFC 3206 `SYS/TEMP`) that names no file.
 pub const UNAVAILABLE: &str = "-ERR [SYS/TEMP] mailbox unavailable, try again later";
 
-/// RFC 2449 §6: what CAPA lists, in either state. STLS comes with TLS.
+/// RFC 2449 §6: what CAPA lists, in either state. STLS comes with TLS
+/// (see [`Pop3Session::capabilities`]); USER and SASL PLAIN only where a
+/// password may be sent.
 pub const CAPABILITIES: &[&str] = &[
     "TOP",
     "UIDL",
-    "USER",
-    "SASL PLAIN",
     "RESP-CODES",
     "AUTH-RESP-CODE",
     "PIPELINING",
@@ -55,6 +55,10 @@ pub enum Action {
         key: Vec<u8>,
         lines: usize,
     },
+    /// RFC 2595 §4: send this `+OK`, then negotiate TLS on the connection
+    /// (discarding anything the client sent after STLS), then call
+    /// [`Pop3Session::tls_started`]; if negotiation fails, close.
+    StartTls(String),
     /// Delete these, reply, close.
     Quit {
         delete: Vec<Vec<u8>>,
@@ -73,8 +77,38 @@ enum State {
     },
 }
 
+/// What the connection offers and allows about TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Security {
+    /// TLS can be started with STLS (a certificate is configured).
+    pub stls: bool,
+    /// The connection is TLS already (pop3s, or after STLS).
+    pub tls_active: bool,
+    /// Passwords are taken outside TLS.
+    pub allow_plaintext: bool,
+}
+
+impl Security {
+    /// No TLS at all, passwords in clear: a post office without certificate.
+    pub const PLAIN: Security = Security {
+        stls: false,
+        tls_active: false,
+        allow_plaintext: true,
+    };
+
+    fn may_log_in(&self) -> bool {
+        self.tls_active || self.allow_plaintext
+    }
+}
+
+/// RFC 2595 §2.2 lets a server refuse passwords in clear; RFC 3206's AUTH
+/// code says that it is the login, not the server, that failed.
+pub const CLEARTEXT_REFUSED: &str =
+    "-ERR [AUTH] no password over an unencrypted connection: use STLS first, or the pop3s port";
+
 pub struct Pop3Session {
     state: State,
+    security: Security,
     /// The post office's mail domain (`poc.acme`): `carol@poc.acme` logs in
     /// as CAROL.
     domain: String,
@@ -111,13 +145,41 @@ pub fn multiline(first: &str, body: &[u8]) -> Vec<u8> {
 impl Pop3Session {
     /// `hostname` is also the post office's mail domain.
     pub fn new(hostname: &str) -> (Pop3Session, String) {
+        Pop3Session::with_security(hostname, Security::PLAIN)
+    }
+
+    /// A session on a connection with these TLS offers and rules.
+    pub fn with_security(hostname: &str, security: Security) -> (Pop3Session, String) {
         (
             Pop3Session {
                 state: State::User,
+                security,
                 domain: hostname.to_owned(),
             },
             format!("+OK {hostname} POP3 ready"),
         )
+    }
+
+    /// The CAPA list on this connection now: STLS while TLS can still be
+    /// started (RFC 2595 §4), USER and SASL PLAIN where a password may be
+    /// sent (RFC 2595 §2.2: no mechanism is advertised that is refused).
+    pub fn capabilities(&self) -> Vec<String> {
+        let mut caps: Vec<String> = CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
+        if self.security.may_log_in() {
+            caps.splice(2..2, ["USER".to_owned(), "SASL PLAIN".to_owned()]);
+        }
+        if self.security.stls && !self.security.tls_active {
+            caps.push("STLS".into());
+        }
+        caps
+    }
+
+    /// TLS is now active after [`Action::StartTls`]. RFC 2595 §4: the
+    /// client starts over in the AUTHORIZATION state and the server forgets
+    /// what it was told in clear.
+    pub fn tls_started(&mut self) {
+        self.security.tls_active = true;
+        self.state = State::User;
     }
 
     fn end_auth(&mut self) {
@@ -169,10 +231,24 @@ impl Pop3Session {
         }
         let (verb, arg) = verb_and_argument(text);
         match (&mut self.state, verb.as_str()) {
-            (_, "CAPA") => Action::Lines(
-                "+OK capability list follows".into(),
-                CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
-            ),
+            (_, "CAPA") => Action::Lines("+OK capability list follows".into(), self.capabilities()),
+            // RFC 2595 §4: only in the AUTHORIZATION state, once.
+            (State::User | State::Pass(_), "STLS") => {
+                if self.security.tls_active {
+                    err("TLS is already active")
+                } else if !self.security.stls {
+                    err("TLS is not offered here")
+                } else {
+                    self.state = State::User;
+                    Action::StartTls("+OK begin TLS negotiation".into())
+                }
+            }
+            (State::User | State::Pass(_), "USER" | "PASS" | "AUTH")
+                if !self.security.may_log_in() =>
+            {
+                self.state = State::User;
+                Action::Reply(CLEARTEXT_REFUSED.into())
+            }
             (_, "QUIT") => match &self.state {
                 State::Transaction { messages, deleted } => Action::Quit {
                     delete: messages

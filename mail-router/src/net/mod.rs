@@ -161,7 +161,7 @@ async fn recover_store(shared: Arc<Shared>) {
 }
 
 /// Opens the store, binds the listeners, prints the process contract lines
-/// (`listening wire|smtp|pop3 ADDR`, `ready`) and serves until the drain
+/// (`listening wire|smtp|pop3|pop3s ADDR`, `ready`) and serves until the drain
 /// begins.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError> {
     let store = MailStore::open_with_cache(&settings.data_dir, settings.cache_bytes)?;
@@ -195,6 +195,17 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
             Listener::bind("pop3", pop3, limits.pop3_connections).await?,
         ));
     }
+    // TLS files are read before anything is announced: a wrong path or key
+    // stops the start with the file named, not the first client.
+    let tls = match (settings.mode, &settings.tls) {
+        (Mode::PostOffice, Some(files)) => Some(role_runtime::tls::acceptor(files)?),
+        _ => None,
+    };
+    let mut pop3s_listener = None;
+    if let (Mode::PostOffice, Some(pop3s), Some(_)) = (settings.mode, &settings.pop3s_listen, &tls)
+    {
+        pop3s_listener = Some(Listener::bind("pop3s", pop3s, limits.pop3_connections).await?);
+    }
     let (commits, jobs) = commit::channel();
     let shared = Arc::new(Shared {
         store,
@@ -225,7 +236,13 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
         smtp.announce();
         pop3.announce();
         let smtp_service = Arc::new(smtp::SmtpService(Arc::clone(&shared)));
-        let pop3_service = Arc::new(pop3::Pop3Service::new(Arc::clone(&shared)));
+        let pop3_service = pop3::Pop3Service::plain(Arc::clone(&shared), tls.clone());
+        if let (Some(pop3s), Some(tls)) = (pop3s_listener, &tls) {
+            pop3s.announce();
+            let pop3s_service = Arc::new(pop3::Pop3Service::implicit(&pop3_service, tls.clone()));
+            client_accepts.push(tokio::spawn(pop3s.run(pop3s_service, shutdown.clone())));
+        }
+        let pop3_service = Arc::new(pop3_service);
         client_accepts.push(tokio::spawn(smtp.run(smtp_service, shutdown.clone())));
         client_accepts.push(tokio::spawn(pop3.run(pop3_service, shutdown.clone())));
     }

@@ -1,5 +1,6 @@
 //! The POP3 listener of a post office: the session machine in `crate::pop3`
-//! over a socket, with the maildrop lock and the slowing of failed logins.
+//! over a socket, with the maildrop lock and the slowing of failed logins;
+//! TLS from the start (pop3s, RFC 8314) or after STLS (RFC 2595).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -7,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use role_runtime::server::{Interrupted, Service, Session};
+use role_runtime::tls::{Stream, TlsAcceptor};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedMutexGuard;
@@ -16,25 +18,46 @@ use super::Shared;
 use super::lines::{Line, read_line};
 use crate::pop3::maildrop::{MaildropLock, Maildrops};
 use crate::pop3::throttle::Throttle;
-use crate::pop3::{Action, Login, MAX_LINE, Pop3Session, UNAVAILABLE, multiline};
+use crate::pop3::{Action, Login, MAX_LINE, Pop3Session, Security, UNAVAILABLE, multiline};
 
 /// When every POP3 place is taken, a session that has waited this long for
 /// its client's next command gives its place to a new client.
 const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// RFC 1939: an inactivity timer of at least 10 minutes.
 const READ_TIMEOUT: Duration = Duration::from_secs(600);
+/// A TLS handshake that takes longer is a client that will not finish it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The POP3 listener's sessions.
 pub struct Pop3Service {
     shared: Arc<Shared>,
     logins: Arc<Logins>,
+    /// The certificate's acceptor, when TLS is configured: STLS is offered.
+    tls: Option<TlsAcceptor>,
+    /// The pop3s listener: TLS from the first byte.
+    implicit_tls: bool,
 }
 
 impl Pop3Service {
-    pub fn new(shared: Arc<Shared>) -> Pop3Service {
+    /// The plain listener's (STLS when `tls` is given). `logins` is shared
+    /// with the pop3s listener, so that a maildrop is locked once and
+    /// failed logins are counted once whichever port they come to.
+    pub fn plain(shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> Pop3Service {
         Pop3Service {
             shared,
             logins: Arc::default(),
+            tls,
+            implicit_tls: false,
+        }
+    }
+
+    /// The pop3s listener's, sharing the plain one's logins.
+    pub fn implicit(plain: &Pop3Service, tls: TlsAcceptor) -> Pop3Service {
+        Pop3Service {
+            shared: Arc::clone(&plain.shared),
+            logins: Arc::clone(&plain.logins),
+            tls: Some(tls),
+            implicit_tls: true,
         }
     }
 }
@@ -94,6 +117,10 @@ impl Drop for Turn {
 
 impl Service for Pop3Service {
     fn busy_reply(&self) -> Vec<u8> {
+        // A pop3s client expects a TLS handshake, not a line in clear.
+        if self.implicit_tls {
+            return Vec::new();
+        }
         b"-ERR too many connections, try again later\r\n".to_vec()
     }
 
@@ -102,13 +129,15 @@ impl Service for Pop3Service {
     }
 
     async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
-        serve(
-            Arc::clone(&self.shared),
-            Arc::clone(&self.logins),
-            stream,
-            session,
-        )
-        .await;
+        let mut stream = Stream::from(stream);
+        if self.implicit_tls {
+            let Some(acceptor) = &self.tls else { return };
+            match start_tls(stream, acceptor, &session).await {
+                Some(tls) => stream = tls,
+                None => return,
+            }
+        }
+        serve(&self, stream, session).await;
     }
 }
 
@@ -193,19 +222,39 @@ fn interrupted(why: Interrupted) -> &'static [u8] {
     }
 }
 
-async fn serve(shared: Arc<Shared>, logins: Arc<Logins>, mut stream: TcpStream, session: Session) {
+/// The TLS handshake, bounded in time and ended by a drain; None when it
+/// failed (the client is told nothing more: there is no channel to it).
+async fn start_tls(stream: Stream, acceptor: &TlsAcceptor, session: &Session) -> Option<Stream> {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.start_tls(acceptor));
+    match session.wait_for_client(handshake).await {
+        Ok(Ok(Ok(tls))) => Some(tls),
+        Ok(Ok(Err(e))) => {
+            info!(error = %e, remote = %session.remote, "POP3 TLS handshake failed");
+            None
+        }
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
+async fn serve(service: &Pop3Service, stream: Stream, session: Session) {
+    let shared = &service.shared;
+    let logins = &service.logins;
     let hostname =
         format!("{}.{}", shared.settings.node, shared.settings.network).to_ascii_lowercase();
-    let (mut pop, greeting) = Pop3Session::new(&hostname);
-    let (reader, mut writer) = stream.split();
-    let mut reader = BufReader::new(reader);
+    let security = Security {
+        stls: service.tls.is_some(),
+        tls_active: stream.is_tls(),
+        allow_plaintext: shared.settings.pop3_allow_plaintext,
+    };
+    let (mut pop, greeting) = Pop3Session::with_security(&hostname, security);
+    let mut reader = BufReader::new(stream);
     let mut out = format!("{greeting}\r\n").into_bytes();
     let mut line = Vec::new();
     // The maildrop lock, from login to the end of the session (dropped
     // with it, however it ends).
     let mut _held: Option<MaildropLock> = None;
     loop {
-        if writer.write_all(&out).await.is_err() {
+        if reader.get_mut().write_all(&out).await.is_err() {
             return;
         }
         // Deletions happen only at QUIT, so a session ended by a drain
@@ -218,25 +267,48 @@ async fn serve(shared: Arc<Shared>, logins: Arc<Logins>, mut stream: TcpStream, 
             Err(why) => interrupted(why),
         };
         if !goodbye.is_empty() {
-            let _ = writer.write_all(goodbye).await;
+            let _ = reader.get_mut().write_all(goodbye).await;
             return;
         }
         out = match pop.line(&line) {
             Action::Reply(r) => format!("{r}\r\n").into_bytes(),
             Action::Lines(first, lines) => multiline(&first, lines.join("\r\n").as_bytes()),
+            Action::StartTls(r) => {
+                let Some(acceptor) = &service.tls else { return };
+                if reader
+                    .get_mut()
+                    .write_all(format!("{r}\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // Commands pipelined after STLS were sent in clear and may
+                // have been injected by a man in the middle: they are
+                // dropped with the buffer, never read as if under TLS.
+                let Some(tls) = start_tls(reader.into_inner(), acceptor, &session).await else {
+                    return;
+                };
+                reader = BufReader::new(tls);
+                pop.tls_started();
+                Vec::new()
+            }
             Action::Close(r) => {
-                let _ = writer.write_all(format!("{r}\r\n").as_bytes()).await;
+                let _ = reader
+                    .get_mut()
+                    .write_all(format!("{r}\r\n").as_bytes())
+                    .await;
                 return;
             }
             Action::Login { login, password } => {
-                match log_in(&shared, &logins, &session, &mut pop, login, password).await {
+                match log_in(shared, logins, &session, &mut pop, login, password).await {
                     LoggedIn::Reply(reply) => reply,
                     LoggedIn::Holds(lock, reply) => {
                         _held = Some(lock);
                         reply
                     }
                     LoggedIn::Interrupted(why) => {
-                        let _ = writer.write_all(interrupted(why)).await;
+                        let _ = reader.get_mut().write_all(interrupted(why)).await;
                         return;
                     }
                 }
@@ -270,7 +342,7 @@ async fn serve(shared: Arc<Shared>, logins: Arc<Logins>, mut stream: TcpStream, 
                         b"-ERR [SYS/TEMP] some deleted messages not removed\r\n"
                     }
                 };
-                let _ = writer.write_all(reply).await;
+                let _ = reader.get_mut().write_all(reply).await;
                 return;
             }
         };

@@ -198,3 +198,75 @@ fn a_bad_line_ends_an_auth_exchange() {
     assert!(matches!(s.line(&[0xff]), Action::Reply(r) if r.starts_with("-ERR")));
     assert!(matches!(s.line(b"USER carol"), Action::Reply(r) if r.starts_with("+OK")));
 }
+
+fn caps(s: &mut Pop3Session) -> Vec<String> {
+    match s.line(b"CAPA") {
+        Action::Lines(_, caps) => caps,
+        other => panic!("{other:?}"),
+    }
+}
+
+const STLS_ONLY: Security = Security {
+    stls: true,
+    tls_active: false,
+    allow_plaintext: false,
+};
+
+#[test]
+fn stls_is_offered_once_and_passwords_wait_for_tls() {
+    // RFC 2595 §4: STLS in CAPA while TLS can be started; §2.2: no
+    // password in clear when the server requires TLS.
+    let (mut s, _) = Pop3Session::with_security("poa.acme", STLS_ONLY);
+    let before = caps(&mut s);
+    assert!(before.contains(&"STLS".to_owned()), "{before:?}");
+    assert!(!before.contains(&"USER".to_owned()), "{before:?}");
+    assert_eq!(
+        s.line(b"USER jsmith"),
+        Action::Reply(CLEARTEXT_REFUSED.into())
+    );
+    assert_eq!(s.line(b"PASS x"), Action::Reply(CLEARTEXT_REFUSED.into()));
+    assert_eq!(
+        s.line(b"AUTH PLAIN AGpzbWl0aABzZWNyZXQ="),
+        Action::Reply(CLEARTEXT_REFUSED.into())
+    );
+    assert!(matches!(s.line(b"stls"), Action::StartTls(r) if r.starts_with("+OK")));
+    s.tls_started();
+    let after = caps(&mut s);
+    assert!(!after.contains(&"STLS".to_owned()), "{after:?}");
+    assert!(after.contains(&"USER".to_owned()) && after.contains(&"SASL PLAIN".to_owned()));
+    assert_eq!(s.line(b"STLS"), err("TLS is already active"));
+    assert!(matches!(s.line(b"USER jsmith"), Action::Reply(r) if r.starts_with("+OK")));
+    assert!(matches!(s.line(b"PASS secret"), Action::Login { .. }));
+}
+
+#[test]
+fn stls_is_refused_without_a_certificate_and_after_login() {
+    let (mut s, _) = Pop3Session::new("poa.acme");
+    assert!(!caps(&mut s).contains(&"STLS".to_owned()));
+    assert_eq!(s.line(b"STLS"), err("TLS is not offered here"));
+    let (mut s, _) = Pop3Session::with_security(
+        "poa.acme",
+        Security {
+            allow_plaintext: true,
+            ..STLS_ONLY
+        },
+    );
+    s.line(b"USER jsmith");
+    s.line(b"PASS secret");
+    s.logged_in(Some(vec![]));
+    assert_eq!(s.line(b"STLS"), err("unknown command"));
+}
+
+#[test]
+fn an_implicit_tls_connection_takes_passwords_and_offers_no_stls() {
+    let (mut s, _) = Pop3Session::with_security(
+        "poa.acme",
+        Security {
+            tls_active: true,
+            ..STLS_ONLY
+        },
+    );
+    let caps = caps(&mut s);
+    assert!(!caps.contains(&"STLS".to_owned()) && caps.contains(&"USER".to_owned()));
+    assert!(matches!(s.line(b"USER jsmith"), Action::Reply(r) if r.starts_with("+OK")));
+}
