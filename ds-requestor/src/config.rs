@@ -246,6 +246,9 @@ pub(crate) fn dir_error(error: RuntimeError) -> DirError {
         RuntimeError::ConfigRead { path, source } => DirError::ConfigRead { path, source },
         RuntimeError::ConfigInvalid { path, reason } => DirError::ConfigInvalid { path, reason },
         RuntimeError::Listen { addr, source, .. } => DirError::Listen { addr, source },
+        // Directory roles configure no TLS; the shell's TLS error reads as
+        // a bad config naming the file.
+        RuntimeError::Tls { path, reason } => DirError::ConfigInvalid { path, reason },
     }
 }
 
