@@ -153,10 +153,20 @@ fn add_with_stdin(data: &Path, mailbox: &str, display: &str, input: &str) -> Out
 }
 
 /// Logs in to POA's POP3 listener as `mailbox` (and reads the mailbox).
-fn pop3_login(state: &NetworkState, mailbox: &str, password: &str) -> Result<(), String> {
+/// Over STLS, trusting the network CA `up` wrote: netctl's post offices
+/// take no password in clear.
+fn pop3_login(
+    data: &Path,
+    state: &NetworkState,
+    mailbox: &str,
+    password: &str,
+) -> Result<(), String> {
     let router = state.process("POA", RoleKind::MailRouter).unwrap();
-    let pop3 = &router.endpoints["pop3"];
-    mailclient::collect(pop3, mailbox, password, &|_| false)
+    let pop3 = mailclient::Pop3Server {
+        endpoint: router.endpoints["pop3"].clone(),
+        trust: Some(netctl::tls::ca_path(data)),
+    };
+    mailclient::collect(&pop3, mailbox, password, &|_| false)
         .map(drop)
         .map_err(|e| e.to_string())
 }
@@ -169,7 +179,7 @@ fn a_password_comes_from_a_file_or_standard_input_and_there_is_no_default_one() 
     // A topology user without a password cannot log in with the password
     // netctl used to give them all.
     for (mailbox, guess) in [("JSMITH", "jsmith-pw"), ("MJONES", "mjones-pw")] {
-        let err = pop3_login(&state, mailbox, guess).expect_err("a default password works");
+        let err = pop3_login(&data, &state, mailbox, guess).expect_err("a default password works");
         assert!(err.contains("PASS"), "{mailbox}: {err}");
     }
 
@@ -189,16 +199,16 @@ fn a_password_comes_from_a_file_or_standard_input_and_there_is_no_default_one() 
         ],
     );
     succeeded("user add --password-file", &out);
-    pop3_login(&state, "JSMITH", "correct horse battery").expect("JSMITH logs in");
-    assert!(pop3_login(&state, "JSMITH", "jsmith-pw").is_err());
+    pop3_login(&data, &state, "JSMITH", "correct horse battery").expect("JSMITH logs in");
+    assert!(pop3_login(&data, &state, "JSMITH", "jsmith-pw").is_err());
 
     // From standard input, for a topology user and for a new one.
     let out = add_with_stdin(&data, "MJONES", "Mary Jones", "stdin secret 1\n");
     succeeded("user add --password-stdin", &out);
-    pop3_login(&state, "MJONES", "stdin secret 1").expect("MJONES logs in");
+    pop3_login(&data, &state, "MJONES", "stdin secret 1").expect("MJONES logs in");
     let out = add_with_stdin(&data, "NEWBIE", "New Bie", "stdin secret 2\n");
     succeeded("user add --password-stdin (new user)", &out);
-    pop3_login(&state, "NEWBIE", "stdin secret 2").expect("NEWBIE logs in");
+    pop3_login(&data, &state, "NEWBIE", "stdin secret 2").expect("NEWBIE logs in");
 
     // An empty standard input is refused, and changes nothing.
     let out = add_with_stdin(&data, "MJONES", "Mary Jones", "");
@@ -208,7 +218,7 @@ fn a_password_comes_from_a_file_or_standard_input_and_there_is_no_default_one() 
         stderr.contains("standard input") && stderr.contains("empty"),
         "{stderr}"
     );
-    pop3_login(&state, "MJONES", "stdin secret 1").expect("MJONES still logs in");
+    pop3_login(&data, &state, "MJONES", "stdin secret 1").expect("MJONES still logs in");
 }
 
 /// `netctl up` of `topology`: refused, with stderr naming every `wanted`

@@ -66,6 +66,8 @@ pub enum NetctlError {
         service: String,
         port: u16,
     },
+    #[error("TLS certificate {path}: {reason}")]
+    Tls { path: String, reason: String },
     #[error("migration: {0}")]
     Migration(String),
     #[error("verification failed: {0}")]

@@ -25,6 +25,7 @@ pub mod network;
 pub mod parallel;
 pub mod state;
 pub mod supervisor;
+pub mod tls;
 pub mod topology;
 
 pub use error::NetctlError;

@@ -1,10 +1,21 @@
 //! The smallest SMTP submitter and POP3 collector the operator needs: to send
 //! the migration's test mails and the demo's traffic through the post
 //! offices' real SMTP and POP3 listeners, as any mail client would.
+//!
+//! POP3 goes over TLS (STLS, RFC 2595) when the post office has a
+//! certificate, checked against the trust anchors netctl knows (the network
+//! CA it made, or the operator's own certificate chain): the post offices
+//! netctl starts take no password in clear.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 
 use thiserror::Error;
 use wire_format::Address;
@@ -28,6 +39,65 @@ pub enum MailClientError {
     },
 }
 
+/// A post office's POP3 listener, as netctl's client reaches it.
+#[derive(Debug, Clone)]
+pub struct Pop3Server {
+    /// The plain POP3 listener's `host:port`.
+    pub endpoint: String,
+    /// A PEM file of certificates trusted as anchors: STLS is started and
+    /// the certificate checked for the endpoint's host. None: no TLS.
+    pub trust: Option<PathBuf>,
+}
+
+/// A connection, plain or TLS after STLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The client side of TLS trusting exactly the certificates in `trust`.
+fn tls_config(trust: &std::path::Path) -> Result<Arc<ClientConfig>, std::io::Error> {
+    let bad = |e: &dyn std::fmt::Display| {
+        std::io::Error::other(format!("trust file {}: {e}", trust.display()))
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(trust).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// `ACME/POA/JSMITH` is `jsmith@poa.acme`.
 pub fn smtp_address(a: &Address) -> String {
     format!("{}@{}.{}", a.mailbox, a.post_office, a.network).to_ascii_lowercase()
@@ -35,8 +105,7 @@ pub fn smtp_address(a: &Address) -> String {
 
 struct Lines {
     server: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<Conn>,
 }
 
 impl Lines {
@@ -53,11 +122,33 @@ impl Lines {
         let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(io)?;
         stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
         stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
-        let writer = stream.try_clone().map_err(io)?;
         Ok(Lines {
             server: server.to_owned(),
-            reader: BufReader::new(stream),
-            writer,
+            stream: BufReader::new(Conn::Plain(stream)),
+        })
+    }
+
+    /// TLS on the connection after the server said yes to STLS, checked
+    /// against `trust` for the host of the endpoint.
+    fn start_tls(self, trust: &std::path::Path) -> Result<Lines, MailClientError> {
+        let host = (self.server.rsplit_once(':'))
+            .map_or(self.server.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let config = tls_config(trust).map_err(|e| self.io(e))?;
+        let name = ServerName::try_from(host).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let connection =
+            ClientConnection::new(config, name).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let Conn::Plain(tcp) = self.stream.into_inner() else {
+            return Err(MailClientError::Io {
+                server: self.server,
+                source: std::io::Error::other("TLS is already active"),
+            });
+        };
+        Ok(Lines {
+            server: self.server,
+            stream: BufReader::new(Conn::Tls(Box::new(StreamOwned::new(connection, tcp)))),
         })
     }
 
@@ -70,7 +161,7 @@ impl Lines {
 
     fn line(&mut self) -> Result<String, MailClientError> {
         let mut buf = Vec::new();
-        let n = Read::by_ref(&mut self.reader)
+        let n = Read::by_ref(&mut self.stream)
             .take(MAX_LINE as u64)
             .read_until(b'\n', &mut buf)
             .map_err(|e| self.io(e))?;
@@ -85,12 +176,14 @@ impl Lines {
     }
 
     fn send(&mut self, text: &str) -> Result<(), MailClientError> {
-        self.writer
+        let stream = self.stream.get_mut();
+        (stream
             .write_all(text.as_bytes())
-            .map_err(|e| MailClientError::Io {
-                server: self.server.clone(),
-                source: e,
-            })
+            .and_then(|()| stream.flush()))
+        .map_err(|e| MailClientError::Io {
+            server: self.server.clone(),
+            source: e,
+        })
     }
 
     fn refused(&self, command: &str, reply: String) -> MailClientError {
@@ -191,15 +284,19 @@ pub fn send(
 /// Every message in a POP3 mailbox, as lines; those `delete` picks are
 /// removed when the session ends.
 pub fn collect(
-    pop3: &str,
+    pop3: &Pop3Server,
     mailbox: &str,
     password: &str,
     delete: &dyn Fn(&[String]) -> bool,
 ) -> Result<Vec<Vec<String>>, MailClientError> {
-    let mut s = Lines::connect(pop3)?;
+    let mut s = Lines::connect(&pop3.endpoint)?;
     let greeting = s.line()?;
     if !greeting.starts_with("+OK") {
         return Err(s.refused("(greeting)", greeting));
+    }
+    if let Some(trust) = &pop3.trust {
+        s.pop3("STLS")?;
+        s = s.start_tls(trust)?;
     }
     s.pop3(&format!("USER {mailbox}"))?;
     s.pop3(&format!("PASS {password}"))?;

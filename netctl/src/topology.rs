@@ -19,6 +19,10 @@
 //! generate_users = 3          # USER1..USER3 (no POP3 password; at most 1,000,000)
 //! users = [{ mailbox = "JSMITH", display_name = "John Smith", password = "..." }]
 //! exports = ["F1", "FS*"]     # on the new hub: folders it receives (default all)
+//! tls_cert = "/etc/mhub/poa.pem"    # optional, with tls_key: the operator's own
+//! tls_key = "/etc/mhub/poa-key.pem" # PEM certificate chain and key for POP3/SMTP
+//!                             # TLS; without them `up` issues one from the
+//!                             # network CA (DATA_DIR/tls/ca.pem)
 //!
 //! [secrets]                   # optional; others are generated at `up`
 //! "POA@H" = "..."             # the key between POA and H (either order)
@@ -32,7 +36,7 @@
 //! captured handshake lets a weaker key be guessed offline.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use role_runtime::Secret;
 use serde::Deserialize;
@@ -95,6 +99,10 @@ pub struct PostOfficeFile {
     #[serde(default)]
     pub users: Vec<UserFile>,
     pub exports: Option<Vec<String>>,
+    /// The operator's own PEM certificate chain for the client listeners.
+    pub tls_cert: Option<PathBuf>,
+    /// Its PEM private key.
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,7 +160,10 @@ impl RoleKind {
     /// The listeners the process announces.
     pub fn services(self) -> &'static [&'static str] {
         match self {
-            RoleKind::MailRouter => &["wire", "smtp", "pop3"],
+            // Every mail router has them planned; only a post office listens
+            // on the client ones (pop3s: RFC 8314 implicit TLS; smtps and
+            // submission: the SMTP side's).
+            RoleKind::MailRouter => &["wire", "smtp", "pop3", "pop3s", "smtps", "submission"],
             _ => &["wire"],
         }
     }
@@ -172,6 +183,9 @@ pub struct Node {
     pub hub: Option<Name>,
     pub users: Vec<User>,
     pub exports: Vec<String>,
+    /// A post office's own certificate and key from the topology; None:
+    /// `up` issues one from the network CA.
+    pub tls: Option<role_runtime::tls::TlsFiles>,
 }
 
 impl Node {
@@ -238,6 +252,7 @@ impl Topology {
                 hub: None,
                 users: vec![],
                 exports: vec![],
+                tls: None,
             },
             Node {
                 name: new_hub,
@@ -245,6 +260,7 @@ impl Topology {
                 hub: None,
                 users: vec![],
                 exports: vec![],
+                tls: None,
             },
             Node {
                 name: bridge,
@@ -252,6 +268,7 @@ impl Topology {
                 hub: None,
                 users: vec![],
                 exports: vec![],
+                tls: None,
             },
         ];
         for po in &file.post_offices {
@@ -300,12 +317,36 @@ impl Topology {
                     )));
                 }
             }
+            let tls = role_runtime::tls::TlsFiles::from_keys(
+                po.tls_cert.as_deref(),
+                po.tls_key.as_deref(),
+            )
+            .map_err(|e| invalid(format!("post office {po_name}: {e}")))?;
+            // The router runs in its own directory: a relative path is
+            // taken from where netctl runs, as the operator typed it.
+            let tls = tls.map(|f| role_runtime::tls::TlsFiles {
+                cert: std::path::absolute(&f.cert).unwrap_or(f.cert),
+                key: std::path::absolute(&f.key).unwrap_or(f.key),
+            });
+            if let Some(files) = &tls {
+                // Checked here, not when the router starts: `up` then fails
+                // before anything runs, naming the key and the file.
+                for (key, path) in [("tls_cert", &files.cert), ("tls_key", &files.key)] {
+                    if !path.is_file() {
+                        return Err(invalid(format!(
+                            "post office {po_name}: {key} {} is not a readable file",
+                            path.display()
+                        )));
+                    }
+                }
+            }
             nodes.push(Node {
                 name: po_name,
                 kind: NodeKind::PostOffice,
                 hub: Some(hub),
                 users,
                 exports: po.exports.clone().unwrap_or_else(|| vec!["*".into()]),
+                tls,
             });
         }
         let mut names = BTreeSet::new();

@@ -2,8 +2,10 @@
 //!
 //! `--json` prints one object: `{"network": NAME, "processes": [...]}`, each
 //! process with `id` (`NODE.role`), `node`, `role`, `pid`, `alive` (bool),
-//! `endpoints` (service to `host:port`), for mail routers `smtp` and `pop3`
-//! (`host:port`), `status` (the process's status keys to numbers, strings or
+//! `endpoints` (service to `host:port`), for mail routers `smtp`, `pop3`,
+//! `pop3s` (POP3 over TLS), `smtps` and `submission` (`host:port`, or null
+//! where the router does not listen: a hub, or a service this build lacks;
+//! the TLS ones are checked with `DATA_DIR/tls/ca.pem`), `status` (the process's status keys to numbers, strings or
 //! booleans; see each role's documentation), `health` (`"ok"`, `"degraded"`,
 //! or null when the status could not be read), `degraded` (why the process
 //! is degraded, or null) and `error` (why status could not be read, or
@@ -119,6 +121,9 @@ pub fn processes_json(state: &NetworkState, reports: Option<&Reports>) -> Value 
                 "endpoints": p.endpoints,
                 "smtp": p.endpoints.get("smtp"),
                 "pop3": p.endpoints.get("pop3"),
+                "pop3s": p.endpoints.get("pop3s"),
+                "smtps": p.endpoints.get("smtps"),
+                "submission": p.endpoints.get("submission"),
                 "status": status,
                 "health": state,
                 "degraded": degraded,
@@ -135,7 +140,7 @@ pub fn print(state: &NetworkState, reports: &Reports) {
         match reports.get(&p.id) {
             Some(Ok(report)) => {
                 // Post offices' mail routers: where users' clients connect.
-                let clients: String = ["smtp", "pop3"]
+                let clients: String = ["smtp", "submission", "smtps", "pop3", "pop3s"]
                     .iter()
                     .filter_map(|s| Some(format!("  {s} {}", p.endpoints.get(*s)?)))
                     .collect();

@@ -36,6 +36,9 @@ pub fn run(topology_path: &Path, data_dir: &Path) -> Result<NetworkState, Netctl
     // Saved before anything starts, so a netctl killed halfway through
     // leaves the record of the ports its processes took.
     plan.save(data_dir)?;
+    // The network CA (kept from an earlier `up`) and each post office's
+    // certificate, before any config names them.
+    crate::tls::issue(&topology, data_dir)?;
     let mut secrets = Secrets::new(&topology.secrets);
     // Every config is written before anything starts, so a topology this build
     // cannot run fails without leaving half a network behind.

@@ -12,6 +12,9 @@
 //! for every post office, so a migration (or its rollback) only changes
 //! routes at run time (`SetRoute`) and never needs a new key or a restart.
 //! The keys are the node pairs' keys from `Secrets`.
+//!
+//! Each post office serves TLS (POP3 STLS and pop3s) with the certificate
+//! `crate::tls` gives it, and takes no password in clear.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,6 +48,10 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
         mode: Mode::Hub,
         smtp_listen: None,
         pop3_listen: None,
+        pop3s_listen: None,
+        tls_cert: None,
+        tls_key: None,
+        pop3_allow_plaintext: None,
         hub: None,
         max_hops: None,
         expiry_secs: None,
@@ -69,6 +76,14 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
             config.hub = Some(node.hub.map_or_else(|| old_hub.clone(), |h| h.to_string()));
             config.smtp_listen = endpoint("smtp");
             config.pop3_listen = endpoint("pop3");
+            // Every post office has TLS: its certificate from the network CA
+            // (issued by `up`, see `crate::tls`) or the topology's own. So
+            // no password is taken in clear: clients use STLS or pop3s.
+            let tls = crate::tls::node_files(ctx.data_dir, node);
+            config.tls_cert = Some(tls.cert);
+            config.tls_key = Some(tls.key);
+            config.pop3s_listen = endpoint("pop3s");
+            config.pop3_allow_plaintext = Some(false);
             for h in [&old_hub, &new_hub] {
                 config.peers.push(peer(ctx, &me, h));
             }

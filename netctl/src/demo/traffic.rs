@@ -156,9 +156,8 @@ pub fn collect_all(
     into: &mut BTreeMap<u64, u64>,
 ) -> Result<(), String> {
     for a in accounts {
-        let pop3 = net
-            .mail_endpoint(&a.address.post_office, "pop3")
-            .map_err(|e| e.to_string())?;
+        let pop3 =
+            crate::tls::pop3_server(net, &a.address.post_office).map_err(|e| e.to_string())?;
         let is_demo = |m: &[String]| mailclient::header(m, ID_HEADER).is_some();
         let messages =
             mailclient::collect(&pop3, a.address.mailbox.as_str(), &a.password, &is_demo)

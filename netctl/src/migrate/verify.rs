@@ -250,7 +250,7 @@ pub fn test_mail_until(
             Err(_) => std::thread::sleep(POLL),
         }
     }
-    let pop3 = net.mail_endpoint(&to, "pop3")?;
+    let pop3 = crate::tls::pop3_server(net, &to)?;
     loop {
         let is_mine = |m: &[String]| mailclient::header(m, "X-Netctl-Test") == Some(token.as_str());
         let password = account.password.as_deref().unwrap_or_default();
