@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mail_router::pop3::{Action, Pop3Session, multiline};
+use mail_router::pop3::{Action, Pop3Session, Security, multiline};
 use mail_router::store::Stored;
 
 fn mailbox() -> Vec<Stored> {
@@ -43,7 +43,13 @@ fn check_multiline(wire: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (mut session, greeting) = Pop3Session::new("poa.acme");
+    // STLS offered and passwords taken in clear: every verb has a path.
+    let security = Security {
+        stls: true,
+        tls_active: false,
+        allow_plaintext: true,
+    };
+    let (mut session, greeting) = Pop3Session::with_security("poa.acme", security);
     check_line(&greeting);
     let mut lines = data.split(|b| *b == b'\n');
     while let Some(line) = lines.next() {
@@ -82,6 +88,10 @@ fuzz_target!(|data: &[u8]| {
                 let known = mailbox();
                 assert!(delete.iter().all(|k| known.iter().any(|m| m.key == *k)));
                 return;
+            }
+            Action::StartTls(r) => {
+                assert!(r.starts_with("+OK"), "{r:?}");
+                session.tls_started();
             }
             Action::Close(r) => {
                 check_line(&r);
