@@ -87,7 +87,15 @@ p.quit()
 
 fn poplib(mode: &str, addr: &str, ca: &Path) -> String {
     let out = Command::new("python3")
-        .args(["-c", POPLIB, mode, addr, ca.to_str().unwrap(), "ALICE", PASSWORD])
+        .args([
+            "-c",
+            POPLIB,
+            mode,
+            addr,
+            ca.to_str().unwrap(),
+            "ALICE",
+            PASSWORD,
+        ])
         .output()
         .expect("python3 runs");
     assert!(
@@ -111,7 +119,9 @@ fn clear_exchange(addr: &str, commands: &[&str]) -> Vec<String> {
     assert!(line.starts_with("+OK"), "{line}");
     let mut replies = Vec::new();
     for command in commands {
-        writer.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
         line.clear();
         reader.read_line(&mut line).unwrap();
         let mut reply = line.trim_end().to_owned();
@@ -151,7 +161,13 @@ fn curl_collects_over_pop3s_with_the_ca_and_refuses_without_it() {
     let url = format!("pop3s://{}/", endpoint(&data, "pop3s"));
     let curl = |extra: &[&str]| {
         Command::new("curl")
-            .args(["-sS", "--max-time", "20", "-u", &format!("ALICE:{PASSWORD}")])
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-u",
+                &format!("ALICE:{PASSWORD}"),
+            ])
             .args(extra)
             .arg(&url)
             .output()
@@ -213,4 +229,63 @@ fn passwords_in_clear_are_refused_and_the_ca_survives_down_and_up() {
     assert_eq!(std::fs::read(&ca).unwrap(), before, "the CA changed");
     let implicit = poplib("implicit", &endpoint(&data, "pop3s"), &ca);
     assert!(implicit.starts_with("stat 0"), "{implicit}");
+}
+
+#[test]
+fn a_post_office_serves_the_operators_own_certificate_named_in_the_topology() {
+    let dir = test_dir("tls-own");
+    let (cert, key) = (dir.path().join("poa.pem"), dir.path().join("poa-key.pem"));
+    // A self-signed server certificate (not a CA), as an operator might
+    // make for one host.
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=poa.acme",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let topology = dir.path().join("topology.toml");
+    let own = TOPOLOGY.replacen(
+        "hub = \"H\"\nusers",
+        &format!(
+            "hub = \"H\"\ntls_cert = {:?}\ntls_key = {:?}\nusers",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+        1,
+    );
+    assert_ne!(own, TOPOLOGY);
+    std::fs::write(&topology, own).unwrap();
+    let data = dir.path().join("data");
+    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
+    let _guard = NetworkGuard(data.clone());
+    succeeded("netctl up", &out);
+    assert!(
+        !data.join("tls").join("POA").exists(),
+        "netctl issued POA a certificate although the topology gave one"
+    );
+    // Python trusts the operator's certificate, not the network CA.
+    let implicit = poplib("implicit", &endpoint(&data, "pop3s"), &cert);
+    assert!(implicit.starts_with("stat 0"), "{implicit}");
+    // netctl's own client (demo, migration checks) does too, over STLS.
+    let pop3 = netctl::mailclient::Pop3Server {
+        endpoint: endpoint(&data, "pop3"),
+        trust: Some(cert.clone()),
+    };
+    let got = netctl::mailclient::collect(&pop3, "ALICE", PASSWORD, &|_| false);
+    assert!(got.is_ok(), "{got:?}");
 }

@@ -567,6 +567,33 @@ mod tests {
     }
 
     #[test]
+    fn a_post_offices_own_certificate_needs_both_files_and_they_must_exist() {
+        // Any file that exists: only its presence is checked at load.
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let with = |lines: &str| {
+            let text =
+                PATENT.replacen("name = \"POA\"\n", &format!("name = \"POA\"\n{lines}\n"), 1);
+            Topology::parse(&text, "p").map_err(|e| e.to_string())
+        };
+        let err = with(&format!("tls_cert = {file:?}")).err().unwrap();
+        assert!(err.contains("POA") && err.contains("tls_key"), "{err}");
+        let err = with(&format!(
+            "tls_cert = \"/nonexistent/c.pem\"\ntls_key = {file:?}"
+        ))
+        .err()
+        .unwrap();
+        assert!(err.contains("tls_cert /nonexistent/c.pem"), "{err}");
+        let t = with(&format!("tls_cert = {file:?}\ntls_key = {file:?}")).unwrap();
+        let poa = t.node(&Name::new("POA").unwrap()).unwrap();
+        assert!(poa.tls.is_some());
+        let pob = t.node(&Name::new("POB").unwrap()).unwrap();
+        assert!(
+            pob.tls.is_none(),
+            "POB's certificate comes from the network CA"
+        );
+    }
+
+    #[test]
     fn generated_users_are_bounded_per_post_office() {
         let text = PATENT.replace("generate_users = 4", "generate_users = 4294967295");
         let err = Topology::parse(&text, "p").err().unwrap().to_string();
