@@ -77,7 +77,15 @@ pub struct Spec {
     pub users: Vec<String>,
     /// More top-level TOML lines (e.g. `max_message_bytes = 65536`).
     pub extra: String,
+    /// A post office's `trusted_networks`, as TOML: by default
+    /// `["127.0.0.0/8"]`, so that the tests' SMTP clients (smtplib, swaks,
+    /// smtp-source on 127.0.0.1) send to other post offices without AUTH
+    /// as before it existed; `[]` makes 127.0.0.1 an untrusted client.
+    pub trusted_networks: String,
 }
+
+/// What a test post office trusts unless told otherwise.
+pub const TRUSTED_LOCALHOST: &str = r#"["127.0.0.0/8"]"#;
 
 impl Spec {
     pub fn post_office(name: &str, hub: &str, peers: &[&str], users: &[&str]) -> Spec {
@@ -89,6 +97,7 @@ impl Spec {
             routes: Vec::new(),
             users: users.iter().map(|u| u.to_string()).collect(),
             extra: String::new(),
+            trusted_networks: TRUSTED_LOCALHOST.into(),
         }
     }
 
@@ -110,6 +119,7 @@ impl Spec {
                 .collect(),
             users: Vec::new(),
             extra: String::new(),
+            trusted_networks: TRUSTED_LOCALHOST.into(),
         }
     }
 
@@ -117,6 +127,12 @@ impl Spec {
         if !self.peers.iter().any(|p| p == peer) {
             self.peers.push(peer.into());
         }
+        self
+    }
+
+    /// `trusted_networks` as a TOML array, e.g. `[]`.
+    pub fn with_trusted_networks(mut self, toml_array: &str) -> Spec {
+        self.trusted_networks = toml_array.into();
         self
     }
 
@@ -136,9 +152,11 @@ impl Spec {
         );
         if let Some(hub) = &self.hub {
             t.push_str(&format!(
-                "hub = \"{hub}\"\nsmtp_listen = \"127.0.0.1:{}\"\npop3_listen = \"127.0.0.1:{}\"\n",
+                "hub = \"{hub}\"\nsmtp_listen = \"127.0.0.1:{}\"\npop3_listen = \"127.0.0.1:{}\"\n\
+                 trusted_networks = {}\n",
                 free_port(),
-                free_port()
+                free_port(),
+                self.trusted_networks
             ));
         }
         t.push_str(&self.extra);

@@ -17,6 +17,16 @@
 //!                              # listeners; POP3 then offers STLS (RFC 2595)
 //! pop3_allow_plaintext = false # USER/PASS and AUTH PLAIN outside TLS: by default
 //!                              # refused when TLS is configured, allowed without
+//! smtps_listen = "127.0.0.1:0" # post office, optional: SMTP over implicit TLS
+//!                              # (the port-465 role, RFC 8314); needs tls_cert
+//! submission_listen = "127.0.0.1:0" # post office, optional: message submission
+//!                              # (the port-587 role, RFC 6409): STARTTLS, and
+//!                              # AUTH before any mail, trusted or not; needs tls_cert
+//! trusted_networks = ["127.0.0.0/8", "::1"] # SMTP clients from these networks
+//!                              # (CIDR or one address) send to other post offices
+//!                              # without AUTH, like Postfix's mynetworks; default
+//!                              # none: everyone else authenticates (AUTH PLAIN or
+//!                              # LOGIN with the POP3 password, under TLS)
 //! operator_secret = "..."
 //! hub = "H"                    # post office: where all other mail goes
 //! max_hops = 16                # a message that passed this many routers is returned
@@ -58,9 +68,11 @@
 //! chooses every port before it starts anything.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 pub use role_runtime::config::PeerConfig;
 use role_runtime::config::{self, name};
 use role_runtime::tls::TlsFiles;
@@ -106,6 +118,17 @@ pub struct Config {
     /// that is not TLS (a password in clear). Default: refused when TLS is
     /// configured (clients use STLS or pop3s), allowed when it is not.
     pub pop3_allow_plaintext: Option<bool>,
+    /// Post office, optional: SMTP over implicit TLS (RFC 8314, port 465);
+    /// needs `tls_cert` and `tls_key`.
+    pub smtps_listen: Option<String>,
+    /// Post office, optional: message submission (RFC 6409, port 587):
+    /// STARTTLS, and AUTH before any mail; needs `tls_cert` and `tls_key`.
+    pub submission_listen: Option<String>,
+    /// SMTP clients whose address is in one of these networks (CIDR, or a
+    /// single address) may send to other post offices without AUTH (not
+    /// on the submission listener). Default: none.
+    #[serde(default)]
+    pub trusted_networks: Vec<String>,
     /// Post office only: where all its other mail goes.
     pub hub: Option<String>,
     /// A message that passed this many routers is returned (default 16).
@@ -189,6 +212,12 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// USER/PASS and AUTH PLAIN outside TLS are taken.
     pub pop3_allow_plaintext: bool,
+    /// SMTP over implicit TLS.
+    pub smtps_listen: Option<String>,
+    /// SMTP submission (AUTH always required).
+    pub submission_listen: Option<String>,
+    /// SMTP clients that may send to other post offices without AUTH.
+    pub trusted_networks: Vec<IpNet>,
     pub operator_secret: Secret<String>,
     pub hub: Option<Name>,
     pub max_hops: u8,
@@ -211,6 +240,19 @@ impl AsRef<Limits> for Settings {
     fn as_ref(&self) -> &Limits {
         &self.limits
     }
+}
+
+/// One `trusted_networks` entry: `10.0.0.0/8`, `::1/128`, or one address.
+fn trusted_network(raw: &str) -> Result<IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            format!(
+                "trusted_networks entry {raw:?} is not a network (like \"127.0.0.0/8\" or \
+                 \"::1/128\") nor an IP address"
+            )
+        })
 }
 
 impl Settings {
@@ -242,6 +284,21 @@ impl Settings {
             );
         }
         let pop3_allow_plaintext = config.pop3_allow_plaintext.unwrap_or(tls.is_none());
+        for (key, listen) in [
+            ("smtps_listen", &config.smtps_listen),
+            ("submission_listen", &config.submission_listen),
+        ] {
+            if listen.is_some() && tls.is_none() {
+                return Err(format!(
+                    "{key} needs tls_cert and tls_key: its clients authenticate under TLS"
+                ));
+            }
+        }
+        let trusted_networks = config
+            .trusted_networks
+            .iter()
+            .map(|n| trusted_network(n))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut peers = Vec::new();
         for p in config.peers {
             let peer = p.validate("peers")?;
@@ -302,6 +359,9 @@ impl Settings {
             pop3s_listen: config.pop3s_listen,
             tls,
             pop3_allow_plaintext,
+            smtps_listen: config.smtps_listen,
+            submission_listen: config.submission_listen,
+            trusted_networks,
             operator_secret: config.common.operator_secret,
             hub,
             max_hops,
@@ -424,5 +484,39 @@ operator_secret = "0c0ffee0c0ffee0c0ffee0c0ffee0c0f"
                 .unwrap()
                 .pop3_allow_plaintext
         );
+    }
+
+    #[test]
+    fn trusted_networks_and_the_tls_smtp_listeners() {
+        let po = format!(
+            "{}hub = \"H2\"\nsmtp_listen = \"127.0.0.1:0\"\npop3_listen = \"127.0.0.1:0\"\n",
+            HUB.replace("\"hub\"", "\"post-office\"")
+        );
+        assert!(
+            Settings::parse(&po, "t.toml")
+                .unwrap()
+                .trusted_networks
+                .is_empty()
+        );
+        let nets = format!("{po}trusted_networks = [\"127.0.0.0/8\", \"::1\", \"10.1.2.3\"]\n");
+        let parsed = Settings::parse(&nets, "t.toml").unwrap().trusted_networks;
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed[0].contains(&"127.9.9.9".parse::<IpAddr>().unwrap()));
+        assert!(parsed[2].contains(&"10.1.2.3".parse::<IpAddr>().unwrap()));
+        let bad = refused(&format!("{po}trusted_networks = [\"10.0.0.0/33\"]\n"));
+        assert!(
+            bad.contains("trusted_networks") && bad.contains("10.0.0.0/33"),
+            "{bad}"
+        );
+        for key in ["smtps_listen", "submission_listen"] {
+            let e = refused(&format!("{po}{key} = \"127.0.0.1:0\"\n"));
+            assert!(e.contains(key) && e.contains("tls_cert"), "{e}");
+        }
+        let tls = format!(
+            "{po}tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nsmtps_listen = \"127.0.0.1:0\"\n\
+             submission_listen = \"127.0.0.1:0\"\n"
+        );
+        let s = Settings::parse(&tls, "t.toml").unwrap();
+        assert!(s.smtps_listen.is_some() && s.submission_listen.is_some());
     }
 }

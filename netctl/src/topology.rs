@@ -4,6 +4,9 @@
 //! network = "ACME"
 //! host = "127.0.0.1"          # every listener binds here (default 127.0.0.1)
 //! base_port = 0               # 0: free ports chosen at `up`; else consecutive from here
+//! trusted_networks = []       # SMTP clients from these networks (CIDR) send to
+//!                             # other post offices without AUTH (Postfix's
+//!                             # mynetworks); default none: clients authenticate
 //!
 //! [old_hub]                   # H: DS server and mail hub of the old network
 //! name = "H"
@@ -58,6 +61,9 @@ pub struct TopologyFile {
     pub host: String,
     #[serde(default)]
     pub base_port: u16,
+    /// Every post office's `trusted_networks` (see mail_router::config).
+    #[serde(default)]
+    pub trusted_networks: Vec<String>,
     pub old_hub: HubFile,
     pub new_hub: HubFile,
     pub bridge: BridgeFile,
@@ -214,6 +220,8 @@ pub struct Topology {
     pub network: Name,
     pub host: String,
     pub base_port: u16,
+    /// SMTP clients that send to other post offices without AUTH.
+    pub trusted_networks: Vec<String>,
     pub old_hub: Name,
     pub new_hub: Name,
     pub bridge: Name,
@@ -359,6 +367,7 @@ impl Topology {
             network,
             host: file.host,
             base_port: file.base_port,
+            trusted_networks: file.trusted_networks,
             old_hub,
             new_hub,
             bridge,

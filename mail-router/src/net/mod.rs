@@ -161,8 +161,8 @@ async fn recover_store(shared: Arc<Shared>) {
 }
 
 /// Opens the store, binds the listeners, prints the process contract lines
-/// (`listening wire|smtp|pop3|pop3s ADDR`, `ready`) and serves until the drain
-/// begins.
+/// (`listening wire|smtp|pop3|pop3s|smtps|submission ADDR`, `ready`) and
+/// serves until the drain begins.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError> {
     let store = MailStore::open_with_cache(&settings.data_dir, settings.cache_bytes)?;
     let seeds: Vec<_> = (settings.users.iter())
@@ -206,6 +206,20 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
     {
         pop3s_listener = Some(Listener::bind("pop3s", pop3s, limits.pop3_connections).await?);
     }
+    // The implicit-TLS and submission SMTP listeners (settings refuse them
+    // without TLS), each capped at `limits.smtp_connections`.
+    let mut smtp_tls_listeners = Vec::new();
+    if let (Mode::PostOffice, Some(_)) = (settings.mode, &tls) {
+        for (name, listen, listening) in [
+            ("smtps", &settings.smtps_listen, smtp::Listening::Smtps),
+            ("submission", &settings.submission_listen, smtp::Listening::Submission),
+        ] {
+            if let Some(listen) = listen {
+                let listener = Listener::bind(name, listen, limits.smtp_connections).await?;
+                smtp_tls_listeners.push((listener, listening));
+            }
+        }
+    }
     let (commits, jobs) = commit::channel();
     let shared = Arc::new(Shared {
         store,
@@ -235,7 +249,13 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
     if let Some((smtp, pop3)) = client_listeners {
         smtp.announce();
         pop3.announce();
-        let smtp_service = Arc::new(smtp::SmtpService(Arc::clone(&shared)));
+        let smtp_service = smtp::SmtpService::new(Arc::clone(&shared), tls.clone());
+        for (listener, listening) in smtp_tls_listeners {
+            listener.announce();
+            let service = Arc::new(smtp_service.also(listening));
+            client_accepts.push(tokio::spawn(listener.run(service, shutdown.clone())));
+        }
+        let smtp_service = Arc::new(smtp_service);
         let pop3_service = pop3::Pop3Service::plain(Arc::clone(&shared), tls.clone());
         if let (Some(pop3s), Some(tls)) = (pop3s_listener, &tls) {
             pop3s.announce();

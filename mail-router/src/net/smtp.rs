@@ -1,20 +1,29 @@
-//! The SMTP listener of a post office: the session machine in `crate::smtp`
-//! over a socket; a message is acknowledged (250) only once it is stored.
+//! The SMTP listeners of a post office: the session machine in
+//! `crate::smtp` over a socket; a message is acknowledged (250) only once
+//! it is stored. One service serves the plain listener (STARTTLS when a
+//! certificate is configured, RFC 3207), the implicit-TLS one (smtps, RFC
+//! 8314) and the submission one (RFC 6409: AUTH always required); they
+//! share the counts of failed AUTH ([`Throttle`], as POP3's logins).
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
 use role_runtime::server::{Interrupted, Service, Session};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use role_runtime::tls::{Stream, TlsAcceptor};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
-use tokio::net::tcp::WriteHalf;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
 use super::lines::Line;
 use super::{Shared, now_ms};
-use crate::smtp::{Action, SmtpConfig, SmtpSession, complete_headers};
+use crate::pop3::throttle::Throttle;
+use crate::smtp::{Action, AuthOutcome, SmtpConfig, SmtpSession, complete_headers};
 
 /// RFC 5321 asks servers to wait at least 5 minutes for a command.
 const READ_TIMEOUT: Duration = Duration::from_secs(300);
@@ -24,12 +33,58 @@ const READ_TIMEOUT: Duration = Duration::from_secs(300);
 const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// Data lines may be long; the message size limit bounds the total.
 const MAX_DATA_LINE: usize = 64 * 1024;
+/// A TLS handshake that takes longer is a client that will not finish it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The SMTP listener's sessions.
-pub struct SmtpService(pub Arc<Shared>);
+/// Which of the SMTP listeners a service serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listening {
+    /// `smtp_listen`: plain, STARTTLS when a certificate is configured.
+    Smtp,
+    /// `smtps_listen`: TLS from the first byte (RFC 8314).
+    Smtps,
+    /// `submission_listen`: STARTTLS, and AUTH before any mail (RFC 6409).
+    Submission,
+}
+
+/// One SMTP listener's sessions.
+pub struct SmtpService {
+    shared: Arc<Shared>,
+    listening: Listening,
+    /// The certificate's acceptor, when TLS is configured.
+    tls: Option<TlsAcceptor>,
+    /// Failed AUTH counts, shared by the SMTP listeners.
+    throttle: Arc<Throttle>,
+}
+
+impl SmtpService {
+    /// The plain listener's service; [`SmtpService::also`] makes the
+    /// others', sharing its failed-AUTH counts.
+    pub fn new(shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> SmtpService {
+        SmtpService {
+            shared,
+            listening: Listening::Smtp,
+            tls,
+            throttle: Arc::default(),
+        }
+    }
+
+    pub fn also(&self, listening: Listening) -> SmtpService {
+        SmtpService {
+            shared: Arc::clone(&self.shared),
+            listening,
+            tls: self.tls.clone(),
+            throttle: Arc::clone(&self.throttle),
+        }
+    }
+}
 
 impl Service for SmtpService {
     fn busy_reply(&self) -> Vec<u8> {
+        // An smtps client expects a TLS handshake, not a line in clear.
+        if self.listening == Listening::Smtps {
+            return Vec::new();
+        }
         b"421 4.3.2 Too many connections, try again later\r\n".to_vec()
     }
 
@@ -38,8 +93,83 @@ impl Service for SmtpService {
     }
 
     async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
-        serve(Arc::clone(&self.0), stream, session).await;
+        let mut stream = Stream::from(stream);
+        if self.listening == Listening::Smtps {
+            let Some(acceptor) = &self.tls else { return };
+            match start_tls(stream, acceptor, &session).await {
+                Some(tls) => stream = tls,
+                None => return,
+            }
+        }
+        serve(&self, stream, session).await;
     }
+}
+
+/// Whether `client` is in one of the trusted networks (an IPv4 client seen
+/// as an IPv4-mapped IPv6 address counts as its IPv4 address).
+pub fn trusted(networks: &[IpNet], client: IpAddr) -> bool {
+    let client = client.to_canonical();
+    networks.iter().any(|n| n.contains(&client))
+}
+
+/// The TLS handshake, bounded in time and ended by a drain; None when it
+/// failed (the client is told nothing more: there is no channel to it).
+async fn start_tls(stream: Stream, acceptor: &TlsAcceptor, session: &Session) -> Option<Stream> {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.start_tls(acceptor));
+    match session.wait_for_client(handshake).await {
+        Ok(Ok(Ok(tls))) => Some(tls),
+        Ok(Ok(Err(e))) => {
+            info!(error = %e, remote = %session.remote, "SMTP TLS handshake failed");
+            None
+        }
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
+/// Checks AUTH credentials after the delay the recent failures of the
+/// mailbox and of the client's address call for (POP3's [`Throttle`]): a
+/// wrong password, a missing mailbox and a name of no mailbox here cost
+/// the same work and the same wait. None: the session was interrupted.
+async fn check_auth(
+    service: &SmtpService,
+    session: &Session,
+    login: crate::pop3::Login,
+    password: role_runtime::Secret<String>,
+) -> Option<AuthOutcome> {
+    let address = session.remote.ip();
+    let throttle = &service.throttle;
+    let delay = throttle.delay(address, &login.key, Instant::now());
+    session
+        .wait_for_client(tokio::time::sleep(delay))
+        .await
+        .ok()?;
+    let mailbox = login.mailbox;
+    let checked = service
+        .shared
+        .blocking(move |s| match mailbox {
+            Some(mailbox) => s.store.check_password(&mailbox, password.expose()),
+            None => {
+                crate::store::dummy_password_check(password.expose());
+                Ok(false)
+            }
+        })
+        .await;
+    Some(match (checked, mailbox) {
+        (Ok(true), Some(mailbox)) => {
+            throttle.succeeded(address);
+            AuthOutcome::Accepted(mailbox)
+        }
+        (Ok(_), _) => {
+            throttle.failed(address, &login.key, Instant::now());
+            info!(login = %login.key, %address, "SMTP AUTH refused");
+            AuthOutcome::Refused
+        }
+        (Err(e), _) => {
+            // The reason names the store's file: the operator's.
+            warn!(error = %e, "SMTP AUTH could not be checked");
+            AuthOutcome::Unavailable
+        }
+    })
 }
 
 /// Message ids: the time in milliseconds, then 80 bits that start random
@@ -93,7 +223,11 @@ async fn read_piece<R: AsyncBufRead + Unpin>(
 
 /// Writes a reply, each of its lines ended by CRLF, in one write; `out` is
 /// the session's buffer for it.
-async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
+async fn send<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut Vec<u8>,
+    text: &str,
+) -> std::io::Result<()> {
     out.clear();
     for line in text.split('\n') {
         out.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
@@ -102,7 +236,8 @@ async fn send(writer: &mut WriteHalf<'_>, out: &mut Vec<u8>, text: &str) -> std:
     writer.write_all(out).await
 }
 
-async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
+async fn serve(service: &SmtpService, stream: Stream, session: Session) {
+    let shared = &service.shared;
     let settings = &shared.settings;
     let hostname = format!("{}.{}", settings.node, settings.network).to_ascii_lowercase();
     let smtp_hostname = hostname.clone();
@@ -111,13 +246,14 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
         post_office: settings.node,
         network: settings.network,
         max_size: settings.max_message_bytes,
+        starttls: service.tls.is_some(),
+        tls: stream.is_tls(),
+        submission: service.listening == Listening::Submission,
+        trusted: trusted(&settings.trusted_networks, session.remote.ip()),
     });
-    // Borrowed halves: the owned ones shut the socket down on drop, one
-    // more system call per connection, which close does anyway.
-    let (reader, mut writer) = stream.split();
-    let mut reader = BufReader::new(reader);
+    let mut reader = BufReader::new(stream);
     let (mut line, mut out) = (Vec::new(), Vec::new());
-    if send(&mut writer, &mut out, &greeting).await.is_err() {
+    if send(reader.get_mut(), &mut out, &greeting).await.is_err() {
         return;
     }
     let mut arriving: Option<Arriving<'_>> = None;
@@ -137,7 +273,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                 Ok(read) => read,
                 Err(Interrupted::Draining) => {
                     let _ = send(
-                        &mut writer,
+                        reader.get_mut(),
                         &mut out,
                         "421 4.3.2 Shutting down, try again later",
                     )
@@ -146,7 +282,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                 }
                 Err(Interrupted::Evicted) => {
                     let _ = send(
-                        &mut writer,
+                        reader.get_mut(),
                         &mut out,
                         "421 4.4.2 Idle too long while the server is busy, closing",
                     )
@@ -158,11 +294,11 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
         match read {
             Line::Text => {}
             Line::TooLong => {
-                let _ = send(&mut writer, &mut out, "500 5.5.6 Line too long").await;
+                let _ = send(reader.get_mut(), &mut out, "500 5.5.6 Line too long").await;
                 return;
             }
             Line::TimedOut => {
-                let _ = send(&mut writer, &mut out, "421 4.4.2 Timeout, closing").await;
+                let _ = send(reader.get_mut(), &mut out, "421 4.4.2 Timeout, closing").await;
                 return;
             }
             Line::Closed => return,
@@ -179,8 +315,38 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
             Action::None => continue,
             Action::Reply(r) => r,
             Action::Close(r) => {
-                let _ = send(&mut writer, &mut out, &r).await;
+                let _ = send(reader.get_mut(), &mut out, &r).await;
                 return;
+            }
+            Action::StartTls(r) => {
+                let Some(acceptor) = &service.tls else { return };
+                if send(reader.get_mut(), &mut out, &r).await.is_err() {
+                    return;
+                }
+                // Commands pipelined after STARTTLS were sent in clear and
+                // may have been injected by a man in the middle (RFC 3207
+                // 5, CVE-2011-0411): they are dropped with the buffer,
+                // never read as if under TLS.
+                let Some(tls) = start_tls(reader.into_inner(), acceptor, &session).await else {
+                    return;
+                };
+                reader = BufReader::new(tls);
+                smtp.tls_started();
+                continue;
+            }
+            Action::Auth { login, password } => {
+                match check_auth(service, &session, login, password).await {
+                    Some(outcome) => smtp.authenticated(outcome),
+                    None => {
+                        let _ = send(
+                            reader.get_mut(),
+                            &mut out,
+                            "421 4.3.2 Shutting down, try again later",
+                        )
+                        .await;
+                        return;
+                    }
+                }
             }
             Action::Submit {
                 from,
@@ -201,7 +367,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
                     submitted_at_ms: now_ms(),
                     body: data.into(),
                 };
-                let client = writer.peer_addr().ok().map(|a| a.ip());
+                let client = Some(session.remote.ip());
                 let result = shared
                     .take_for_client(mail, client, || arriving = None)
                     .await;
@@ -221,7 +387,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, session: Session) {
         } else if arriving.is_none() {
             arriving = Some(shared.arrivals.start());
         }
-        if send(&mut writer, &mut out, &reply).await.is_err() {
+        if send(reader.get_mut(), &mut out, &reply).await.is_err() {
             return;
         }
     }

@@ -22,18 +22,40 @@
 //! detail is dropped, names have no `+`); case never matters. Mail for
 //! another post office of the network is accepted: a post office knows
 //! only its own users and its hub, and the hub decides.
+//!
+//! TLS and authentication:
+//! * STARTTLS (RFC 3207) is offered when the listener has a certificate;
+//!   its `220` is [`Action::StartTls`], and once the shell's handshake is
+//!   done ([`SmtpSession::tls_started`]) the session starts over without a
+//!   greeting: the client must EHLO again, and nothing it said before
+//!   counts (RFC 3207 4.2). The session takes no line between the two: a
+//!   command pipelined after STARTTLS was sent in clear and may have been
+//!   injected (CVE-2011-0411), so the shell drops what it has buffered.
+//! * AUTH (RFC 4954; PLAIN and LOGIN, see [`auth`]) is offered under TLS
+//!   only (`530 5.7.0` in clear); the password is the user's POP3 one, and
+//!   the shell checks it ([`Action::Auth`], [`SmtpSession::authenticated`]),
+//!   slowed after failures as POP3's logins are.
+//! * Policy: an authenticated client sends only as itself (`553 5.7.1` for
+//!   any other MAIL FROM, POSTMASTER included). Mail for another post
+//!   office needs AUTH (`530 5.7.0` at RCPT) unless the client's address
+//!   is trusted (`trusted_networks`, like Postfix's `mynetworks`); mail
+//!   between users of this post office does not. A submission listener
+//!   (RFC 6409) takes no mail at all without AUTH, trusted or not.
 
+pub mod auth;
 mod headers;
 
 pub use headers::complete_headers;
 
 use std::borrow::Cow;
 
+use role_runtime::Secret;
 use smtp_proto::{
     Error as ParseError, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MailFrom, RcptTo, Request,
 };
 use wire_format::{Address, Name};
 
+use crate::pop3::Login;
 use crate::routing::{POSTMASTER, parse_smtp_address, postmaster};
 
 /// A command line longer than this is refused (RFC 5321 allows 512).
@@ -60,11 +82,25 @@ const BARE_LINE_END: &str = "500 5.5.2 Bare CR or LF in a command: lines end wit
 const BARE_IN_MESSAGE: &str =
     "550 5.6.0 Message refused: bare CR or LF in its text, lines end with CRLF only";
 
+/// RFC 4954 6 / RFC 3207 4: the action needs AUTH first.
+const AUTH_REQUIRED: &str = "530 5.7.0 Authentication required";
+
 pub struct SmtpConfig {
     pub hostname: String,
     pub post_office: Name,
     pub network: Name,
     pub max_size: usize,
+    /// The listener has a certificate: STARTTLS is offered (when the
+    /// connection is not TLS already).
+    pub starttls: bool,
+    /// The connection is TLS from its first byte (the smtps listener).
+    pub tls: bool,
+    /// A submission listener (RFC 6409): no mail without AUTH, whoever
+    /// the client is.
+    pub submission: bool,
+    /// The client's address is in `trusted_networks`: it may send to other
+    /// post offices without AUTH (not on a submission listener).
+    pub trusted: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -83,6 +119,29 @@ pub enum Action {
     },
     /// Nothing to send (a DATA line was taken).
     None,
+    /// Send this `220`, then the TLS handshake on the connection, dropping
+    /// whatever the client sent after STARTTLS (RFC 3207 5; CVE-2011-0411),
+    /// then call [`SmtpSession::tls_started`]. If the handshake fails,
+    /// close: there is no channel left to say so.
+    StartTls(String),
+    /// Check this user's (POP3) password, slowed after failures, then call
+    /// [`SmtpSession::authenticated`]. A login whose `mailbox` is None is
+    /// checked against no mailbox, with the same work, and fails.
+    Auth {
+        login: Login,
+        password: Secret<String>,
+    },
+}
+
+/// How the shell's check of AUTH credentials ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The password is this mailbox's.
+    Accepted(Name),
+    /// A wrong password, a missing mailbox or a name of no mailbox here.
+    Refused,
+    /// The store could not be read: the client may try again later.
+    Unavailable,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -91,6 +150,8 @@ enum State {
     Ready,
     Mail,
     Data,
+    /// STARTTLS was answered: only the handshake may come.
+    StartingTls,
 }
 
 pub struct SmtpSession {
@@ -110,6 +171,14 @@ pub struct SmtpSession {
     /// The command line with its CRLF put back, as `smtp-proto` parses it;
     /// kept between lines so that a line needs no new buffer.
     command: Vec<u8>,
+    /// The connection is TLS (from the start, or since STARTTLS).
+    tls: bool,
+    /// The mailbox the client authenticated as (AUTH succeeded).
+    user: Option<Name>,
+    /// An AUTH exchange waiting for the client's next response.
+    exchange: Option<auth::Exchange>,
+    /// An AUTH is being checked by the shell.
+    checking_auth: bool,
 }
 
 /// Whether the path in a RCPT line is `<postmaster>`, in any case.
@@ -167,10 +236,12 @@ fn parse_error(error: ParseError) -> Action {
 }
 
 /// `MAIL FROM` parameters other than those the EHLO reply offers (SIZE,
-/// BODY=7BIT/8BITMIME), which RFC 5321 4.1.1.11 answers with 555. The
-/// struct is taken apart field by field so that a new one in a later
-/// `smtp-proto` must be decided here.
-fn unoffered_mail_parameter(from: &MailFrom<Cow<'_, str>>) -> bool {
+/// BODY=7BIT/8BITMIME, and AUTH= (RFC 4954 5) when AUTH is offered), which
+/// RFC 5321 4.1.1.11 answers with 555. The AUTH= value is not used: this
+/// router hands no message to another SMTP server. The struct is taken
+/// apart field by field so that a new one in a later `smtp-proto` must be
+/// decided here.
+fn unoffered_mail_parameter(from: &MailFrom<Cow<'_, str>>, auth_offered: bool) -> bool {
     let MailFrom {
         address: _,
         size: _,
@@ -191,7 +262,7 @@ fn unoffered_mail_parameter(from: &MailFrom<Cow<'_, str>>) -> bool {
         || env_id.is_some()
         || solicit.is_some()
         || mtrk.is_some()
-        || auth.is_some()
+        || (auth.is_some() && !auth_offered)
         || *hold_for != 0
         || *hold_until != 0
         || *mt_priority != 0
@@ -214,8 +285,13 @@ impl SmtpSession {
             "220 {} ESMTP mhub post office {} ready",
             config.hostname, config.post_office
         );
+        let tls = config.tls;
         let session = SmtpSession {
             config,
+            tls,
+            user: None,
+            exchange: None,
+            checking_auth: false,
             state: State::Connected,
             from: None,
             recipients: Vec::new(),
@@ -245,6 +321,51 @@ impl SmtpSession {
         self.state == State::Data
     }
 
+    /// The mailbox the client authenticated as, if it did.
+    pub fn user(&self) -> Option<&Name> {
+        self.user.as_ref()
+    }
+
+    /// The TLS handshake after STARTTLS succeeded: the session starts over
+    /// (RFC 3207 4.2: the client must EHLO again; nothing said in clear
+    /// counts). There is no new greeting.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.state = State::Connected;
+        self.user = None;
+        self.exchange = None;
+        self.after_crlf = true;
+        self.reset();
+    }
+
+    /// The reply once the shell checked the credentials of [`Action::Auth`].
+    pub fn authenticated(&mut self, outcome: AuthOutcome) -> String {
+        self.checking_auth = false;
+        match outcome {
+            AuthOutcome::Accepted(mailbox) => {
+                self.user = Some(mailbox);
+                "235 2.7.0 Authentication successful".into()
+            }
+            AuthOutcome::Refused => "535 5.7.8 Authentication credentials invalid".into(),
+            AuthOutcome::Unavailable => "454 4.7.0 Temporary authentication failure".into(),
+        }
+    }
+
+    /// The step of an AUTH exchange as an action.
+    fn auth_step(&mut self, step: auth::Step) -> Action {
+        match step {
+            auth::Step::Challenge(challenge, exchange) => {
+                self.exchange = Some(exchange);
+                reply(challenge)
+            }
+            auth::Step::Credentials(login, password) => {
+                self.checking_auth = true;
+                Action::Auth { login, password }
+            }
+            auth::Step::Refused(refusal) => reply(refusal),
+        }
+    }
+
     /// One piece of input from the client: the bytes up to and including
     /// an LF (or fewer, at most a line's length, when the shell cut a long
     /// line). `is_local_user` says whether a mailbox of this post office
@@ -252,9 +373,18 @@ impl SmtpSession {
     /// read): the client is then told to try again later, never that the
     /// user does not exist.
     pub fn line(&mut self, piece: &[u8], is_local_user: impl Fn(&Name) -> Option<bool>) -> Action {
-        if self.state == State::Data {
-            return self.data_line(piece);
+        match self.state {
+            State::Data => return self.data_line(piece),
+            // The shell hands over no line between STARTTLS and the
+            // handshake; one that comes anyway was sent in clear after
+            // STARTTLS and is never run.
+            State::StartingTls => {
+                return Action::Close("421 4.7.0 TLS negotiation expected, closing".into());
+            }
+            _ => {}
         }
+        // A bad line ends an AUTH exchange too (it is no response).
+        let exchange = self.exchange.take();
         let starts_line = self.after_crlf;
         let Some(line) = piece.strip_suffix(b"\r\n") else {
             // A bare LF (or no end at all): the client's line goes on in
@@ -275,8 +405,12 @@ impl SmtpSession {
         if line.contains(&b'\r') || line.contains(&b'\n') {
             return reply(BARE_LINE_END);
         }
-        if std::str::from_utf8(line).is_err() {
+        let Ok(text) = std::str::from_utf8(line) else {
             return reply("500 5.5.2 Command is not valid text");
+        };
+        if let Some(exchange) = exchange {
+            let step = auth::respond(exchange, text, &self.config.hostname);
+            return self.auth_step(step);
         }
         let mut command = std::mem::take(&mut self.command);
         command.clear();
@@ -300,11 +434,23 @@ impl SmtpSession {
             Request::Ehlo { host } => {
                 self.state = State::Ready;
                 self.reset();
-                Action::Reply(format!(
+                let mut extensions = format!(
                     "250-{} greets {}\r\n250-SIZE {}\r\n250-8BITMIME\r\n\
-                     250-ENHANCEDSTATUSCODES\r\n250 PIPELINING",
+                     250-ENHANCEDSTATUSCODES\r\n250-PIPELINING",
                     self.config.hostname, host, self.config.max_size
-                ))
+                );
+                if self.config.starttls && !self.tls {
+                    extensions.push_str("\r\n250-STARTTLS");
+                }
+                // RFC 4954 4: a password is only ever sent under TLS.
+                if self.tls {
+                    extensions.push_str(&format!("\r\n250-AUTH {}", auth::MECHANISMS));
+                }
+                // The last line of a multi-line reply has a space.
+                if let Some(last) = extensions.rfind("250-") {
+                    extensions.replace_range(last..last + 4, "250 ");
+                }
+                Action::Reply(extensions)
             }
             Request::Helo { .. } => {
                 self.state = State::Ready;
@@ -340,10 +486,21 @@ impl SmtpSession {
             Request::Noop { .. } => reply("250 2.0.0 OK"),
             Request::Quit => Action::Close("221 2.0.0 Bye".into()),
             Request::Vrfy { .. } => reply("252 2.5.2 Cannot VRFY user, but will accept message"),
+            Request::StartTls if self.config.starttls && !self.tls => match self.state {
+                State::Connected => reply("503 5.5.1 Say EHLO first"),
+                _ => {
+                    self.state = State::StartingTls;
+                    Action::StartTls("220 2.0.0 Ready to start TLS".into())
+                }
+            },
+            Request::StartTls if self.tls => reply("503 5.5.1 TLS is already active"),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response),
             // Known to RFC 5321 or an extension, not offered here.
             Request::Lhlo { .. }
             | Request::Bdat { .. }
-            | Request::Auth { .. }
             | Request::Expn { .. }
             | Request::Help { .. }
             | Request::Etrn { .. }
@@ -353,18 +510,49 @@ impl SmtpSession {
         }
     }
 
+    /// `AUTH mechanism [initial-response]` (RFC 4954 4).
+    fn auth(&mut self, mechanism: u64, initial: &str) -> Action {
+        match self.state {
+            State::Connected => return reply("503 5.5.1 Say EHLO first"),
+            State::Mail | State::Data => {
+                return reply("503 5.5.1 AUTH is not permitted during a mail transaction");
+            }
+            State::Ready | State::StartingTls => {}
+        }
+        if !self.tls {
+            return Action::Reply(if self.config.starttls {
+                "530 5.7.0 Must issue a STARTTLS command first".into()
+            } else {
+                "530 5.7.0 AUTH needs TLS, which this listener does not have".into()
+            });
+        }
+        if self.user.is_some() || self.checking_auth {
+            return reply("503 5.5.1 Already authenticated");
+        }
+        match auth::start(mechanism, initial, &self.config.hostname) {
+            Some(step) => self.auth_step(step),
+            None => Action::Reply(format!(
+                "504 5.5.4 Unrecognized authentication type: use {}",
+                auth::MECHANISMS
+            )),
+        }
+    }
+
     fn mail(
         &mut self,
         path: &MailFrom<Cow<'_, str>>,
         is_local_user: impl Fn(&Name) -> Option<bool>,
     ) -> Action {
         match self.state {
-            State::Connected => return reply("503 5.5.1 Say EHLO or HELO first"),
+            State::Connected | State::StartingTls => return reply("503 5.5.1 Say EHLO or HELO first"),
             State::Mail | State::Data => return reply("503 5.5.1 Sender already given"),
             State::Ready => {}
         }
-        if unoffered_mail_parameter(path) {
-            return reply("555 5.5.4 Only the SIZE and BODY parameters are supported");
+        if unoffered_mail_parameter(path, self.tls) {
+            return reply("555 5.5.4 Only the SIZE, BODY and AUTH parameters are supported");
+        }
+        if self.config.submission && self.user.is_none() {
+            return reply(AUTH_REQUIRED);
         }
         if path.size > self.config.max_size {
             return Action::Reply(format!(
@@ -377,6 +565,16 @@ impl SmtpSession {
         let Some(from) = parse_smtp_address(&path.address) else {
             return reply("553 5.1.7 Sender must be mailbox@postoffice.network");
         };
+        // RFC 4954 / 6409 6.1: an authenticated client sends as itself.
+        if let Some(user) = &self.user {
+            let own = Address::new(self.config.network, self.config.post_office, *user);
+            if from != own {
+                return Action::Reply(format!(
+                    "553 5.7.1 Sender address not yours: you are authenticated as {}",
+                    format!("{user}@{}", self.config.hostname).to_ascii_lowercase()
+                ));
+            }
+        }
         let local =
             from.post_office == self.config.post_office && from.network == self.config.network;
         let known = if local {
@@ -422,6 +620,10 @@ impl SmtpSession {
         let Some(to) = to.filter(|to| to.network == self.config.network) else {
             return reply("550 5.7.1 Relaying denied: only addresses of this network");
         };
+        if to.post_office != self.config.post_office && self.user.is_none() && !self.config.trusted
+        {
+            return reply(AUTH_REQUIRED);
+        }
         if to.post_office == self.config.post_office {
             match is_local_user(&to.mailbox) {
                 Some(true) => {}
@@ -517,5 +719,7 @@ impl SmtpSession {
     }
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

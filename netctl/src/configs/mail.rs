@@ -52,6 +52,9 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
         tls_cert: None,
         tls_key: None,
         pop3_allow_plaintext: None,
+        smtps_listen: None,
+        submission_listen: None,
+        trusted_networks: Vec::new(),
         hub: None,
         max_hops: None,
         expiry_secs: None,
@@ -76,6 +79,10 @@ pub fn config(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> Config {
             config.hub = Some(node.hub.map_or_else(|| old_hub.clone(), |h| h.to_string()));
             config.smtp_listen = endpoint("smtp");
             config.pop3_listen = endpoint("pop3");
+            config.smtps_listen = endpoint("smtps");
+            config.submission_listen = endpoint("submission");
+            // Written even when empty, so the file says who may relay.
+            config.trusted_networks = t.trusted_networks.clone();
             // Every post office has TLS: its certificate from the network CA
             // (issued by `up`, see `crate::tls`) or the topology's own. So
             // no password is taken in clear: clients use STLS or pop3s.

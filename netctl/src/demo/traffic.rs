@@ -116,8 +116,17 @@ fn send_lane(
             continue;
         };
         let tag = this.to_string();
+        // The post offices netctl starts trust no network: the sender logs
+        // in, under TLS checked against the network's CA.
+        let trust = (net.topology.node(&from.address.post_office))
+            .map(|node| crate::tls::trust(&net.data_dir, node));
+        let login = trust.as_deref().map(|trust| mailclient::SmtpLogin {
+            trust,
+            password: &from.password,
+        });
         match mailclient::send(
             &smtp,
+            login,
             &from.address,
             &to.address,
             &[("Subject", "demo traffic"), (ID_HEADER, &tag)],

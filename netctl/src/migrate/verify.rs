@@ -226,7 +226,10 @@ pub fn test_mail_until(
                 ))
             })
     };
-    let (sender, _) = user(from)?;
+    let (sender, sender_account) = user(from)?;
+    // The post offices netctl starts trust no network: the sender logs in,
+    // under TLS checked against the network's CA (or the operator's chain).
+    let trust = (net.topology.node(&from)).map(|node| crate::tls::trust(&net.data_dir, node));
     let (recipient, account) = user(to)?;
     let token = format!("{from}-{to}-{}", now_ms());
     let began = Instant::now();
@@ -234,8 +237,13 @@ pub fn test_mail_until(
     let give_up = || Instant::now() >= deadline || stop.load(Ordering::Relaxed);
     let smtp = net.mail_endpoint(&from, "smtp")?;
     loop {
+        let login = trust.as_deref().map(|trust| mailclient::SmtpLogin {
+            trust,
+            password: sender_account.password.as_deref().unwrap_or_default(),
+        });
         let sent = mailclient::send(
             &smtp,
+            login,
             &sender,
             &recipient,
             &[
