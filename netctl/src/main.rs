@@ -34,6 +34,9 @@ enum Command {
     /// Start every process of TOPOLOGY in the background; returns when all are
     /// ready and prints where each listens (SMTP and POP3 included). A data
     /// directory started before gets the same ports again (DATA_DIR/ports.toml).
+    /// Post offices serve TLS with certificates from the network CA,
+    /// DATA_DIR/tls/ca.pem (made once, kept), or the topology's own
+    /// tls_cert/tls_key; they take no password in clear.
     Up {
         /// The topology file.
         #[arg(default_value = "examples/patent.toml")]
@@ -42,7 +45,8 @@ enum Command {
     /// Every process: alive or not, degraded or not (and why), and its status
     /// report (directory counts, replication lag, queues). --json: {"network",
     /// "processes": [{"id", "node", "role", "pid", "alive", "endpoints",
-    /// "smtp", "pop3", "status", "health", "degraded", "error"}]}.
+    /// "smtp", "pop3", "pop3s", "smtps", "submission", "status", "health",
+    /// "degraded", "error"}]}. TLS endpoints are checked with DATA_DIR/tls/ca.pem.
     Status,
     /// Stop every process of the network (SIGTERM, then SIGKILL after 10 s).
     Down,
