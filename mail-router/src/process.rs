@@ -34,7 +34,10 @@ being sent is taken in full and acknowledged, sessions between commands are \
 told 421 / -ERR, then it exits (within limits.drain_ms; a second signal exits \
 at once).";
     const CONFIG_HELP: &'static str = "The TOML configuration: node, network, mode (post-office, \
-hub, gateway), data_dir, listen, smtp_listen, pop3_listen, operator_secret, \
+hub, gateway), data_dir, listen, smtp_listen, pop3_listen, pop3s_listen, \
+smtps_listen, submission_listen, tls_cert, tls_key, pop3_allow_plaintext, \
+trusted_networks (SMTP clients that may send to other post offices without \
+AUTH), operator_secret, \
 hub, max_hops, expiry_secs, seen_retention_secs (how long a message id is \
 remembered so a re-sent copy is stored once; at least expiry_secs, default a \
 week), max_message_bytes, cache_mib (memory for the store's page cache, \
