@@ -212,7 +212,11 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
     if let (Mode::PostOffice, Some(_)) = (settings.mode, &tls) {
         for (name, listen, listening) in [
             ("smtps", &settings.smtps_listen, smtp::Listening::Smtps),
-            ("submission", &settings.submission_listen, smtp::Listening::Submission),
+            (
+                "submission",
+                &settings.submission_listen,
+                smtp::Listening::Submission,
+            ),
         ] {
             if let Some(listen) = listen {
                 let listener = Listener::bind(name, listen, limits.smtp_connections).await?;
@@ -249,14 +253,16 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
     if let Some((smtp, pop3)) = client_listeners {
         smtp.announce();
         pop3.announce();
-        let smtp_service = smtp::SmtpService::new(Arc::clone(&shared), tls.clone());
+        let pop3_service = pop3::Pop3Service::plain(Arc::clone(&shared), tls.clone());
+        // SMTP AUTH checks the POP3 password: failures count in POP3's tables.
+        let smtp_service =
+            smtp::SmtpService::new(Arc::clone(&shared), tls.clone(), pop3_service.logins());
         for (listener, listening) in smtp_tls_listeners {
             listener.announce();
             let service = Arc::new(smtp_service.also(listening));
             client_accepts.push(tokio::spawn(listener.run(service, shutdown.clone())));
         }
         let smtp_service = Arc::new(smtp_service);
-        let pop3_service = pop3::Pop3Service::plain(Arc::clone(&shared), tls.clone());
         if let (Some(pop3s), Some(tls)) = (pop3s_listener, &tls) {
             pop3s.announce();
             let pop3s_service = Arc::new(pop3::Pop3Service::implicit(&pop3_service, tls.clone()));

@@ -51,6 +51,13 @@ impl Pop3Service {
         }
     }
 
+    /// The failed-login counts and per-address turns, for the SMTP
+    /// listeners' AUTH: the password is the same, so guesses over SMTP and
+    /// POP3 are counted together.
+    pub(super) fn logins(&self) -> Arc<Logins> {
+        Arc::clone(&self.logins)
+    }
+
     /// The pop3s listener's, sharing the plain one's logins.
     pub fn implicit(plain: &Pop3Service, tls: TlsAcceptor) -> Pop3Service {
         Pop3Service {
@@ -65,18 +72,20 @@ impl Pop3Service {
 /// Gates of client addresses kept before unused ones are swept.
 const FORGET_GATES_PAST: usize = 1024;
 
-/// What the sessions of one listener share about logins.
+/// What the sessions of the POP3 listeners share about logins (and the
+/// SMTP listeners, for AUTH).
 #[derive(Default)]
-struct Logins {
+pub(super) struct Logins {
     maildrops: Maildrops,
-    throttle: Throttle,
+    /// Also SMTP AUTH's (`net::smtp`): one password, one count.
+    pub(super) throttle: Throttle,
     /// One login of a client address is checked at a time, so that many
     /// connections from one address guess no faster than one.
     turns: Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A client address's turn to have a login checked.
-struct Turn {
+pub(super) struct Turn {
     logins: Arc<Logins>,
     address: IpAddr,
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -84,7 +93,7 @@ struct Turn {
 }
 
 impl Logins {
-    async fn turn(self: &Arc<Self>, address: IpAddr) -> Turn {
+    pub(super) async fn turn(self: &Arc<Self>, address: IpAddr) -> Turn {
         let gate = {
             let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
             // A waiter ended by a drain or an eviction after the last turn

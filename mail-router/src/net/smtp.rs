@@ -2,8 +2,10 @@
 //! `crate::smtp` over a socket; a message is acknowledged (250) only once
 //! it is stored. One service serves the plain listener (STARTTLS when a
 //! certificate is configured, RFC 3207), the implicit-TLS one (smtps, RFC
-//! 8314) and the submission one (RFC 6409: AUTH always required); they
-//! share the counts of failed AUTH ([`Throttle`], as POP3's logins).
+//! 8314) and the submission one (RFC 6409: AUTH always required). Failed
+//! AUTH is counted and slowed with POP3's failed logins, in the same
+//! tables (`pop3::throttle`, one login of a client address checked at a
+//! time): the password is the same.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -21,8 +23,8 @@ use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
 use super::lines::Line;
+use super::pop3::Logins;
 use super::{Shared, now_ms};
-use crate::pop3::throttle::Throttle;
 use crate::smtp::{Action, AuthOutcome, SmtpConfig, SmtpSession, complete_headers};
 
 /// RFC 5321 asks servers to wait at least 5 minutes for a command.
@@ -53,19 +55,19 @@ pub struct SmtpService {
     listening: Listening,
     /// The certificate's acceptor, when TLS is configured.
     tls: Option<TlsAcceptor>,
-    /// Failed AUTH counts, shared by the SMTP listeners.
-    throttle: Arc<Throttle>,
+    /// Failed login counts and per-address turns, POP3's.
+    logins: Arc<Logins>,
 }
 
 impl SmtpService {
     /// The plain listener's service; [`SmtpService::also`] makes the
     /// others', sharing its failed-AUTH counts.
-    pub fn new(shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> SmtpService {
+    pub fn new(shared: Arc<Shared>, tls: Option<TlsAcceptor>, logins: Arc<Logins>) -> SmtpService {
         SmtpService {
             shared,
             listening: Listening::Smtp,
             tls,
-            throttle: Arc::default(),
+            logins,
         }
     }
 
@@ -74,7 +76,7 @@ impl SmtpService {
             shared: Arc::clone(&self.shared),
             listening,
             tls: self.tls.clone(),
-            throttle: Arc::clone(&self.throttle),
+            logins: Arc::clone(&self.logins),
         }
     }
 }
@@ -126,8 +128,9 @@ async fn start_tls(stream: Stream, acceptor: &TlsAcceptor, session: &Session) ->
     }
 }
 
-/// Checks AUTH credentials after the delay the recent failures of the
-/// mailbox and of the client's address call for (POP3's [`Throttle`]): a
+/// Checks AUTH credentials in the client address's turn, after the delay
+/// the recent failures of the mailbox and of the address call for (POP3's
+/// `Throttle`, whose failures these add to): a
 /// wrong password, a missing mailbox and a name of no mailbox here cost
 /// the same work and the same wait. None: the session was interrupted.
 async fn check_auth(
@@ -137,10 +140,15 @@ async fn check_auth(
     password: role_runtime::Secret<String>,
 ) -> Option<AuthOutcome> {
     let address = session.remote.ip();
-    let throttle = &service.throttle;
-    let delay = throttle.delay(address, &login.key, Instant::now());
-    session
-        .wait_for_client(tokio::time::sleep(delay))
+    let logins = &service.logins;
+    let throttle = &logins.throttle;
+    // Waiting for a turn or out a delay loses nothing if the session ends.
+    let _turn = session
+        .wait_for_client(async {
+            let turn = logins.turn(address).await;
+            tokio::time::sleep(throttle.delay(address, &login.key, Instant::now())).await;
+            turn
+        })
         .await
         .ok()?;
     let mailbox = login.mailbox;
