@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
-use integration_tests::test_dir;
+use integration_tests::{RoleProcess, binary, test_dir};
 
 const PASSWORD: &str = "alice-pop3-password";
 
@@ -231,12 +231,10 @@ fn passwords_in_clear_are_refused_and_the_ca_survives_down_and_up() {
     assert!(implicit.starts_with("stat 0"), "{implicit}");
 }
 
-#[test]
-fn a_post_office_serves_the_operators_own_certificate_named_in_the_topology() {
-    let dir = test_dir("tls-own");
-    let (cert, key) = (dir.path().join("poa.pem"), dir.path().join("poa-key.pem"));
-    // A self-signed server certificate (not a CA), as an operator might
-    // make for one host.
+/// A self-signed server certificate (not a CA) for 127.0.0.1 in `dir`, as
+/// an operator might make for one host: (cert, key).
+fn openssl_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("poa.pem"), dir.join("poa-key.pem"));
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
@@ -258,6 +256,13 @@ fn a_post_office_serves_the_operators_own_certificate_named_in_the_topology() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+    (cert, key)
+}
+
+#[test]
+fn a_post_office_serves_the_operators_own_certificate_named_in_the_topology() {
+    let dir = test_dir("tls-own");
+    let (cert, key) = openssl_certificate(dir.path());
     let topology = dir.path().join("topology.toml");
     let own = TOPOLOGY.replacen(
         "hub = \"H\"\nusers",
@@ -288,4 +293,74 @@ fn a_post_office_serves_the_operators_own_certificate_named_in_the_topology() {
     };
     let got = netctl::mailclient::collect(&pop3, "ALICE", PASSWORD, &|_| false);
     assert!(got.is_ok(), "{got:?}");
+}
+
+/// A post office configured by hand (no netctl): TLS files, pop3s, and
+/// `pop3_allow_plaintext` as given.
+fn router_config(dir: &Path, cert: &Path, key: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        "node = \"POA\"\nnetwork = \"ACME\"\nmode = \"post-office\"\n\
+         data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
+         operator_secret = \"{}\"\nhub = \"H\"\n\
+         smtp_listen = \"127.0.0.1:0\"\npop3_listen = \"127.0.0.1:0\"\n\
+         pop3s_listen = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n{extra}\n\
+         [[users]]\nmailbox = \"ALICE\"\npassword = \"{PASSWORD}\"\n",
+        dir.join("store").display().to_string(),
+        integration_tests::mail::OPERATOR_SECRET,
+        cert.display().to_string(),
+        key.display().to_string(),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_router_allowed_plaintext_offers_both_and_pop3s_serves_its_certificate() {
+    let dir = test_dir("tls-router");
+    let (cert, key) = openssl_certificate(dir.path());
+    let config = router_config(dir.path(), &cert, &key, "pop3_allow_plaintext = true");
+    let router = RoleProcess::start(
+        "mail-router POA",
+        "mail-router",
+        &["--config", config.to_str().unwrap()],
+        &dir.path().join("log.txt"),
+        Duration::from_secs(30),
+    );
+    let pop3 = router.endpoint("pop3").to_string();
+    let replies = clear_exchange(
+        &pop3,
+        &["CAPA", "USER ALICE", &format!("PASS {PASSWORD}"), "QUIT"],
+    );
+    assert!(
+        replies[0].contains("STLS") && replies[0].contains("USER"),
+        "{replies:?}"
+    );
+    assert!(replies[1].starts_with("+OK"), "{replies:?}");
+    assert!(replies[2].starts_with("+OK"), "{replies:?}");
+    let pop3s = router.endpoint("pop3s").to_string();
+    let implicit = poplib("implicit", &pop3s, &cert);
+    assert!(implicit.starts_with("stat 0"), "{implicit}");
+}
+
+#[test]
+fn a_missing_key_file_stops_the_router_naming_it() {
+    let dir = test_dir("tls-missing");
+    let (cert, _) = openssl_certificate(dir.path());
+    let missing = dir.path().join("no-such-key.pem");
+    let config = router_config(dir.path(), &cert, &missing, "");
+    let out = Command::new(binary("mail-router"))
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .expect("mail-router runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(missing.to_str().unwrap()) && stderr.contains("tls_key"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ready"),
+        "it started"
+    );
 }

@@ -49,8 +49,7 @@ pub enum RuntimeError {
         addr: String,
         source: std::io::Error,
     },
-    #[error(
-        "TLS file {path}: {reason} (tls_cert is the PEM certificate chain, tls_key its PEM private key)"
-    )]
+    /// `reason` starts with the key (`tls_cert`, `tls_key`) naming the file.
+    #[error("cannot use {path} for TLS: {reason}")]
     Tls { path: String, reason: String },
 }

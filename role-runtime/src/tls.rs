@@ -61,10 +61,13 @@ impl TlsFiles {
     }
 }
 
-fn tls_error(path: &Path, reason: impl Into<String>) -> RuntimeError {
+const CERT: &str = "tls_cert";
+const KEY: &str = "tls_key";
+
+fn tls_error(key: &str, path: &Path, reason: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Tls {
         path: path.display().to_string(),
-        reason: reason.into(),
+        reason: format!("{key}: {reason}"),
     }
 }
 
@@ -72,17 +75,31 @@ fn tls_error(path: &Path, reason: impl Into<String>) -> RuntimeError {
 /// the role uses. A refusal names the file and what is wrong with it.
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, RuntimeError> {
     let chain = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| tls_error(&files.cert, format!("cannot read certificates: {e}")))?
+        .map_err(|e| {
+            tls_error(
+                CERT,
+                &files.cert,
+                format!("cannot read a PEM certificate chain: {e}"),
+            )
+        })?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls_error(&files.cert, format!("not a PEM certificate chain: {e}")))?;
+        .map_err(|e| {
+            tls_error(
+                CERT,
+                &files.cert,
+                format!("not a PEM certificate chain: {e}"),
+            )
+        })?;
     if chain.is_empty() {
         return Err(tls_error(
+            CERT,
             &files.cert,
             "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
         ));
     }
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
         tls_error(
+            KEY,
             &files.key,
             format!("cannot read a PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
         )
@@ -90,14 +107,15 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, RuntimeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error(&files.cert, format!("no TLS version available: {e}")))?
+        .map_err(|e| tls_error(CERT, &files.cert, format!("no TLS version available: {e}")))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| {
             tls_error(
+                KEY,
                 &files.key,
                 format!(
-                    "does not fit the certificate in {} or is unusable: {e}",
+                    "does not fit the certificate in tls_cert {} or is unusable: {e}",
                     files.cert.display()
                 ),
             )
@@ -196,6 +214,9 @@ mod tests {
             key: PathBuf::from("/nonexistent/key.pem"),
         };
         let e = acceptor(&files).err().expect("refused").to_string();
-        assert!(e.contains("/nonexistent/cert.pem"), "{e}");
+        assert!(
+            e.contains("/nonexistent/cert.pem") && e.contains("tls_cert"),
+            "{e}"
+        );
     }
 }
