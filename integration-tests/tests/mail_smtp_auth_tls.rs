@@ -56,9 +56,13 @@ struct Net {
 
 impl Net {
     fn up(label: &str) -> Net {
+        Net::up_with(label, TOPOLOGY)
+    }
+
+    fn up_with(label: &str, topology_text: &str) -> Net {
         let dir = test_dir(label);
         let topology = dir.path().join("topology.toml");
-        std::fs::write(&topology, TOPOLOGY).unwrap();
+        std::fs::write(&topology, topology_text).unwrap();
         let data = dir.path().join("data");
         let out = netctl(&data, &["up", topology.to_str().unwrap()]);
         let guard = NetworkGuard(data.clone());
@@ -421,4 +425,27 @@ fn msmtp_sends_with_starttls_and_auth_when_installed() {
         String::from_utf8_lossy(&out.stderr)
     );
     net.bob_receives(&["via-msmtp"]);
+}
+
+/// Plain SMTP from 127.0.0.1 to another post office, no TLS, no AUTH.
+const PLAIN_RELAY: &str = r#"
+import smtplib, sys
+addr = sys.argv[1]
+host, port = addr.rsplit(":", 1)
+s = smtplib.SMTP(host, int(port), timeout=20)
+s.sendmail("alice@poa.acme", ["bob@pob.acme"],
+    "From: <alice@poa.acme>\r\nTo: <bob@pob.acme>\r\nSubject: trusted-relay\r\n\r\nhi\r\n")
+print("sent")
+s.quit()
+"#;
+
+/// A topology's `trusted_networks` reaches the post offices (Postfix's
+/// mynetworks): a client there sends to another post office without AUTH.
+#[test]
+fn a_topologys_trusted_networks_send_without_auth() {
+    let topology = format!("trusted_networks = [\"127.0.0.0/8\"]\n{TOPOLOGY}");
+    let net = Net::up_with("smtp-trusted-networks", &topology);
+    let out = python(PLAIN_RELAY, &[&net.endpoint("POA", "smtp")]);
+    assert_eq!(out.trim(), "sent");
+    net.bob_receives(&["trusted-relay"]);
 }

@@ -363,6 +363,14 @@ impl Topology {
                 return Err(invalid(format!("node name {} is used twice", node.name)));
             }
         }
+        for raw in &file.trusted_networks {
+            if trusted_network(raw).is_none() {
+                return Err(invalid(format!(
+                    "trusted_networks entry {raw:?} is not a network (like \"127.0.0.0/8\") \
+                     nor an IP address"
+                )));
+            }
+        }
         let mut topology = Topology {
             network,
             host: file.host,
@@ -407,6 +415,18 @@ impl Topology {
     /// The topology's `[secrets]`, each under its pair's key: a key naming
     /// no link, given twice, or too weak to be used is refused by name, so
     /// a typo never leaves a link on a key the operator did not choose.
+    /// Whether SMTP clients on the network's own host (netctl's mail
+    /// client: the demo's traffic, the migration's test mails) may send
+    /// without AUTH: then they do not log in.
+    pub fn trusts_its_host(&self) -> bool {
+        let Ok(host) = self.host.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        (self.trusted_networks.iter())
+            .filter_map(|n| trusted_network(n))
+            .any(|n| n.contains(&host))
+    }
+
     fn check_secrets(
         &self,
         given: BTreeMap<String, Secret<String>>,
@@ -443,6 +463,15 @@ impl Topology {
     pub fn post_offices(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter().filter(|n| n.kind == NodeKind::PostOffice)
     }
+}
+
+/// One `trusted_networks` entry: a CIDR network or a single address (the
+/// mail router reads it the same way).
+fn trusted_network(raw: &str) -> Option<ipnet::IpNet> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| raw.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 #[cfg(test)]
@@ -599,6 +628,27 @@ mod tests {
         assert!(
             pob.tls.is_none(),
             "POB's certificate comes from the network CA"
+        );
+    }
+
+    #[test]
+    fn trusted_networks_are_checked_and_say_whether_the_host_is_trusted() {
+        let with = |line: &str| Topology::parse(&format!("{line}\n{PATENT}"), "p");
+        assert!(!Topology::parse(PATENT, "p").unwrap().trusts_its_host());
+        let t = with("trusted_networks = [\"127.0.0.0/8\"]").unwrap();
+        assert!(t.trusts_its_host());
+        assert!(
+            !with("trusted_networks = [\"10.0.0.0/8\", \"::1\"]")
+                .unwrap()
+                .trusts_its_host()
+        );
+        let err = with("trusted_networks = [\"10.0.0.0/33\"]")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("trusted_networks") && err.contains("10.0.0.0/33"),
+            "{err}"
         );
     }
 

@@ -116,10 +116,13 @@ fn send_lane(
             continue;
         };
         let tag = this.to_string();
-        // The post offices netctl starts trust no network: the sender logs
-        // in, under TLS checked against the network's CA.
-        let trust = (net.topology.node(&from.address.post_office))
-            .map(|node| crate::tls::trust(&net.data_dir, node));
+        // Unless the topology trusts this host (`trusted_networks`), the
+        // sender logs in, under TLS checked against the network's CA.
+        let trust = match net.topology.trusts_its_host() {
+            true => None,
+            false => (net.topology.node(&from.address.post_office))
+                .map(|node| crate::tls::trust(&net.data_dir, node)),
+        };
         let login = trust.as_deref().map(|trust| mailclient::SmtpLogin {
             trust,
             password: &from.password,
