@@ -82,9 +82,7 @@ fuzz_target!(|data: &[u8]| {
             Action::Auth { login, password } => {
                 // Accept one password so the authenticated paths are taken.
                 let outcome = match login.mailbox {
-                    Some(mailbox) if password.expose() == "right" => {
-                        AuthOutcome::Accepted(mailbox)
-                    }
+                    Some(mailbox) if password.expose() == "right" => AuthOutcome::Accepted(mailbox),
                     _ if n % 3 == 0 => AuthOutcome::Unavailable,
                     _ => AuthOutcome::Refused,
                 };

@@ -544,7 +544,9 @@ impl SmtpSession {
         is_local_user: impl Fn(&Name) -> Option<bool>,
     ) -> Action {
         match self.state {
-            State::Connected | State::StartingTls => return reply("503 5.5.1 Say EHLO or HELO first"),
+            State::Connected | State::StartingTls => {
+                return reply("503 5.5.1 Say EHLO or HELO first");
+            }
             State::Mail | State::Data => return reply("503 5.5.1 Sender already given"),
             State::Ready => {}
         }
