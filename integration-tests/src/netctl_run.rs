@@ -33,14 +33,27 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
 
 /// Runs `netctl --data-dir DIR ARGS...` to completion.
 pub fn netctl(data_dir: &Path, args: &[&str]) -> Output {
+    let _one_up = one_up_at_a_time(args);
     command(data_dir, args)
         .stdin(Stdio::null())
         .output()
         .expect("run netctl")
 }
 
+/// `netctl up` picks free ports, releases them, then starts each process on
+/// its own: two `up`s of one test binary at once (its tests run in
+/// parallel) could hand the same port to both networks, and one process
+/// fails to listen. Other commands, and `up`s of other test binaries (which
+/// cargo runs one after another), do not race this way.
+fn one_up_at_a_time(args: &[&str]) -> Option<std::sync::MutexGuard<'static, ()>> {
+    static UP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    (args.first() == Some(&"up"))
+        .then(|| UP.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
 /// [`netctl`] from the working directory `cwd` (DIR may be relative to it).
 pub fn netctl_in(cwd: &Path, data_dir: &Path, args: &[&str]) -> Output {
+    let _one_up = one_up_at_a_time(args);
     command(data_dir, args)
         .current_dir(cwd)
         .stdin(Stdio::null())
