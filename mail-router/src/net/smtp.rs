@@ -14,15 +14,13 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use role_runtime::server::{Interrupted, Service, Session};
 use role_runtime::tls::{Stream, TlsAcceptor};
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
-};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
-use super::lines::Line;
+use super::lines::{Line, read_piece};
 use super::pop3::Logins;
 use super::{Shared, now_ms};
 use crate::smtp::{Action, AuthOutcome, SmtpConfig, SmtpSession, complete_headers};
@@ -203,29 +201,6 @@ impl MessageIds {
         let mut id = counter.to_be_bytes();
         id[..6].copy_from_slice(&now_ms().to_be_bytes()[2..]);
         id
-    }
-}
-
-/// One piece of the client's input into `buf` (replacing what it held): the
-/// bytes up to and including the next LF, at most `max` bytes and its line
-/// end. Unlike [`super::lines::read_line`] the line end stays, CRLF or a
-/// bare LF: the SMTP session refuses the bare one (RFC 5321 2.3.8).
-async fn read_piece<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-    within: Duration,
-) -> Line {
-    buf.clear();
-    let limit = max as u64 + 2;
-    let mut bounded = (&mut *reader).take(limit);
-    let read = tokio::time::timeout(within, bounded.read_until(b'\n', buf)).await;
-    match read {
-        Err(_) => Line::TimedOut,
-        Ok(Err(_)) | Ok(Ok(0)) => Line::Closed,
-        Ok(Ok(_)) if buf.ends_with(b"\n") => Line::Text,
-        Ok(Ok(_)) if buf.len() as u64 >= limit => Line::TooLong,
-        Ok(Ok(_)) => Line::Closed,
     }
 }
 
