@@ -204,6 +204,9 @@ impl MessageIds {
     }
 }
 
+/// What a session is told when the drain ends it between commands.
+const SHUTTING_DOWN: &str = "421 4.3.2 Shutting down, try again later";
+
 /// Writes a reply, each of its lines ended by CRLF, in one write; `out` is
 /// the session's buffer for it.
 async fn send<W: AsyncWrite + Unpin>(
@@ -255,12 +258,7 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
             match session.wait_for_client(read).await {
                 Ok(read) => read,
                 Err(Interrupted::Draining) => {
-                    let _ = send(
-                        reader.get_mut(),
-                        &mut out,
-                        "421 4.3.2 Shutting down, try again later",
-                    )
-                    .await;
+                    let _ = send(reader.get_mut(), &mut out, SHUTTING_DOWN).await;
                     return;
                 }
                 Err(Interrupted::Evicted) => {
@@ -321,12 +319,7 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
                 match check_auth(service, &session, login, password).await {
                     Some(outcome) => smtp.authenticated(outcome),
                     None => {
-                        let _ = send(
-                            reader.get_mut(),
-                            &mut out,
-                            "421 4.3.2 Shutting down, try again later",
-                        )
-                        .await;
+                        let _ = send(reader.get_mut(), &mut out, SHUTTING_DOWN).await;
                         return;
                     }
                 }
