@@ -47,7 +47,16 @@ enum Command {
     /// "processes": [{"id", "node", "role", "pid", "alive", "endpoints",
     /// "smtp", "pop3", "pop3s", "smtps", "submission", "status", "health",
     /// "degraded", "error"}]}. TLS endpoints are checked with DATA_DIR/tls/ca.pem.
-    Status,
+    Status(commands::status::StatusArgs),
+    /// What each process did lately: dirsync cycles, replication sessions,
+    /// migration steps; newest first.
+    History(commands::history::HistoryArgs),
+    /// Serve a live web page of the network on loopback; the first line
+    /// printed is `dashboard http://HOST:PORT/`.
+    Dashboard(commands::dashboard::DashboardArgs),
+    /// Follow a migration started elsewhere (another terminal or a script)
+    /// until it ends.
+    Watch(commands::watch::WatchArgs),
     /// Stop every process of the network (SIGTERM, then SIGKILL after 10 s).
     Down,
     /// The global address list as post office PO sees it. --json: an array of
@@ -225,11 +234,30 @@ fn locked_command(command: &Command) -> Option<String> {
             post_offices, to, ..
         } => Some(format!("migrate {} --to {to}", names(post_offices))),
         Command::Rollback { po, .. } => Some(format!("rollback {po}")),
-        Command::Status | Command::Gal { .. } | Command::User(_) | Command::Demo { .. } => None,
+        Command::Status(_)
+        | Command::History(_)
+        | Command::Dashboard(_)
+        | Command::Watch(_)
+        | Command::Gal { .. }
+        | Command::User(_)
+        | Command::Demo { .. } => None,
+    }
+}
+
+/// `netctl gal POA | head -1`: once the reader is gone, end as every Unix
+/// filter does (killed by SIGPIPE, nothing on stderr) rather than panic in
+/// `println!`. Sockets are unaffected: Rust writes to them with
+/// MSG_NOSIGNAL and still sees EPIPE as an error.
+fn quiet_on_closed_pipe() {
+    // SAFETY: called first thing in main, before any thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     role_runtime::process::private_files();
     role_runtime::process::init_logging("warn");
@@ -258,16 +286,10 @@ fn main() -> ExitCode {
         Command::Up { topology } => {
             commands::up::run(&topology, &data_dir).map(|s| commands::up::print(&s, cli.json))
         }
-        Command::Status => commands::status::collect(&data_dir).map(|(state, reports)| {
-            if cli.json {
-                println!(
-                    "{}",
-                    commands::status::processes_json(&state, Some(&reports))
-                );
-            } else {
-                commands::status::print(&state, &reports);
-            }
-        }),
+        Command::Status(args) => commands::status::run(&data_dir, cli.json, &args),
+        Command::History(args) => commands::history::run(&data_dir, cli.json, &args),
+        Command::Dashboard(args) => commands::dashboard::run(&data_dir, cli.json, &args),
+        Command::Watch(args) => commands::watch::run(&data_dir, cli.json, &args),
         Command::Down => commands::down::run(&data_dir).map(|stopped| {
             for (id, graceful) in stopped {
                 println!("stopped {id}{}", if graceful { "" } else { " (killed)" });

@@ -27,6 +27,19 @@ use crate::client::Operator;
 use crate::state::{NetworkState, Secrets};
 use crate::supervisor;
 
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {}
+
+pub fn run(data_dir: &Path, json: bool, _args: &StatusArgs) -> Result<(), NetctlError> {
+    let (state, reports) = collect(data_dir)?;
+    if json {
+        println!("{}", processes_json(&state, Some(&reports)));
+    } else {
+        print(&state, &reports);
+    }
+    Ok(())
+}
+
 /// What one process reported: its status keys, in its order, and its health.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
