@@ -183,6 +183,7 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
                     started_ms: 0,
                     steps: vec![],
                     resumed: 0,
+                    verify_started_ms: None,
                 }
             }
         };
@@ -218,6 +219,10 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
         },
         &mut progress,
     )?;
+    if j.verify_started_ms.is_none() {
+        j.verify_started_ms = Some(run::now_ms());
+        journal::save(data_dir, &j)?;
+    }
     // The journal stays open until the verification passes: a process that
     // dies now is restarted, and a verification that fails anyway is
     // resumed by the same command, not refused as "already on HUB".
@@ -232,7 +237,7 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
                 data_dir.display()
             ))
         })?;
-    journal::close(data_dir, &j)?;
+    journal::close(data_dir, &j, run::outcome(&net, &j))?;
     print_report(&report, &verification, began.elapsed(), args.json);
     Ok(())
 }

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::history::{self, Outcome};
 pub use super::plan::Method;
 use super::plan::StepId;
+use super::run::now_ms;
 use crate::NetctlError;
 use crate::state::{load_toml, save_toml};
 
@@ -42,6 +44,10 @@ pub struct Journal {
     /// How many times the wave was resumed after an interruption.
     #[serde(default)]
     pub resumed: u32,
+    /// When the final verification (complete GALs, test mails) started;
+    /// `None` until every step is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_started_ms: Option<u64>,
 }
 
 impl Journal {
@@ -85,28 +91,43 @@ fn journal_path(data_dir: &Path) -> PathBuf {
     data_dir.join("migration.toml")
 }
 
+/// The wave in progress, if any. A journal removed while it is read (the
+/// wave just ended, seen by `netctl watch`) is no journal.
 pub fn load(data_dir: &Path) -> Result<Option<Journal>, NetctlError> {
     let path = journal_path(data_dir);
-    if !path.exists() {
-        return Ok(None);
-    }
-    load_toml(data_dir, &path).map(Some)
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => return load_toml(data_dir, &path).map(Some),
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| NetctlError::BadState {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 pub fn save(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
     save_toml(journal, &journal_path(data_dir))
 }
 
-/// The wave is over: its record moves to `migrations/` (the history).
-pub fn close(data_dir: &Path, journal: &Journal) -> Result<(), NetctlError> {
-    let done = data_dir
-        .join("migrations")
-        .join(format!("{}.toml", journal.started_ms));
-    save_toml(journal, &done)?;
-    std::fs::remove_file(journal_path(data_dir)).map_err(|source| NetctlError::Write {
-        path: journal_path(data_dir).display().to_string(),
-        source,
-    })
+/// The wave is over: its record joins the history (`migrations.toml`)
+/// first, then the journal goes, so a reader that finds no journal finds
+/// the wave recorded. Killed in between, the same command runs again,
+/// verifies again and replaces the record.
+pub fn close(data_dir: &Path, journal: &Journal, outcome: Outcome) -> Result<(), NetctlError> {
+    history::record(
+        data_dir,
+        history::WaveRecord::ended(journal, outcome, now_ms()),
+    )?;
+    match std::fs::remove_file(journal_path(data_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NetctlError::Write {
+            path: journal_path(data_dir).display().to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Post office to the hub it is on now, where that differs from the topology.
@@ -148,6 +169,7 @@ mod tests {
             started_ms: 1,
             steps: vec![],
             resumed: 0,
+            verify_started_ms: None,
         }
     }
 
@@ -179,8 +201,10 @@ mod tests {
         assert_eq!(load(dir.path()).unwrap(), Some(j.clone()));
         assert!(j.same_wave(&["POC".into()], "H2"));
         assert!(!j.same_wave(&["POC".into()], "H"));
-        close(dir.path(), &j).unwrap();
+        close(dir.path(), &j, Outcome::Migrated).unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
-        assert!(dir.path().join("migrations/1.toml").exists());
+        let waves = history::waves(dir.path()).unwrap();
+        assert_eq!(waves.len(), 1);
+        assert_eq!(waves[0].started_ms, 1);
     }
 }

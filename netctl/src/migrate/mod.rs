@@ -5,8 +5,10 @@
 //! * [`plan`]: the steps as data (actions and checks), no I/O;
 //! * [`journal`]: the wave in progress on disk, so a killed `netctl` resumes;
 //! * [`run`]: the executor against the live network;
-//! * [`verify`]: complete GALs and a test mail each way at the end.
+//! * [`verify`]: complete GALs and a test mail each way at the end;
+//! * [`history`]: every wave's steps, the ended ones kept in a bounded record.
 
+pub mod history;
 pub mod journal;
 pub mod plan;
 pub mod run;

@@ -108,6 +108,39 @@ impl std::fmt::Display for StepId {
     }
 }
 
+/// A step's title for an operator following a wave (`netctl watch`, the
+/// dashboard, the history): short, naming the post offices and hubs, without
+/// the network's other nodes. `step` is "A".."G" or "verify"; `from` are the
+/// hubs the post offices leave.
+pub fn title(
+    step: &str,
+    method: Method,
+    post_offices: &[String],
+    from: &[String],
+    to: &str,
+) -> String {
+    let pos = post_offices.join(" ");
+    let mut hubs: Vec<&str> = from.iter().map(String::as_str).collect();
+    hubs.sort_unstable();
+    hubs.dedup();
+    let from = hubs.join("/");
+    match (step, method) {
+        ("A", _) => format!("mail for {pos} goes to {to}"),
+        ("B", Method::Patent) => format!("{from} removes {pos}'s requestor"),
+        ("B", Method::Handover) => format!("{from} hands {pos}'s users to the bridge"),
+        ("C", _) => format!("{from} deletes {pos}'s users"),
+        ("D", _) => format!("the deletes cross the bridge: {to} holds none of {pos}'s users"),
+        ("E", _) => format!("{pos}'s requestor points at {to}"),
+        ("F", _) => format!("{pos} upload their users to {to}"),
+        ("G", Method::Patent) => format!("{pos}'s users cross the bridge back to {from}"),
+        ("G", Method::Handover) => {
+            format!("the bridge replaces its copies of {pos}'s users and carries them to {from}")
+        }
+        ("verify", _) => "every GAL complete; a test mail each way".to_owned(),
+        (other, _) => format!("step {other}"),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub id: StepId,

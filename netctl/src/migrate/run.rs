@@ -11,6 +11,7 @@ use wire_format::{
     SetRoute, SyncNow,
 };
 
+use super::history::Outcome;
 use super::journal::{self, Journal, Method, Move, Placement};
 use super::plan::{self, Action, Check, Step, StepId};
 use crate::NetctlError;
@@ -147,6 +148,7 @@ pub fn begin(
         started_ms: now_ms(),
         steps: Vec::new(),
         resumed: 0,
+        verify_started_ms: None,
     };
     journal::save(&net.data_dir, &j)?;
     Ok(j)
@@ -177,8 +179,27 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<WaveReport, NetctlError> {
     let report = run_steps(net, &mut j, opts, progress)?;
-    journal::close(&net.data_dir, &j)?;
+    journal::close(&net.data_dir, &j, outcome(net, &j))?;
     Ok(report)
+}
+
+/// A wave that takes every post office back to the hub the topology puts
+/// it on is a rollback; any other a migration.
+pub fn outcome(net: &Network, j: &Journal) -> Outcome {
+    let home = |po: &str| {
+        Name::new(po)
+            .ok()
+            .and_then(|po| net.topology.node(&po).and_then(|n| n.hub))
+    };
+    let back = !j.moves.is_empty()
+        && j.moves
+            .iter()
+            .all(|m| home(&m.post_office).is_some_and(|h| h.as_str() == j.to));
+    if back {
+        Outcome::RolledBack
+    } else {
+        Outcome::Migrated
+    }
 }
 
 /// Runs the wave's remaining steps (none when only its verification is left)
