@@ -233,6 +233,50 @@ fn samples() -> Vec<Message> {
             detail: "deleted 3 entries".into(),
         }
         .into(),
+        HistoryRequest {
+            since_ms: 1_700_000_000_000,
+            max: 50,
+        }
+        .into(),
+        HistoryPage {
+            events: vec![
+                HistoryEvent {
+                    seq: 7,
+                    kind: HistoryKind::DirsyncCycle,
+                    peer: Some(name("H")),
+                    started_ms: 1_700_000_000_000,
+                    ended_ms: 1_700_000_000_042,
+                    full: false,
+                    sent: 1,
+                    received: 0,
+                    applied: 0,
+                    added: 1,
+                    updated: 0,
+                    deleted: 0,
+                    refused: 0,
+                    quiet_before: 12,
+                    error: None,
+                },
+                HistoryEvent {
+                    seq: 6,
+                    kind: HistoryKind::DirsyncCycle,
+                    peer: Some(name("H")),
+                    started_ms: 1_699_999_990_000,
+                    ended_ms: 1_699_999_990_001,
+                    full: false,
+                    sent: 0,
+                    received: 0,
+                    applied: 0,
+                    added: 0,
+                    updated: 0,
+                    deleted: 0,
+                    refused: 0,
+                    quiet_before: 0,
+                    error: Some("connection refused".into()),
+                },
+            ],
+        }
+        .into(),
         ErrorReply {
             code: ErrorCode::Forbidden,
             text: "POB may not write ACME/POA/JSMITH".into(),

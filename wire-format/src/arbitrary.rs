@@ -8,9 +8,9 @@ use ::arbitrary::{Arbitrary, Result, Unstructured};
 use bytes::Bytes;
 
 use crate::limits::{
-    MAX_ATTRIBUTES, MAX_CHUNK_ITEMS, MAX_DETAIL_LEN, MAX_ENDPOINT_LEN, MAX_NAME_LEN,
-    MAX_PASSWORD_LEN, MAX_RECIPIENTS, MAX_STATUS_ITEMS, MAX_STATUS_TEXT_LEN,
-    MAX_SUMMARY_POST_OFFICES, MAX_TEXT_LEN, MAX_VECTOR_LEN,
+    MAX_ATTRIBUTES, MAX_CHUNK_ITEMS, MAX_DETAIL_LEN, MAX_ENDPOINT_LEN, MAX_HISTORY_EVENTS,
+    MAX_HISTORY_TEXT_LEN, MAX_NAME_LEN, MAX_PASSWORD_LEN, MAX_RECIPIENTS, MAX_STATUS_ITEMS,
+    MAX_STATUS_TEXT_LEN, MAX_SUMMARY_POST_OFFICES, MAX_TEXT_LEN, MAX_VECTOR_LEN,
 };
 use crate::*;
 
@@ -71,6 +71,12 @@ impl<'a> Arbitrary<'a> for StatusValue {
             1 => StatusValue::Text(text(MAX_STATUS_TEXT_LEN)(u)?),
             _ => StatusValue::Flag(u.arbitrary()?),
         })
+    }
+}
+
+impl<'a> Arbitrary<'a> for HistoryKind {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        u.choose(&HistoryKind::ALL).copied()
     }
 }
 
@@ -185,6 +191,27 @@ arbitrary_structs! {
     PostOfficeDigest { post_office, entries, digest }
     GalSummary { post_offices = list(MAX_SUMMARY_POST_OFFICES) }
     AdminOk { detail = text(MAX_DETAIL_LEN) }
+    HistoryRequest { since_ms, max }
+    HistoryEvent {
+        seq,
+        kind,
+        peer,
+        started_ms,
+        ended_ms,
+        full,
+        sent,
+        received,
+        applied,
+        added,
+        updated,
+        deleted,
+        refused,
+        quiet_before,
+        error = |u: &mut Unstructured<'a>| {
+            Ok(if u.arbitrary()? { Some(text(MAX_HISTORY_TEXT_LEN)(u)?) } else { None })
+        },
+    }
+    HistoryPage { events = list(MAX_HISTORY_EVENTS) }
 
     ErrorReply { code, text = text(MAX_DETAIL_LEN) }
 }
@@ -210,7 +237,7 @@ arbitrary_message! {
     MailTransfer, MailAck,
     StatusRequest, StatusReport, UserUpsert, UserDelete, SyncNow, SetRoute, ListGal, GalPage,
     RemoveRequestor, PurgePostOffice, Repoint, RestoreRequestor, GalSummaryRequest, GalSummary,
-    AdminOk, ErrorReply,
+    AdminOk, HistoryRequest, HistoryPage, ErrorReply,
 }
 
 #[cfg(test)]

@@ -35,3 +35,7 @@ pub const MAX_STATUS_ITEMS: usize = 4096;
 pub const MAX_STATUS_TEXT_LEN: usize = 1024;
 /// Post offices in a GAL summary.
 pub const MAX_SUMMARY_POST_OFFICES: usize = 65_536;
+/// Events in one run-history page: a process keeps at most this many.
+pub const MAX_HISTORY_EVENTS: usize = 1000;
+/// A run-history event's error text.
+pub const MAX_HISTORY_TEXT_LEN: usize = 1024;

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod dirsync;
 pub mod error;
 pub mod handshake;
+pub mod history;
 pub mod mail;
 pub mod replication;
 
@@ -16,6 +17,7 @@ pub use admin::*;
 pub use dirsync::*;
 pub use error::*;
 pub use handshake::*;
+pub use history::*;
 pub use mail::*;
 pub use replication::*;
 
@@ -145,6 +147,9 @@ messages! {
     0x4C => GalSummaryRequest,
     0x4D => GalSummary,
     0x4F => AdminOk,
+
+    0x50 => HistoryRequest,
+    0x51 => HistoryPage,
 
     0x7F => ErrorReply,
 }

@@ -314,8 +314,66 @@ fn admin() -> BoxedStrategy<Message> {
     .boxed()
 }
 
+fn history_event() -> impl Strategy<Value = HistoryEvent> {
+    (
+        any::<u64>(),
+        prop::sample::select(HistoryKind::ALL.to_vec()),
+        option::of(name()),
+        (any::<u64>(), any::<u64>(), any::<bool>()),
+        any::<[u64; 8]>(),
+        option::of(text(1024)),
+    )
+        .prop_map(
+            |(seq, kind, peer, (started_ms, ended_ms, full), counts, error)| {
+                let [
+                    sent,
+                    received,
+                    applied,
+                    added,
+                    updated,
+                    deleted,
+                    refused,
+                    quiet_before,
+                ] = counts;
+                HistoryEvent {
+                    seq,
+                    kind,
+                    peer,
+                    started_ms,
+                    ended_ms,
+                    full,
+                    sent,
+                    received,
+                    applied,
+                    added,
+                    updated,
+                    deleted,
+                    refused,
+                    quiet_before,
+                    error,
+                }
+            },
+        )
+}
+
+fn history() -> BoxedStrategy<Message> {
+    prop_oneof![
+        (any::<u64>(), any::<u32>())
+            .prop_map(|(since_ms, max)| HistoryRequest { since_ms, max }.into()),
+        vec(history_event(), 0..6).prop_map(|events| HistoryPage { events }.into()),
+    ]
+    .boxed()
+}
+
 pub fn message() -> impl Strategy<Value = Message> {
-    prop_oneof![handshake(), dirsync(), replication(), mail(), admin()]
+    prop_oneof![
+        handshake(),
+        dirsync(),
+        replication(),
+        mail(),
+        admin(),
+        history()
+    ]
 }
 
 pub fn frame() -> impl Strategy<Value = Frame> {
