@@ -6,10 +6,14 @@
 //! * [`journal`]: the wave in progress on disk, so a killed `netctl` resumes;
 //! * [`run`]: the executor against the live network;
 //! * [`verify`]: complete GALs and a test mail each way at the end;
-//! * [`history`]: every wave's steps, the ended ones kept in a bounded record.
+//! * [`history`]: every wave's steps, the ended ones kept in a bounded record;
+//! * [`progress`]: how far the wave in progress has got, per post office;
+//! * [`owner`]: whether a netctl still runs the journaled wave.
 
 pub mod history;
 pub mod journal;
+pub mod owner;
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod verify;

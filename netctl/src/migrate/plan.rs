@@ -108,6 +108,16 @@ impl std::fmt::Display for StepId {
     }
 }
 
+/// The steps a wave of `method` runs, in order (as [`move_post_office`] and
+/// [`handover`] build them).
+pub fn step_ids(method: Method) -> Vec<StepId> {
+    use StepId::*;
+    match method {
+        Method::Patent => vec![A, B, C, D, E, F, G],
+        Method::Handover => vec![A, B, E, F, G],
+    }
+}
+
 /// A step's title for an operator following a wave (`netctl watch`, the
 /// dashboard, the history): short, naming the post offices and hubs, without
 /// the network's other nodes. `step` is "A".."G" or "verify"; `from` are the
@@ -382,6 +392,18 @@ mod tests {
                 post_office: n("POC")
             }]
         );
+    }
+
+    #[test]
+    fn step_ids_are_the_plans_own() {
+        for method in [Method::Patent, Method::Handover] {
+            let steps = match method {
+                Method::Patent => move_post_office(n("H3"), n("POC"), n("H"), n("H2")),
+                Method::Handover => handover(n("H3"), n("F1"), n("POC"), n("H"), n("H2")),
+            };
+            let ids: Vec<StepId> = steps.iter().map(|s| s.id).collect();
+            assert_eq!(step_ids(method), ids);
+        }
     }
 
     #[test]
