@@ -22,6 +22,7 @@ pub use peer_link::{MIN_SECRET_HEX_DIGITS, Secret, WeakSecret, check_strength};
 pub use retry::RETRY;
 
 pub mod config;
+pub mod history;
 pub mod process;
 pub mod server;
 pub mod tls;

@@ -11,10 +11,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wire_format::{
-    ErrorCode, ErrorReply, Frame, Health, Message, MessageType, Name, Pong, Role, StatusReport,
+    ErrorCode, ErrorReply, Frame, Health, HistoryPage, HistoryRequest, Message, MessageType, Name,
+    Pong, Role, StatusReport,
 };
 
 use super::{Service, Session, Shutdown};
+use crate::history::History;
 
 /// Who a wire listener proves to be, and whom it admits.
 #[derive(Clone)]
@@ -127,8 +129,15 @@ pub trait RequestHandler: Send + Sync + 'static {
     /// store's first error.
     fn status(&self) -> impl Future<Output = Result<StatusReport, String>> + Send;
 
+    /// The process's run history, from which the loop answers the
+    /// operator's `HistoryRequest`; a role that records none (the default)
+    /// answers an empty page.
+    fn history(&self) -> Option<&History> {
+        None
+    }
+
     /// Answers one request (never a `Ping`, nor an operator's
-    /// `StatusRequest`: the loop answers those).
+    /// `StatusRequest` or `HistoryRequest`: the loop answers those).
     /// `Closed` and `Timeout` end the connection quietly; any other error
     /// is answered with an error frame (see [`error_code`]) and the
     /// connection goes on.
@@ -210,6 +219,9 @@ pub async fn serve_requests<H: RequestHandler>(
                             };
                             conn.reply(id, report).await
                         }
+                        Message::HistoryRequest(request) if operator => {
+                            answer_history(&mut conn, id, handler.history(), &request).await
+                        }
                         _ => handler.handle(&mut conn, &mut session, frame).await,
                     };
                     match result {
@@ -255,6 +267,22 @@ pub async fn serve_requests<H: RequestHandler>(
                 return;
             }
         }
+    }
+}
+
+/// The operator's `HistoryRequest`: a page of `history`, an empty one when
+/// the role records none, or `Unavailable` with why when its history file
+/// could not be opened.
+async fn answer_history(
+    conn: &mut Connection,
+    id: u32,
+    history: Option<&History>,
+    request: &HistoryRequest,
+) -> Result<(), LinkError> {
+    match history.map(|h| h.page(request.since_ms, request.max)) {
+        None => conn.reply(id, HistoryPage { events: Vec::new() }).await,
+        Some(Ok(events)) => conn.reply(id, HistoryPage { events }).await,
+        Some(Err(why)) => conn.reply_error(id, ErrorCode::Unavailable, why).await,
     }
 }
 
