@@ -275,3 +275,6 @@ pub fn detail_lines(state: &NetworkState, reports: &Reports, now_ms: u64) -> Vec
     }
     lines
 }
+
+#[cfg(test)]
+mod tests;

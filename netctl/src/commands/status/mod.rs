@@ -39,6 +39,8 @@ use crate::client::Operator;
 use crate::state::{NetworkState, Secrets};
 use crate::supervisor;
 
+#[cfg(test)]
+mod fixtures;
 mod human;
 mod json;
 mod keys;

@@ -296,3 +296,6 @@ fn figures(role: RoleKind, report: &Report) -> Vec<Figure> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
