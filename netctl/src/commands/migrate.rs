@@ -9,6 +9,7 @@ use serde_json::json;
 use wire_format::Name;
 
 use crate::NetctlError;
+use crate::migrate::display::{self, Mode, WaveDisplay, WaveProgress};
 use crate::migrate::journal::{self, Method, Placement};
 use crate::migrate::plan::{Action, Check, StepId};
 use crate::migrate::run::{self, Options, Progress, WaveReport};
@@ -208,25 +209,43 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
         }
         print_plan(&net, &j);
     }
-    let mut progress = TerminalProgress::new(args.json);
+    let display = WaveDisplay::new(Mode::for_stdout(args.json));
     let began = Instant::now();
+    let outcome = display::polling_while(data_dir, &display, || {
+        run_and_verify(&mut net, &mut j, args, &mut WaveProgress(&display))
+    });
+    display.finish();
+    let (report, verification) = outcome?;
+    journal::close(data_dir, &j, run::outcome(&net, &j))?;
+    print_report(&report, &verification, began.elapsed(), args.json);
+    Ok(())
+}
+
+/// The wave's remaining steps, then its final verification.
+fn run_and_verify(
+    net: &mut Network,
+    j: &mut journal::Journal,
+    args: &MigrateArgs<'_>,
+    progress: &mut dyn Progress,
+) -> Result<(WaveReport, Verification), NetctlError> {
+    let data_dir = net.data_dir.clone();
     let report = run::run_steps(
-        &mut net,
-        &mut j,
+        net,
+        j,
         &Options {
             method: args.method,
             step_timeout: args.step_timeout,
         },
-        &mut progress,
+        progress,
     )?;
     if j.verify_started_ms.is_none() {
         j.verify_started_ms = Some(run::now_ms());
-        journal::save(data_dir, &j)?;
+        journal::save(&data_dir, j)?;
     }
     // The journal stays open until the verification passes: a process that
     // dies now is restarted, and a verification that fails anyway is
     // resumed by the same command, not refused as "already on HUB".
-    let verification = final_verification(&mut net, &report, args.verify_timeout, &mut progress)
+    let verification = final_verification(net, &report, args.verify_timeout, progress)
         .map_err(|e| {
             let why = match e {
                 NetctlError::Verification(why) => why,
@@ -237,9 +256,7 @@ pub fn migrate(data_dir: &Path, args: &MigrateArgs<'_>) -> Result<(), NetctlErro
                 data_dir.display()
             ))
         })?;
-    journal::close(data_dir, &j, run::outcome(&net, &j))?;
-    print_report(&report, &verification, began.elapsed(), args.json);
-    Ok(())
+    Ok((report, verification))
 }
 
 pub struct Verification {

@@ -8,8 +8,12 @@
 //! * [`verify`]: complete GALs and a test mail each way at the end;
 //! * [`history`]: every wave's steps, the ended ones kept in a bounded record;
 //! * [`progress`]: how far the wave in progress has got, per post office;
-//! * [`owner`]: whether a netctl still runs the journaled wave.
+//! * [`owner`]: whether a netctl still runs the journaled wave;
+//! * [`display`]: the wave's progress on the terminal or as plain lines;
+//! * [`follow`]: what changed between two looks, for `netctl watch`.
 
+pub mod display;
+pub mod follow;
 pub mod history;
 pub mod journal;
 pub mod owner;

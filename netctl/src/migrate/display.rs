@@ -1,0 +1,294 @@
+//! The wave in progress on the operator's screen: on a terminal, a line per
+//! step and a bar per post office (users moved of its users, step, ETA);
+//! into a pipe or a file, the same as plain lines, one each time a post
+//! office's progress changes; nothing with `--json`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::plan::StepId;
+use super::progress::{PostOfficeProgress, Progress};
+use super::run;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Bars redrawn in place (stdout is a terminal).
+    Bars,
+    /// A plain line per change (stdout is a pipe or a file).
+    Lines,
+    /// Nothing but the final report (`--json`).
+    Quiet,
+}
+
+impl Mode {
+    pub fn for_stdout(json: bool) -> Mode {
+        if json {
+            Mode::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// A duration as an operator reads it: "850 ms", "12 s", "3 min 5 s",
+/// "2 h 3 min".
+pub fn human(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0 => format!("{ms} ms"),
+        1..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn count(n: Option<u64>) -> String {
+    n.map_or_else(|| "?".to_owned(), |n| n.to_string())
+}
+
+/// One post office's progress as a line (the changing part: no clock in
+/// it, so a line is printed again only when something moved).
+pub fn line(po: &PostOfficeProgress) -> String {
+    let eta = match po.eta_ms {
+        Some(ms) => format!(", ETA {}", human(ms)),
+        None => String::new(),
+    };
+    format!(
+        "progress {}: step {} ({}/{} done), {}/{} users moved, {} sees {}{eta}",
+        po.post_office,
+        po.step,
+        po.steps_done,
+        po.steps_total,
+        count(po.users_moved),
+        count(po.users_total),
+        po.from,
+        count(po.users_at_source),
+    )
+}
+
+/// What `netctl migrate` shows while a wave runs. Shared between the
+/// executor's thread (steps, notes) and the thread polling the processes
+/// (users moved).
+pub struct WaveDisplay {
+    mode: Mode,
+    multi: MultiProgress,
+    step: Mutex<Option<ProgressBar>>,
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
+    printed: Mutex<BTreeMap<String, String>>,
+}
+
+impl WaveDisplay {
+    pub fn new(mode: Mode) -> WaveDisplay {
+        let target = match mode {
+            Mode::Bars => ProgressDrawTarget::stdout(),
+            Mode::Lines | Mode::Quiet => ProgressDrawTarget::hidden(),
+        };
+        WaveDisplay {
+            mode,
+            multi: MultiProgress::with_draw_target(target),
+            step: Mutex::new(None),
+            bars: Mutex::new(BTreeMap::new()),
+            printed: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// A line above the bars (or plain).
+    pub fn println(&self, text: &str) {
+        match self.mode {
+            Mode::Bars => {
+                if self.multi.println(text).is_err() {
+                    println!("{text}");
+                }
+            }
+            Mode::Lines => println!("{text}"),
+            Mode::Quiet => {}
+        }
+    }
+
+    /// The progress polled from the processes.
+    pub fn update(&self, p: &Progress) {
+        match self.mode {
+            Mode::Bars => self.draw_bars(p),
+            Mode::Lines => {
+                let mut printed = self.printed.lock().unwrap_or_else(|e| e.into_inner());
+                for po in &p.post_offices {
+                    let text = line(po);
+                    if printed.get(&po.post_office) != Some(&text) {
+                        println!("{text}");
+                        printed.insert(po.post_office.clone(), text);
+                    }
+                }
+            }
+            Mode::Quiet => {}
+        }
+    }
+
+    fn draw_bars(&self, p: &Progress) {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        for po in &p.post_offices {
+            let bar = bars.entry(po.post_office.clone()).or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new(0));
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{prefix:>6} [{bar:30}] {pos}/{len} users moved  {msg}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(po.post_office.clone());
+                bar
+            });
+            bar.set_length(po.users_total.unwrap_or(0));
+            bar.set_position(po.users_moved.unwrap_or(0));
+            let eta = po
+                .eta_ms
+                .map(|ms| format!(", ETA {}", human(ms)))
+                .unwrap_or_default();
+            bar.set_message(format!(
+                "step {} ({}/{}), {} sees {}{eta}",
+                po.step,
+                po.steps_done,
+                po.steps_total,
+                po.from,
+                count(po.users_at_source)
+            ));
+        }
+    }
+
+    /// Takes the bars off the screen before the report.
+    pub fn finish(&self) {
+        if let Some(bar) = self.step.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+        for bar in self.bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
+    }
+}
+
+/// How often the processes are asked how far the wave has got.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Runs `work` (the wave) while another thread asks the processes of the
+/// network in `data_dir` how far it has got and shows it. Nothing is asked
+/// in [`Mode::Quiet`].
+pub fn polling_while<R>(
+    data_dir: &std::path::Path,
+    display: &WaveDisplay,
+    work: impl FnOnce() -> R,
+) -> R {
+    if display.mode == Mode::Quiet {
+        return work();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let is_done = || done.load(std::sync::atomic::Ordering::Relaxed);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !is_done() {
+                // A process restarting answers nothing: shown as "?".
+                if let Ok(Some(p)) = super::progress::current(data_dir) {
+                    display.update(&p);
+                }
+                let next = std::time::Instant::now() + POLL;
+                while !is_done() && std::time::Instant::now() < next {
+                    std::thread::sleep(POLL / 10);
+                }
+            }
+        });
+        let answer = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        answer
+    })
+}
+
+/// The executor's view of a [`WaveDisplay`].
+pub struct WaveProgress<'a>(pub &'a WaveDisplay);
+
+impl run::Progress for WaveProgress<'_> {
+    fn step_started(&mut self, step: StepId, what: &str) {
+        let d = self.0;
+        if d.mode == Mode::Quiet {
+            return;
+        }
+        d.println(&format!("step {step}: {what}"));
+        if d.mode == Mode::Bars {
+            let bar = d.multi.insert(0, ProgressBar::new_spinner());
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} step {prefix}: {msg} [{elapsed}]")
+            {
+                bar.set_style(style);
+            }
+            bar.set_prefix(step.to_string());
+            bar.set_message(what.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            if let Some(old) = d
+                .step
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace(bar)
+            {
+                old.finish_and_clear();
+            }
+        }
+    }
+
+    fn waiting(&mut self, _step: StepId, detail: &str) {
+        if let Some(bar) = &*self.0.step.lock().unwrap_or_else(|e| e.into_inner()) {
+            bar.set_message(detail.to_owned());
+        }
+    }
+
+    fn step_done(&mut self, step: StepId, took: Duration) {
+        let d = self.0;
+        if let Some(bar) = d.step.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+        d.println(&format!("step {step}: done in {} ms", took.as_millis()));
+    }
+
+    fn note(&mut self, text: &str) {
+        self.0.println(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_an_operator_says_them() {
+        assert_eq!(human(850), "850 ms");
+        assert_eq!(human(12_400), "12 s");
+        assert_eq!(human(185_000), "3 min 5 s");
+        assert_eq!(human(7_380_000), "2 h 3 min");
+    }
+
+    #[test]
+    fn a_progress_line_names_step_users_and_the_old_side() {
+        let po = PostOfficeProgress {
+            post_office: "POC".into(),
+            from: "H".into(),
+            step: "F".into(),
+            title: "POC upload their users to H2".into(),
+            steps_done: 5,
+            steps_total: 8,
+            users_moved: Some(3),
+            users_total: Some(6),
+            users_at_source: None,
+            eta_ms: Some(2_000),
+        };
+        assert_eq!(
+            line(&po),
+            "progress POC: step F (5/8 done), 3/6 users moved, H sees ?, ETA 2 s"
+        );
+    }
+}
