@@ -11,6 +11,8 @@
 //! listen = "127.0.0.1:0"       # the wire listener (port 0: any free port)
 //! operator_secret = "..."      # key of the operator connecting as OPERATOR:
 //!                              # 32+ random hex digits (`openssl rand -hex 16`)
+//! metrics_listen = "127.0.0.1:0"  # optional: /metrics and /health (see
+//! ready_lag_seconds = 300         # `crate::metrics`), and the ready bound
 //!
 //! [limits]                     # optional; see `Limits` for each default
 //! wire_connections = 256
@@ -39,21 +41,78 @@ pub struct CommonConfig {
     pub listen: String,
     /// The key of the operator (netctl), who connects as `OPERATOR`.
     pub operator_secret: Secret<String>,
+    /// `host:port` of the HTTP listener serving `/metrics`, `/health/live`
+    /// and `/health/ready` (see [`crate::metrics`]); loopback and any free
+    /// port (announced on stdout) unless set.
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: String,
+    /// How far behind, in seconds, a process may be and still answer
+    /// `/health/ready` with 200 (a requestor's last successful cycle, a
+    /// replication peer's lag, the oldest queued message).
+    #[serde(default = "default_ready_lag_seconds")]
+    pub ready_lag_seconds: u64,
     /// Connection caps and the shutdown drain; every key has a default.
     #[serde(default)]
     pub limits: Limits,
 }
 
+/// `metrics_listen` when the file has none: loopback only, since the
+/// metrics name every peer and user count of the network.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:0";
+/// `ready_lag_seconds` when the file has none: five minutes, several times
+/// a requestor's usual cycle interval.
+pub const DEFAULT_READY_LAG_SECONDS: u64 = 300;
+/// The largest `ready_lag_seconds`: a week.
+pub const MAX_READY_LAG_SECONDS: u64 = 7 * 24 * 3600;
+
+fn default_metrics_listen() -> String {
+    DEFAULT_METRICS_LISTEN.to_owned()
+}
+
+fn default_ready_lag_seconds() -> u64 {
+    DEFAULT_READY_LAG_SECONDS
+}
+
 impl CommonConfig {
     /// Checks the shared keys: the node and network names, the operator's
-    /// key (see [`secret`]), the limits. Returns the two names; the reason
-    /// of a refusal names the key.
+    /// key (see [`secret`]), the metrics listener and ready bound, the
+    /// limits. Returns the two names; the reason of a refusal names the key.
     pub fn validate(&self) -> Result<(Name, Name), String> {
         let node = name("node", &self.node)?;
         let network = name("network", &self.network)?;
         secret("operator_secret", &self.operator_secret)?;
+        if self
+            .metrics_listen
+            .rsplit_once(':')
+            .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        {
+            return Err(format!(
+                "metrics_listen {:?} is not host:port (e.g. \"127.0.0.1:0\")",
+                self.metrics_listen
+            ));
+        }
+        if self.ready_lag_seconds == 0 || self.ready_lag_seconds > MAX_READY_LAG_SECONDS {
+            return Err(format!(
+                "ready_lag_seconds must be between 1 and {MAX_READY_LAG_SECONDS}, not {}",
+                self.ready_lag_seconds
+            ));
+        }
         self.limits.validate()?;
         Ok((node, network))
+    }
+
+    /// The metrics listener's settings, for the binary `binary`.
+    pub fn metrics(
+        &self,
+        binary: &'static str,
+        version: &'static str,
+    ) -> crate::metrics::MetricsSettings {
+        crate::metrics::MetricsSettings {
+            listen: self.metrics_listen.clone(),
+            ready_lag_seconds: self.ready_lag_seconds,
+            binary,
+            version,
+        }
     }
 }
 
@@ -185,6 +244,8 @@ mod tests {
         assert_eq!(role.common.node, "POA");
         assert_eq!(role.common.operator_secret.as_bytes(), OP_KEY.as_bytes());
         assert_eq!(role.common.limits, Limits::default());
+        assert_eq!(role.common.metrics_listen, "127.0.0.1:0");
+        assert_eq!(role.common.ready_lag_seconds, 300);
         assert_eq!(role.chunk, Some(5));
         assert_eq!(role.common.validate().unwrap().0.as_str(), "POA");
     }
@@ -228,6 +289,24 @@ mod tests {
             !shown.contains(OP_KEY) && !shown.contains(PEER_KEY),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_metrics_keys_are_read_and_checked_by_name() {
+        let set = format!("{BASE}metrics_listen = \"127.0.0.1:9464\"\nready_lag_seconds = 60\n");
+        let role = read(&set).unwrap();
+        assert_eq!(role.common.metrics_listen, "127.0.0.1:9464");
+        assert_eq!(role.common.ready_lag_seconds, 60);
+        role.common.validate().unwrap();
+        for (key, bad) in [
+            ("metrics_listen", "\"9464\""),
+            ("metrics_listen", "\"localhost:http\""),
+            ("ready_lag_seconds", "0"),
+        ] {
+            let role = read(&format!("{BASE}{key} = {bad}\n")).unwrap();
+            let reason = role.common.validate().unwrap_err();
+            assert!(reason.starts_with(key), "{reason}");
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   the per-connection loop of the wire protocol.
 //! * [`tls`]: the certificate and key of a client-facing listener, and a
 //!   stream that is plain TCP or TLS (STLS/STARTTLS upgrade it).
+//! * [`metrics`]: the HTTP listener of `/metrics` (Prometheus text) and
+//!   `/health/live`, `/health/ready`, fed by the role's status report.
 //! * small things every role needs the same way: [`Secret`], [`now_ms`],
 //!   [`OPERATOR`], [`RETRY`].
 
@@ -23,6 +25,7 @@ pub use retry::RETRY;
 
 pub mod config;
 pub mod history;
+pub mod metrics;
 pub mod process;
 pub mod server;
 pub mod tls;

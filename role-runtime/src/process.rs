@@ -86,6 +86,17 @@ pub fn main<R: RoleProcess>() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // The metrics keys are the shell's: read from the same file's common
+    // keys (the role checked them in LOAD), for `metrics::serve`.
+    match crate::config::load(config, |common: crate::CommonConfig| {
+        Ok(common.metrics(R::NAME, R::VERSION))
+    }) {
+        Ok(metrics) => crate::metrics::configure(metrics),
+        Err(e) => {
+            eprintln!("{}: {e}", R::NAME);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -179,6 +179,10 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
     }
     let sync_task = tokio::spawn(sync::run(Arc::clone(&shared), rx));
     listener.announce();
+    let status = admin::Handler(Arc::clone(&shared));
+    role_runtime::metrics::serve(status, &shutdown)
+        .await
+        .map_err(crate::config::dir_error)?;
     role_runtime::process::ready();
     let identity = WireIdentity::new(
         shared.settings.node,

@@ -122,6 +122,10 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
         ));
     }
     listener.announce();
+    let status = serve::Handler(Arc::clone(&shared));
+    role_runtime::metrics::serve(status, &shutdown)
+        .await
+        .map_err(crate::config::dir_error)?;
     role_runtime::process::ready();
     let identity = WireIdentity::new(
         shared.settings.node,

@@ -272,6 +272,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
         client_accepts.push(tokio::spawn(smtp.run(smtp_service, shutdown.clone())));
         client_accepts.push(tokio::spawn(pop3.run(pop3_service, shutdown.clone())));
     }
+    role_runtime::metrics::serve(wire::Handler(Arc::clone(&shared)), &shutdown).await?;
     role_runtime::process::ready();
     let identity = WireIdentity::new(
         shared.settings.node,

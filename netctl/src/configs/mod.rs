@@ -25,6 +25,11 @@ pub struct PortPlan {
     pub ports: BTreeMap<(String, RoleKind, String), u16>,
 }
 
+/// Listeners every process has beside those of its role: the metrics and
+/// health endpoint (`role_runtime::metrics`). Planned like the others, so a
+/// restarted process keeps its metrics port and a scraper its target.
+const ALSO_PLANNED: &[&str] = &["metrics"];
+
 /// One listener of `DATA_DIR/ports.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct KeptPort {
@@ -99,7 +104,7 @@ impl PortPlan {
         let mut held = Vec::new();
         for node in &topology.nodes {
             for role in node.roles() {
-                for service in role.services() {
+                for service in role.services().iter().chain(ALSO_PLANNED) {
                     let key = (node.name.to_string(), *role, (*service).to_owned());
                     if let Some(port) = kept.get(&key) {
                         plan.ports.insert(key, *port);
@@ -186,6 +191,8 @@ impl Context<'_> {
             data_dir: dir.to_owned(),
             listen: self.plan.endpoint(node, role, "wire"),
             operator_secret: self.secrets.new_operator(&format!("{node}.{role}")),
+            metrics_listen: self.plan.endpoint(node, role, "metrics"),
+            ready_lag_seconds: role_runtime::config::DEFAULT_READY_LAG_SECONDS,
             limits: role_runtime::Limits::default(),
         }
     }
@@ -235,6 +242,29 @@ mod tests {
             first.ports,
             "without the record, ports are chosen afresh"
         );
+    }
+
+    #[test]
+    fn every_process_has_a_metrics_port_kept_like_the_others() {
+        let topology = Topology::parse(SMALL, "small").unwrap();
+        let mut kept = PortPlan::new(&topology).unwrap().ports;
+        // A network started before the metrics listener existed.
+        kept.retain(|(_, _, service), _| service != "metrics");
+        let plan = PortPlan::with_kept(&topology, &kept).unwrap();
+        for node in &topology.nodes {
+            for role in node.roles() {
+                let key = (node.name.to_string(), *role, "metrics".to_owned());
+                let port = plan.ports[&key];
+                assert!(
+                    !kept.values().any(|p| *p == port),
+                    "{key:?} got a kept port"
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        plan.save(dir.path()).unwrap();
+        let again = PortPlan::for_data_dir(&topology, dir.path()).unwrap();
+        assert_eq!(again.ports, plan.ports);
     }
 
     #[test]

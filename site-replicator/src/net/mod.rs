@@ -120,6 +120,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), SiteError
     }
     tokio::spawn(collect_tombstones(Arc::clone(&shared)));
     listener.announce();
+    role_runtime::metrics::serve(server::Handler(Arc::clone(&shared)), &shutdown).await?;
     role_runtime::process::ready();
     let identity = WireIdentity::new(
         shared.settings.node,
