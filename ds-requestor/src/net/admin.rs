@@ -45,6 +45,10 @@ impl RequestHandler for Handler {
         status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
+    fn history(&self) -> Option<&role_runtime::history::History> {
+        Some(&self.0.history)
+    }
+
     fn idle(&self) -> Duration {
         IDLE
     }

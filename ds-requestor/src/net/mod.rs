@@ -6,12 +6,14 @@
 mod admin;
 mod status;
 mod sync;
+mod tally;
 
 use std::sync::{Arc, Mutex};
 
 use dir_core::DirError;
 use dir_core::requestor::{Bridge, BridgeStore, Op, PostOffice, RequestorStore, Stored, perform};
 use peer_link::Timeouts;
+use role_runtime::history::History;
 use role_runtime::now_ms;
 use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::{mpsc, oneshot};
@@ -48,6 +50,8 @@ pub enum SyncCommand {
 pub struct CycleInfo {
     pub cycles: u64,
     pub failures: u64,
+    /// Failed cycles since the last success.
+    pub consecutive_failures: u64,
     pub connected: bool,
     pub last_cycle_ms: u64,
     pub last_success_ms: u64,
@@ -66,6 +70,8 @@ pub struct Shared {
     pub info: Mutex<CycleInfo>,
     /// Where the sync cycle's store steps run (see `blocking::Worker`).
     pub store_thread: blocking::Worker,
+    /// The cycles' run history (`history.log` in the data directory).
+    pub history: History,
 }
 
 fn not_a_post_office() -> DirError {
@@ -163,6 +169,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
     let keyring = role_runtime::keyring_with_operator(settings.operator_secret.as_bytes());
     let shared = Arc::new(Shared {
         store_thread: blocking::Worker::start("store")?,
+        history: History::open(&settings.data_dir),
         settings,
         directory,
         timeouts: Timeouts::default(),

@@ -19,7 +19,8 @@
 //!   sent up from the export folders), `site_usn` (the site log read so
 //!   far), `resync_active` (flag);
 //! * then for both: `connected` (flag), `cycles`, `failures`,
-//!   `last_cycle_ms`, `last_success_ms`, `last_duration_ms`,
+//!   `consecutive_failures` (failed cycles since the last success; 0 after
+//!   a success), `last_cycle_ms` (the last attempt), `last_success_ms`, `last_duration_ms`,
 //!   `last_uploaded`, `last_applied`, `last_full` (flag: the last cycle was
 //!   a full resync), `last_error` (text, empty when none).
 
@@ -116,12 +117,13 @@ fn sync_items(state: &SyncState, pending: u64) -> [StatusItem; 8] {
     ]
 }
 
-fn cycles(info: CycleInfo) -> [StatusItem; 10] {
+fn cycles(info: CycleInfo) -> [StatusItem; 11] {
     use StatusValue::{Count, Flag, Text};
     [
         item("connected", Flag(info.connected)),
         item("cycles", Count(info.cycles)),
         item("failures", Count(info.failures)),
+        item("consecutive_failures", Count(info.consecutive_failures)),
         item("last_cycle_ms", Count(info.last_cycle_ms)),
         item("last_success_ms", Count(info.last_success_ms)),
         item("last_duration_ms", Count(info.last_duration_ms)),

@@ -11,13 +11,15 @@ use std::time::Duration;
 use dir_core::DirError;
 use dir_core::requestor::{Bridge, Cycle, CycleReport, CycleStore, Op, PostOffice, Step, Stored};
 use peer_link::{Connection, LinkError};
+use role_runtime::history::Run;
 use role_runtime::{RETRY, now_ms};
 use site_client::SiteClient;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{Message, Role};
+use wire_format::{HistoryKind, Message, Role};
 
+use super::tally::Tally;
 use super::{Directory, Shared, SyncCommand};
 use crate::bridge;
 
@@ -36,6 +38,8 @@ type Waiter = oneshot::Sender<Result<String, String>>;
 #[derive(Default)]
 struct Links {
     server: Option<Connection>,
+    /// The server `server` is connected to.
+    server_name: Option<wire_format::Name>,
     site: Option<SiteClient>,
 }
 
@@ -119,12 +123,21 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<SyncCommand>) {
         }
         cycle_no += 1;
         let started = Instant::now();
+        let mut tally = Tally::default();
+        tally.run.started_ms = now_ms();
         let span = info_span!("sync_cycle", cycle = cycle_no);
-        let result = cycle(&shared, &mut links).instrument(span).await;
+        let result = cycle(&shared, &mut links, &mut tally)
+            .instrument(span)
+            .await;
         let took = started.elapsed().as_millis() as u64;
+        let mut run = tally.run;
+        run.ended_ms = now_ms();
         let answer = match result {
             Ok(r) => {
                 next = Instant::now() + shared.settings.interval;
+                run.full = r.cycle.full;
+                run.applied = r.cycle.applied;
+                run.refused = run.received.saturating_sub(run.applied);
                 done(&shared, cycle_no, took, &r)
             }
             Err(e) => {
@@ -134,13 +147,18 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<SyncCommand>) {
                 shared.info(|i| {
                     i.cycles += 1;
                     i.failures += 1;
+                    i.consecutive_failures += 1;
                     i.connected = false;
                     i.last_cycle_ms = now_ms();
                     i.last_error = e.to_string();
                 });
+                run.error = Some(e.to_string());
                 Err(e.to_string())
             }
         };
+        // Recorded before the operator hears the answer, so a `history`
+        // asked after `sync` sees the cycle.
+        shared.history.record(HistoryKind::DirsyncCycle, run).await;
         for w in waiters {
             let _ = w.send(answer.clone());
         }
@@ -163,6 +181,7 @@ fn done(shared: &Shared, cycle_no: u64, took: u64, r: &Report) -> Result<String,
     }
     shared.info(|i| {
         i.cycles += 1;
+        i.consecutive_failures = 0;
         i.connected = true;
         i.last_cycle_ms = now_ms();
         i.last_success_ms = i.last_cycle_ms;
@@ -180,7 +199,9 @@ fn done(shared: &Shared, cycle_no: u64, took: u64, r: &Report) -> Result<String,
     ))
 }
 
-async fn connect(shared: &Arc<Shared>) -> Result<Connection, DirError> {
+/// Connects to the current server, named in `run` first (so a cycle that
+/// cannot reach it says which server it was).
+async fn connect(shared: &Arc<Shared>, run: &mut Run) -> Result<Connection, DirError> {
     // A post office may have been re-pointed; the bridge's server is fixed.
     let repointed = match &shared.directory {
         Directory::PostOffice(_) => shared.with_store(|s| s.current_server()).await?,
@@ -199,6 +220,7 @@ async fn connect(shared: &Arc<Shared>) -> Result<Connection, DirError> {
         }
     };
     let server = wire_format::Name::new(&name).map_err(|e| DirError::Link(e.to_string()))?;
+    run.peer = Some(server);
     let Some(config) = shared.settings.server(&server) else {
         return Err(DirError::Link(format!(
             "no secret configured for server {server}"
@@ -216,7 +238,11 @@ async fn connect(shared: &Arc<Shared>) -> Result<Connection, DirError> {
     .map_err(link)
 }
 
-async fn cycle(shared: &Arc<Shared>, links: &mut Links) -> Result<Report, DirError> {
+async fn cycle(
+    shared: &Arc<Shared>,
+    links: &mut Links,
+    tally: &mut Tally,
+) -> Result<Report, DirError> {
     let mut queued = 0;
     if let Directory::Bridge { store, site } = &shared.directory {
         let client = match &mut links.site {
@@ -230,12 +256,19 @@ async fn cycle(shared: &Arc<Shared>, links: &mut Links) -> Result<Report, DirErr
         queued = bridge::intake(store, site, shared.settings.node, client).await?;
     }
     let conn = match &mut links.server {
-        Some(c) => c,
-        None => links.server.insert(connect(shared).await?),
+        Some(c) => {
+            tally.run.peer = links.server_name;
+            c
+        }
+        None => {
+            let conn = connect(shared, &mut tally.run).await?;
+            links.server_name = tally.run.peer;
+            links.server.insert(conn)
+        }
     };
     // Notifications set aside during the last cycle are covered by this one.
     while conn.take_unsolicited().is_some() {}
-    let cycle = drive(shared, conn, links.site.as_mut()).await?;
+    let cycle = drive(shared, conn, links.site.as_mut(), tally).await?;
     if cycle.full {
         info!(applied = cycle.applied, "full resync finished");
     }
@@ -277,6 +310,7 @@ async fn drive(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     mut site: Option<&mut SiteClient>,
+    tally: &mut Tally,
 ) -> Result<CycleReport, DirError> {
     let stages = match &shared.directory {
         Directory::PostOffice(_) => <PostOffice as CycleStore>::STAGES,
@@ -289,14 +323,19 @@ async fn drive(
     let mut ahead = VecDeque::new();
     loop {
         step = match step {
-            Step::Store(op) => match request {
-                Some(id) if cycle.pull_streaming() => {
-                    let stored = read_ahead_while(shared.perform(op), conn, id, &mut ahead).await;
-                    cycle.stored(stored?)?
-                }
-                _ => cycle.stored(shared.perform(op).await?)?,
-            },
+            Step::Store(op) => {
+                let counts = Tally::before(&op);
+                let stored = match request {
+                    Some(id) if cycle.pull_streaming() => {
+                        read_ahead_while(shared.perform(op), conn, id, &mut ahead).await?
+                    }
+                    _ => shared.perform(op).await?,
+                };
+                tally.after(counts, &stored);
+                cycle.stored(stored)?
+            }
             Step::Request(message) => {
+                tally.request(&message);
                 let id = conn.send_request(message).await.map_err(link)?;
                 request = Some(id);
                 cycle.reply(conn.recv_reply(id).await.map_err(link)?)?

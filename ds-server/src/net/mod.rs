@@ -16,6 +16,7 @@ use dir_core::DirError;
 use dir_core::server::{MasterList, ServerStore};
 use peer_link::{Keyring, Timeouts};
 use private::PrivateMaster;
+use role_runtime::history::History;
 use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::watch;
 use tracing::info;
@@ -45,6 +46,9 @@ pub struct Shared {
     pub high_water: watch::Sender<u64>,
     pub removed: Mutex<HashSet<Name>>,
     pub seen: Mutex<BTreeMap<Name, RequestorSeen>>,
+    /// The uploads applied, per requestor (`history.log` in the data
+    /// directory).
+    pub history: History,
 }
 
 pub use role_runtime::now_ms;
@@ -103,6 +107,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
         store.high_water().await?
     };
     let shared = Arc::new(Shared {
+        history: History::open(&settings.data_dir),
         timeouts,
         high_water: watch::Sender::new(initial),
         store,

@@ -5,18 +5,49 @@ use std::sync::Arc;
 use dir_core::DirError;
 use dir_core::server::{Pending, PullEvent, PullRequest, PullSink, StoreEpoch, plan_pull};
 use peer_link::{Connection, LinkError};
+use role_runtime::history::Run;
 use tracing::{debug, info, warn};
 use wire_format::{
     DirPull, DirPullEnd, DirPullStart, DirUpdates, DirUpload, DirUploadAck, Entry, ErrorCode,
+    HistoryKind,
 };
 
 use super::{Shared, now_ms};
 
+/// Applies a requestor's upload and records it in the run history (an
+/// empty one, a cycle's ack probe, is only counted there).
 pub async fn upload(
     shared: &Arc<Shared>,
     conn: &mut Connection,
     id: u32,
     upload: DirUpload,
+) -> Result<(), LinkError> {
+    let peer = conn.peer().name;
+    if shared.settings.requestor(&peer).is_none() {
+        return refuse_unregistered(conn, id).await;
+    }
+    let mut run = Run {
+        peer: Some(peer),
+        started_ms: now_ms(),
+        received: upload.changes.len() as u64,
+        ..Run::default()
+    };
+    for change in &upload.changes {
+        run.classify(change);
+    }
+    let outcome = apply_upload(shared, conn, id, upload, &mut run).await;
+    run.ended_ms = now_ms();
+    run.refused = run.received.saturating_sub(run.applied);
+    shared.history.record(HistoryKind::Upload, run).await;
+    outcome
+}
+
+async fn apply_upload(
+    shared: &Arc<Shared>,
+    conn: &mut Connection,
+    id: u32,
+    upload: DirUpload,
+    run: &mut Run,
 ) -> Result<(), LinkError> {
     let peer = conn.peer().name;
     let Some(registered) = shared.settings.requestor(&peer) else {
@@ -29,6 +60,7 @@ pub async fn upload(
             // Refused whole and logged: nothing of this upload is applied.
             warn!(%peer, error = %e, "refused an upload that writes another post office");
             shared.seen(&peer, |s| s.refused_writes += 1);
+            run.error = Some(e.to_string());
             return conn
                 .reply_error(id, ErrorCode::Forbidden, e.to_string())
                 .await;
@@ -54,6 +86,7 @@ pub async fn upload(
     .await;
     match result {
         Ok(outcome) => {
+            run.applied = outcome.applied;
             if outcome.applied > 0 {
                 shared.high_water.send_replace(outcome.high_water);
                 info!(%peer, count, applied = outcome.applied, skipped = outcome.skipped, high_water = outcome.high_water, "upload committed");
@@ -69,6 +102,7 @@ pub async fn upload(
         }
         Err(e) => {
             warn!(%peer, error = %e, "upload failed");
+            run.error = Some(e.to_string());
             conn.reply_error(id, ErrorCode::Internal, e.to_string())
                 .await
         }

@@ -88,6 +88,10 @@ impl RequestHandler for Handler {
         status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
+    fn history(&self) -> Option<&role_runtime::history::History> {
+        Some(&self.0.history)
+    }
+
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
         let requestor = peer.role == Role::Requestor;
         requestor.then(|| (self.0.high_water.subscribe(), MessageType::DirPull))

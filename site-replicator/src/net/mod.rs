@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use peer_link::{Keyring, Timeouts};
+use role_runtime::history::History;
 use role_runtime::now_ms;
 use role_runtime::server::{Listener, Shutdown, WireIdentity, WireService};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -27,6 +28,10 @@ pub struct PeerState {
     /// The peer's log end, as it last told us.
     pub peer_usn: u64,
     pub last_success_ms: u64,
+    /// When a connection or a pull was last tried (0: never).
+    pub last_attempt_ms: u64,
+    /// Failed connections and sessions since the last successful pull.
+    pub consecutive_failures: u64,
     pub last_error: Option<String>,
 }
 
@@ -42,6 +47,9 @@ pub struct Shared {
     pub peers: Mutex<HashMap<Name, PeerState>>,
     pub sync_now: HashMap<Name, mpsc::Sender<SyncRequest>>,
     pub endpoints: HashMap<Name, watch::Sender<Option<String>>>,
+    /// The replication sessions' run history (`history.log` in the data
+    /// directory).
+    pub history: History,
 }
 
 impl Shared {
@@ -106,6 +114,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), SiteError
         sync_receivers.push((*name, rx));
     }
     let shared = Arc::new(Shared {
+        history: History::open(&settings.data_dir),
         timeouts: Timeouts::default(),
         store,
         high_water,

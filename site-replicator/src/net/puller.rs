@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peer_link::{Connection, LinkError};
+use role_runtime::history::Run;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
-use wire_format::{Message, Name, RepChange, RepPull, Role};
+use wire_format::{HistoryKind, Message, Name, RepChange, RepPull, Role};
 
 use super::{Shared, SyncRequest, now_ms};
 use crate::SiteError;
@@ -46,18 +47,23 @@ pub async fn run(shared: Arc<Shared>, peer: Name, mut sync_requests: mpsc::Recei
                 continue;
             };
             let me = shared.settings.node;
+            let attempt_ms = now_ms();
+            shared.peer_state(&peer, |p| p.last_attempt_ms = attempt_ms);
             let connected = Connection::connect(&endpoint, &me, Role::SiteReplicator, &secret, shared.timeouts).await;
             let mut conn = match connected {
                 Ok(conn) if conn.peer().name == peer && conn.peer().role == Role::SiteReplicator => conn,
                 Ok(conn) => {
                     let who = conn.peer().name;
                     warn!(%endpoint, %who, "the server at this endpoint is not the peer; not replicating from it");
-                    fail(&shared, &peer, format!("{endpoint} is {who}, not {peer}"));
+                    let why = format!("{endpoint} is {who}, not {peer}");
+                    fail(&shared, &peer, why.clone());
+                    record_failure(&shared, &peer, attempt_ms, why).await;
                     wait_or_serve(&mut sync_requests, &mut endpoint_rx, MAX_BACKOFF, "wrong peer at endpoint").await;
                     continue;
                 }
                 Err(e) => {
                     fail(&shared, &peer, e.to_string());
+                    record_failure(&shared, &peer, attempt_ms, e.to_string()).await;
                     debug!(error = %e, ?backoff, "cannot connect");
                     wait_or_serve(&mut sync_requests, &mut endpoint_rx, backoff, &e.to_string()).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -82,8 +88,22 @@ pub async fn run(shared: Arc<Shared>, peer: Name, mut sync_requests: mpsc::Recei
 fn fail(shared: &Shared, peer: &Name, error: String) {
     shared.peer_state(peer, |p| {
         p.connected = false;
+        p.consecutive_failures += 1;
         p.last_error = Some(error);
     });
+}
+
+/// A session that could not start (no connection, the wrong peer), in the
+/// run history (repeats of one failure are only counted there).
+async fn record_failure(shared: &Shared, peer: &Name, started_ms: u64, error: String) {
+    let run = Run {
+        peer: Some(*peer),
+        started_ms,
+        ended_ms: now_ms(),
+        error: Some(error),
+        ..Run::default()
+    };
+    shared.history.record(HistoryKind::Replication, run).await;
 }
 
 async fn wait_or_serve(
@@ -110,11 +130,23 @@ async fn session(
 ) -> Result<(), PullError> {
     let mut waiting: Vec<SyncRequest> = Vec::new();
     loop {
-        let result = pull_until_current(shared, peer, conn).await;
+        let mut run = Run {
+            peer: Some(*peer),
+            started_ms: now_ms(),
+            ..Run::default()
+        };
+        let started_ms = run.started_ms;
+        shared.peer_state(peer, |p| p.last_attempt_ms = started_ms);
+        let result = pull_until_current(shared, peer, conn, &mut run).await;
+        run.ended_ms = now_ms();
         let outcome = match &result {
-            Ok(applied) => Ok(*applied),
+            Ok(()) => Ok(run.applied),
             Err(e) => Err(e.to_string()),
         };
+        run.error = outcome.clone().err();
+        // Recorded before anyone waiting hears the outcome, so a `history`
+        // asked after `sync` sees the session.
+        shared.history.record(HistoryKind::Replication, run).await;
         for req in waiting.drain(..) {
             let _ = req.send(outcome.clone());
         }
@@ -140,13 +172,14 @@ async fn session(
     }
 }
 
-/// Pulls until the peer says there is no more; returns how many changes were applied.
+/// Pulls until the peer says there is no more, counting in `run` what
+/// came and what was applied.
 async fn pull_until_current(
     shared: &Arc<Shared>,
     peer: &Name,
     conn: &mut Connection,
-) -> Result<u64, PullError> {
-    let mut applied = 0;
+    run: &mut Run,
+) -> Result<(), PullError> {
     loop {
         let p = *peer;
         let (mark, vector) = shared
@@ -168,13 +201,18 @@ async fn pull_until_current(
                 other => return Err(PullError::Unexpected(other.message_type().name())),
             }
         };
+        run.received += changes.len() as u64;
+        for change in &changes {
+            run.classify(&change.entry);
+        }
         let span = info_span!("cycle", %peer, after, changes = changes.len());
         let new_mark = (end.epoch, end.high_water_usn);
         let counts = shared
             .with_store(move |s| s.apply_remote(&p, new_mark, &changes))
             .instrument(span)
             .await?;
-        applied += counts.applied;
+        run.applied += counts.applied;
+        run.refused += counts.already_seen + counts.superseded;
         if counts.applied > 0 {
             let high_water = shared.with_store(|s| s.high_water()).await?;
             // Our own pullers (the other peers) learn of the relayed changes.
@@ -190,10 +228,11 @@ async fn pull_until_current(
         shared.peer_state(peer, |p| {
             p.peer_usn = p.peer_usn.max(end.high_water_usn);
             p.last_success_ms = now;
+            p.consecutive_failures = 0;
             p.last_error = None;
         });
         if !end.more {
-            return Ok(applied);
+            return Ok(());
         }
     }
 }

@@ -55,6 +55,10 @@ impl RequestHandler for Handler {
         status::report(&self.0).await.map_err(|e| e.to_string())
     }
 
+    fn history(&self) -> Option<&role_runtime::history::History> {
+        Some(&self.0.history)
+    }
+
     fn notices(&self, peer: &PeerIdentity) -> Option<(watch::Receiver<u64>, MessageType)> {
         let puller = peer.role != Role::Operator;
         puller.then(|| (self.0.high_water.subscribe(), MessageType::RepPull))

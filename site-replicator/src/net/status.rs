@@ -9,6 +9,9 @@
 //!   `peer.<P>.lag_changes` (log positions not yet pulled; an upper bound on
 //!   changes, since some are filtered), `peer.<P>.lag_seconds`,
 //!   `peer.<P>.in_sync` (flag), `peer.<P>.last_success_ms` (0: never),
+//!   `peer.<P>.last_attempt_ms` (the last connection or pull tried; 0:
+//!   never), `peer.<P>.consecutive_failures` (failed connections and
+//!   sessions since the last successful pull; 0 after one),
 //!   `peer.<P>.last_error` (text, empty when none);
 //! * `changes.applied`, `changes.already_seen`, `changes.superseded`,
 //!   `tombstones.collected`: totals since the store was created.
@@ -74,6 +77,8 @@ pub async fn report(shared: &Arc<Shared>) -> Result<StatusReport, SiteError> {
             value: StatusValue::Flag(state.connected && lag == 0 && state.last_error.is_none()),
         });
         items.push(count(p("last_success_ms"), state.last_success_ms));
+        items.push(count(p("last_attempt_ms"), state.last_attempt_ms));
+        items.push(count(p("consecutive_failures"), state.consecutive_failures));
         items.push(StatusItem {
             key: p("last_error"),
             value: StatusValue::Text(state.last_error.unwrap_or_default()),
