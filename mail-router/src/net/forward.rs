@@ -54,13 +54,23 @@ pub async fn run(shared: Arc<Shared>, peer: Peer) {
                     backoff = Duration::from_millis(100);
                     let _ = tokio::time::timeout(TICK, woken).await;
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    // Only a round that handed mail over clears the
+                    // failures: an idle one (the deferred mail not due yet)
+                    // proves nothing about the peer.
+                    shared.peer_state(&peer.name, |p| {
+                        p.consecutive_failures = 0;
+                        p.last_success_ms = now_ms();
+                    });
+                }
                 Err(e) => {
                     conn = None;
                     last_scan = None;
                     shared.peer_state(&peer.name, |p| {
                         p.connected = false;
                         p.last_error = Some(e.to_string());
+                        p.consecutive_failures += 1;
                     });
                     debug!(error = %e, ?backoff, "hand-over failed; retrying");
                     tokio::time::sleep(backoff).await;

@@ -4,6 +4,7 @@
 //! `pop3`; durability in `store`.
 
 mod commit;
+mod counts;
 mod forward;
 mod lines;
 mod outbox;
@@ -33,6 +34,10 @@ use crate::store::{MailStore, Router};
 pub struct PeerState {
     pub connected: bool,
     pub last_error: Option<String>,
+    /// Failed hand-over rounds since the last one that handed mail over.
+    pub consecutive_failures: u64,
+    /// When the peer last took mail from here; 0: not since the start.
+    pub last_success_ms: u64,
 }
 
 pub struct Shared {
@@ -60,6 +65,8 @@ pub struct Shared {
     pub arrivals: commit::Arrivals,
     /// Ids for messages taken over SMTP.
     pub message_ids: smtp::MessageIds,
+    /// Client connections and SMTP refusals, for status.
+    pub clients: counts::ClientCounts,
 }
 
 impl Router for Shared {
@@ -239,6 +246,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), MailError
         arrivals: commit::Arrivals::default(),
         message_ids: smtp::MessageIds::new()
             .map_err(|e| MailError::Task(format!("no randomness for message ids: {e}")))?,
+        clients: counts::ClientCounts::default(),
         settings,
     });
     commit::start(Arc::clone(&shared), jobs).map_err(|e| MailError::Task(e.to_string()))?;

@@ -138,6 +138,7 @@ impl Service for Pop3Service {
     }
 
     async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
+        self.shared.clients.pop3_connection();
         let mut stream = Stream::from(stream);
         if self.implicit_tls {
             let Some(acceptor) = &self.tls else { return };

@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use wire_format::{MailKind, MailTransfer};
 
 use super::commit::Arriving;
+use super::counts::ClientCounts;
 use super::lines::{Line, read_piece};
 use super::pop3::Logins;
 use super::{Shared, now_ms};
@@ -93,6 +94,7 @@ impl Service for SmtpService {
     }
 
     async fn serve(self: Arc<Self>, stream: TcpStream, session: Session) {
+        self.shared.clients.smtp_connection();
         let mut stream = Stream::from(stream);
         if self.listening == Listening::Smtps {
             let Some(acceptor) = &self.tls else { return };
@@ -208,12 +210,14 @@ impl MessageIds {
 const SHUTTING_DOWN: &str = "421 4.3.2 Shutting down, try again later";
 
 /// Writes a reply, each of its lines ended by CRLF, in one write; `out` is
-/// the session's buffer for it.
+/// the session's buffer for it. A refusal (4xx, 5xx) is counted by code.
 async fn send<W: AsyncWrite + Unpin>(
+    counts: &ClientCounts,
     writer: &mut W,
     out: &mut Vec<u8>,
     text: &str,
 ) -> std::io::Result<()> {
+    counts.smtp_replied(text);
     out.clear();
     for line in text.split('\n') {
         out.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
@@ -239,7 +243,10 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
     });
     let mut reader = BufReader::new(stream);
     let (mut line, mut out) = (Vec::new(), Vec::new());
-    if send(reader.get_mut(), &mut out, &greeting).await.is_err() {
+    if send(&shared.clients, reader.get_mut(), &mut out, &greeting)
+        .await
+        .is_err()
+    {
         return;
     }
     let mut arriving: Option<Arriving<'_>> = None;
@@ -258,11 +265,12 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
             match session.wait_for_client(read).await {
                 Ok(read) => read,
                 Err(Interrupted::Draining) => {
-                    let _ = send(reader.get_mut(), &mut out, SHUTTING_DOWN).await;
+                    let _ = send(&shared.clients, reader.get_mut(), &mut out, SHUTTING_DOWN).await;
                     return;
                 }
                 Err(Interrupted::Evicted) => {
                     let _ = send(
+                        &shared.clients,
                         reader.get_mut(),
                         &mut out,
                         "421 4.4.2 Idle too long while the server is busy, closing",
@@ -275,11 +283,23 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
         match read {
             Line::Text => {}
             Line::TooLong => {
-                let _ = send(reader.get_mut(), &mut out, "500 5.5.6 Line too long").await;
+                let _ = send(
+                    &shared.clients,
+                    reader.get_mut(),
+                    &mut out,
+                    "500 5.5.6 Line too long",
+                )
+                .await;
                 return;
             }
             Line::TimedOut => {
-                let _ = send(reader.get_mut(), &mut out, "421 4.4.2 Timeout, closing").await;
+                let _ = send(
+                    &shared.clients,
+                    reader.get_mut(),
+                    &mut out,
+                    "421 4.4.2 Timeout, closing",
+                )
+                .await;
                 return;
             }
             Line::Closed => return,
@@ -296,12 +316,15 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
             Action::None => continue,
             Action::Reply(r) => r,
             Action::Close(r) => {
-                let _ = send(reader.get_mut(), &mut out, &r).await;
+                let _ = send(&shared.clients, reader.get_mut(), &mut out, &r).await;
                 return;
             }
             Action::StartTls(r) => {
                 let Some(acceptor) = &service.tls else { return };
-                if send(reader.get_mut(), &mut out, &r).await.is_err() {
+                if send(&shared.clients, reader.get_mut(), &mut out, &r)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 // Commands pipelined after STARTTLS were sent in clear and
@@ -319,7 +342,8 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
                 match check_auth(service, &session, login, password).await {
                     Some(outcome) => smtp.authenticated(outcome),
                     None => {
-                        let _ = send(reader.get_mut(), &mut out, SHUTTING_DOWN).await;
+                        let _ =
+                            send(&shared.clients, reader.get_mut(), &mut out, SHUTTING_DOWN).await;
                         return;
                     }
                 }
@@ -363,7 +387,10 @@ async fn serve(service: &SmtpService, stream: Stream, session: Session) {
         } else if arriving.is_none() {
             arriving = Some(shared.arrivals.start());
         }
-        if send(reader.get_mut(), &mut out, &reply).await.is_err() {
+        if send(&shared.clients, reader.get_mut(), &mut out, &reply)
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -59,6 +59,8 @@ pub struct Queued {
 pub struct QueueSummary {
     pub by_post_office: BTreeMap<Name, u64>,
     pub oldest_enqueued_ms: Option<u64>,
+    /// When the oldest message for each post office was queued.
+    pub oldest_by_post_office: BTreeMap<Name, u64>,
 }
 
 impl QueueSummary {
@@ -279,6 +281,10 @@ impl MailStore {
         let mut summary = QueueSummary::default();
         self.scan(|q| {
             *summary.by_post_office.entry(q.post_office).or_default() += 1;
+            let oldest = (summary.oldest_by_post_office)
+                .entry(q.post_office)
+                .or_insert(q.enqueued_ms);
+            *oldest = (*oldest).min(q.enqueued_ms);
             summary.oldest_enqueued_ms = Some(
                 summary
                     .oldest_enqueued_ms

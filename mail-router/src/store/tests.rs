@@ -377,6 +377,11 @@ fn the_queue_summary_counts_each_post_office_and_finds_the_oldest() {
         BTreeMap::from([(n("POA"), 1), (n("POB"), 2)])
     );
     assert_eq!((summary.total(), summary.oldest_enqueued_ms), (3, Some(20)));
+    // Each post office's own oldest, for the age of each next hop's queue.
+    assert_eq!(
+        summary.oldest_by_post_office,
+        BTreeMap::from([(n("POA"), 20), (n("POB"), 20)])
+    );
     // The same figures as the full listing gives.
     assert_eq!(summary.total(), store.queued().unwrap().len() as u64);
 }
