@@ -66,8 +66,9 @@ pub fn run(data_dir: &Path, json: bool, args: &WatchArgs) -> Result<(), NetctlEr
                 let counts = Network::open(data_dir)
                     .map(|net| progress::ask_counts(&net, &j))
                     .unwrap_or_default();
-                let now =
-                    progress::model(&j, &counts, owner::holder_alive(data_dir), run::now_ms());
+                // After the counts: the journal may have closed meanwhile.
+                let running = owner::wave_running(data_dir, &j);
+                let now = progress::model(&j, &counts, running, run::now_ms());
                 for e in follow::diff(last.as_ref(), &now) {
                     emit(&e);
                 }
@@ -83,7 +84,11 @@ pub fn run(data_dir: &Path, json: bool, args: &WatchArgs) -> Result<(), NetctlEr
             Some(_) | None if last.is_some() => {
                 let started = last.as_ref().map_or(0, |p| p.started_ms);
                 if let Some(rec) = history::ended(data_dir, started)? {
-                    for e in follow::ended(last.as_ref(), &rec) {
+                    // One last count: the users where the wave left them.
+                    let counts = Network::open(data_dir)
+                        .map(|net| progress::ask_counts_of(&net, &rec.moves, &rec.to, true))
+                        .unwrap_or_default();
+                    for e in follow::ended(last.as_ref(), &rec, &counts) {
                         emit(&e);
                     }
                     return Ok(());

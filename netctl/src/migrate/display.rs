@@ -179,8 +179,8 @@ impl WaveDisplay {
 const POLL: Duration = Duration::from_millis(500);
 
 /// Runs `work` (the wave) while another thread asks the processes of the
-/// network in `data_dir` how far it has got and shows it. Nothing is asked
-/// in [`Mode::Quiet`].
+/// network in `data_dir` how far it has got and shows it, and looks once
+/// more when `work` is done. Nothing is asked in [`Mode::Quiet`].
 pub fn polling_while<R>(
     data_dir: &std::path::Path,
     display: &WaveDisplay,
@@ -191,7 +191,7 @@ pub fn polling_while<R>(
     }
     let done = std::sync::atomic::AtomicBool::new(false);
     let is_done = || done.load(std::sync::atomic::Ordering::Relaxed);
-    std::thread::scope(|s| {
+    let answer = std::thread::scope(|s| {
         s.spawn(|| {
             while !is_done() {
                 // A process restarting answers nothing: shown as "?".
@@ -207,7 +207,14 @@ pub fn polling_while<R>(
         let answer = work();
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         answer
-    })
+    });
+    // A last look, however fast the wave was: the journal is still open
+    // (it is closed after), so the users moved show where the wave left
+    // them.
+    if let Ok(Some(p)) = super::progress::current(data_dir) {
+        display.update(&p);
+    }
+    answer
 }
 
 /// The executor's view of a [`WaveDisplay`].
@@ -278,7 +285,7 @@ mod tests {
             post_office: "POC".into(),
             from: "H".into(),
             step: "F".into(),
-            title: "POC upload their users to H2".into(),
+            title: "POC uploads its users to H2".into(),
             steps_done: 5,
             steps_total: 8,
             users_moved: Some(3),

@@ -6,12 +6,14 @@
 //! and ended between two looks (or before the watch began), so a follower
 //! never misses a step.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::display::{human, line};
 use super::history::{Outcome, WaveRecord, WaveView};
 use super::plan;
-use super::progress::{PostOfficeProgress, Progress, StepProgress, StepState};
+use super::progress::{Counts, PostOfficeProgress, Progress, StepProgress, StepState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -188,14 +190,44 @@ fn recorded_steps(w: &WaveRecord) -> Vec<StepProgress> {
 }
 
 /// The events of a wave that ended after the last look `prev`: the steps
-/// not seen to end, then its end.
-pub fn ended(prev: Option<&Progress>, w: &WaveRecord) -> Vec<Event> {
+/// not seen to end, each post office's users as the processes count them
+/// now (where they changed), then its end.
+pub fn ended(
+    prev: Option<&Progress>,
+    w: &WaveRecord,
+    counts: &BTreeMap<String, Counts>,
+) -> Vec<Event> {
     let wave = WaveView::of_record(w).name();
     let mut events = step_changes(
         &wave,
         prev.map_or(&[][..], |p| &p.steps),
         &recorded_steps(w),
     );
+    for m in &w.moves {
+        let Some(c) = counts.get(&m.post_office) else {
+            continue;
+        };
+        let now = PostOfficeProgress {
+            post_office: m.post_office.clone(),
+            from: m.from.clone(),
+            step: "verify".into(),
+            title: String::new(),
+            steps_done: 0,
+            steps_total: 0,
+            users_moved: c.at_destination,
+            users_total: c.total,
+            users_at_source: c.at_source,
+            eta_ms: None,
+        };
+        let before = prev.and_then(|p| {
+            p.post_offices
+                .iter()
+                .find(|o| o.post_office == m.post_office)
+        });
+        if before.is_none_or(|b| users_of(b) != users_of(&now)) {
+            events.push(users_event(&wave, &now));
+        }
+    }
     events.push(Event::Ended {
         wave,
         outcome: w.outcome,
@@ -261,7 +293,7 @@ pub fn text(e: &Event) -> String {
         Event::Interrupted { resume, .. } => {
             format!("interrupted; resume with `{resume}`")
         }
-        Event::Resumed { resumed, .. } => format!("resumed (time {resumed})"),
+        Event::Resumed { .. } => "resumed".to_owned(),
         Event::Ended {
             wave,
             outcome,
@@ -276,8 +308,7 @@ mod tests {
     use super::*;
     use crate::migrate::journal::{Journal, Method, Move};
     use crate::migrate::plan::StepId::*;
-    use crate::migrate::progress::{Counts, model};
-    use std::collections::BTreeMap;
+    use crate::migrate::progress::model;
 
     fn journal() -> Journal {
         Journal {
@@ -380,10 +411,23 @@ mod tests {
         j.finish(G, 1_500);
         j.verify_started_ms = Some(1_500);
         let rec = WaveRecord::ended(&j, Outcome::Migrated, 4_000);
-        let events = ended(Some(&last), &rec);
+        let now = BTreeMap::from([(
+            "POC".to_owned(),
+            Counts {
+                total: Some(6),
+                at_destination: Some(6),
+                at_source: Some(6),
+            },
+        )]);
+        let events = ended(Some(&last), &rec, &now);
         assert_eq!(
             names(&events),
-            ["F-", "G+", "G-", "verify+", "verify-", "ended"]
+            ["F-", "G+", "G-", "verify+", "verify-", "u6", "ended"]
+        );
+        let unchanged = ended(Some(&last), &rec, &BTreeMap::new());
+        assert!(
+            !names(&unchanged).contains(&"u6".to_owned()),
+            "nothing asked: nothing told"
         );
         assert_eq!(text(events.last().unwrap()), "POC -> H2: migrated in 3 s");
         assert_eq!(text(&events[4]), "step verify done in 2 s");

@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use super::journal::{self, Journal};
 use crate::lock::lock_path;
 
 /// Whether a netctl that took the lock of `data_dir` is still running.
@@ -23,6 +24,14 @@ pub fn holder_alive(data_dir: &Path) -> bool {
         Some(pid) => is_netctl(pid),
         None => true,
     }
+}
+
+/// Whether the wave of journal `j` (just read) is still being run. A
+/// holder gone while the journal still reads the same is an interruption;
+/// one gone with its journal changed or closed since `j` was read had run
+/// the wave until then (it ended, or a resume began).
+pub fn wave_running(data_dir: &Path, j: &Journal) -> bool {
+    holder_alive(data_dir) || journal::load(data_dir).ok().flatten().as_ref() != Some(j)
 }
 
 /// The pid in the lock file's line, "`netctl migrate POC --to H2` (pid 42)".
@@ -84,6 +93,25 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         assert!(!reused);
+        // The journal closed after it was read: the wave ran to its end.
+        let j = Journal {
+            to: "H2".into(),
+            method: journal::Method::Patent,
+            moves: vec![],
+            started_ms: 1,
+            steps: vec![],
+            resumed: 0,
+            verify_started_ms: None,
+        };
+        assert!(
+            wave_running(dir.path(), &j),
+            "no journal now: not interrupted"
+        );
+        journal::save(dir.path(), &j).unwrap();
+        assert!(
+            !wave_running(dir.path(), &j),
+            "the same journal, its holder dead"
+        );
         // This test binary is cargo's `netctl-HASH`: a live netctl.
         let line = format!(
             "`netctl migrate POC --to H2` (pid {})\n",

@@ -141,6 +141,7 @@ pub fn title(
         ("C", _) => format!("{from} deletes {pos}'s users"),
         ("D", _) => format!("the deletes cross the bridge: {to} holds none of {pos}'s users"),
         ("E", _) => format!("{pos}'s requestor points at {to}"),
+        ("F", _) if post_offices.len() == 1 => format!("{pos} uploads its users to {to}"),
         ("F", _) => format!("{pos} upload their users to {to}"),
         ("G", Method::Patent) => format!("{pos}'s users cross the bridge back to {from}"),
         ("G", Method::Handover) => {

@@ -249,19 +249,31 @@ pub fn current_of(net: &Network) -> Result<Option<Progress>, NetctlError> {
     let Some(j) = journal::load(&net.data_dir)? else {
         return Ok(None);
     };
-    let running = super::owner::holder_alive(&net.data_dir);
     let counts = ask_counts(net, &j);
+    // After the counts: the journal may have closed while they were asked.
+    let running = super::owner::wave_running(&net.data_dir, &j);
     Ok(Some(model(&j, &counts, running, now_ms())))
 }
 
 /// Every post office's counts, asked at once.
 pub fn ask_counts(net: &Network, j: &Journal) -> BTreeMap<String, Counts> {
-    let Ok(to) = Name::new(&j.to) else {
+    let in_f = j.steps.iter().any(|r| r.step == StepId::F);
+    ask_counts_of(net, &j.moves, &j.to, in_f)
+}
+
+/// The counts of the post offices of `moves` going to `to`; the users at
+/// the destination are asked only once step F has begun (`in_f`).
+pub fn ask_counts_of(
+    net: &Network,
+    moves: &[Move],
+    to: &str,
+    in_f: bool,
+) -> BTreeMap<String, Counts> {
+    let Ok(to) = Name::new(to) else {
         return BTreeMap::new();
     };
-    let in_f = j.steps.iter().any(|r| r.step == StepId::F);
-    let answers = crate::parallel::on_threads(&j.moves, |m| counts_of(net, m, to, in_f));
-    j.moves
+    let answers = crate::parallel::on_threads(moves, |m| counts_of(net, m, to, in_f));
+    moves
         .iter()
         .zip(answers)
         .map(|(m, c)| (m.post_office.clone(), c.unwrap_or_default()))
