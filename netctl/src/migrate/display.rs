@@ -11,7 +11,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::plan::StepId;
-use super::progress::{PostOfficeProgress, Progress};
+use super::progress::{PostOfficeProgress, Progress, StepState};
 use super::run;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,38 @@ pub struct WaveDisplay {
     step: Mutex<Option<ProgressBar>>,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
     printed: Mutex<BTreeMap<String, String>>,
+    /// The last progress polled, moved on by the executor's step events
+    /// between polls, so the bars name the step running now.
+    last: Mutex<Option<Progress>>,
+}
+
+/// `p` with `step` (just started, or done) moved on, ahead of the next poll.
+fn moved_on(p: &mut Progress, step: &str, state: StepState) {
+    if let Some(s) = p.steps.iter_mut().find(|s| s.step == step) {
+        s.state = state;
+    }
+    let next = p
+        .steps
+        .iter()
+        .find(|s| s.state != StepState::Done)
+        .map(|s| (s.step.clone(), s.title.clone()));
+    let done = p
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Done)
+        .count();
+    if let Some((step, title)) = next {
+        (p.current, p.current_title) = (step, title);
+    }
+    p.steps_done = done;
+    for po in &mut p.post_offices {
+        po.step = p.current.clone();
+        po.title = p.current_title.clone();
+        po.steps_done = done;
+        if p.current != "F" {
+            po.eta_ms = None;
+        }
+    }
 }
 
 impl WaveDisplay {
@@ -95,6 +127,7 @@ impl WaveDisplay {
             step: Mutex::new(None),
             bars: Mutex::new(BTreeMap::new()),
             printed: Mutex::new(BTreeMap::new()),
+            last: Mutex::new(None),
         }
     }
 
@@ -133,18 +166,37 @@ impl WaveDisplay {
         }
     }
 
+    /// The executor started or finished `step`: the bars say so at once.
+    fn step_event(&self, step: StepId, state: StepState) {
+        if self.mode != Mode::Bars {
+            return;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = last.as_mut() {
+            moved_on(p, &step.to_string(), state);
+            self.draw(p);
+        }
+    }
+
     fn draw_bars(&self, p: &Progress) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        self.draw(p);
+        *last = Some(p.clone());
+    }
+
+    fn draw(&self, p: &Progress) {
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         for po in &p.post_offices {
             let bar = bars.entry(po.post_office.clone()).or_insert_with(|| {
-                let bar = self.multi.add(ProgressBar::new(0));
+                // Its length before it is drawn: never a full bar of 0/0.
+                let bar = ProgressBar::new(po.users_total.unwrap_or(0));
                 if let Ok(style) = ProgressStyle::with_template(
                     "{prefix:>6} [{bar:30}] {pos}/{len} users moved  {msg}",
                 ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
                 bar.set_prefix(po.post_office.clone());
-                bar
+                self.multi.add(bar)
             });
             bar.set_length(po.users_total.unwrap_or(0));
             bar.set_position(po.users_moved.unwrap_or(0));
@@ -237,6 +289,7 @@ impl run::Progress for WaveProgress<'_> {
             bar.set_prefix(step.to_string());
             bar.set_message(what.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));
+            d.step_event(step, StepState::Running);
             if let Some(old) = d
                 .step
                 .lock()
@@ -259,6 +312,7 @@ impl run::Progress for WaveProgress<'_> {
         if let Some(bar) = d.step.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
+        d.step_event(step, StepState::Done);
         d.println(&format!("step {step}: done in {} ms", took.as_millis()));
     }
 
@@ -277,6 +331,34 @@ mod tests {
         assert_eq!(human(12_400), "12 s");
         assert_eq!(human(185_000), "3 min 5 s");
         assert_eq!(human(7_380_000), "2 h 3 min");
+    }
+
+    #[test]
+    fn a_step_event_moves_the_bars_on_before_the_next_poll() {
+        use crate::migrate::journal::{Journal, Method, Move};
+        let mut j = Journal {
+            to: "H2".into(),
+            method: Method::Handover,
+            moves: vec![Move {
+                post_office: "POC".into(),
+                from: "H".into(),
+            }],
+            started_ms: 1,
+            steps: vec![],
+            resumed: 0,
+            verify_started_ms: None,
+        };
+        j.start(StepId::A, 1);
+        let mut p = super::super::progress::model(&j, &BTreeMap::new(), true, 2);
+        moved_on(&mut p, "A", StepState::Done);
+        assert_eq!((p.current.as_str(), p.steps_done), ("B", 1));
+        moved_on(&mut p, "B", StepState::Running);
+        assert_eq!(p.post_offices[0].step, "B");
+        for s in ["B", "E", "F", "G"] {
+            moved_on(&mut p, s, StepState::Done);
+        }
+        assert_eq!((p.current.as_str(), p.steps_done), ("verify", 5));
+        assert_eq!(p.post_offices[0].steps_done, 5);
     }
 
     #[test]
