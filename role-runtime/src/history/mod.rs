@@ -24,6 +24,8 @@ mod log_file;
 mod quiet;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;

@@ -8,10 +8,10 @@ use super::log_file::{KEEP, TRIM_AT};
 use super::{FILE_NAME, History, Run};
 
 /// A fresh directory under the system's temporary one, removed on drop.
-struct Dir(PathBuf);
+pub(super) struct Dir(pub(super) PathBuf);
 
 impl Dir {
-    fn new() -> Dir {
+    pub(super) fn new() -> Dir {
         static N: AtomicU32 = AtomicU32::new(0);
         let path = std::env::temp_dir().join(format!(
             "mhub-history-test-{}-{}",
