@@ -164,11 +164,13 @@ fn link_cells(l: &LinkRow, now_ms: u64) -> Vec<String> {
     let behind = match l.kind {
         LinkKind::Mail => match (l.queued, l.oldest_age_ms.filter(|a| *a > 0)) {
             (Some(n), Some(age)) if n > 0 => format!("{n} queued, oldest {}", duration(age)),
-            (n, _) => format!("{} queued", or_dash(n)),
+            (Some(n), _) => format!("{n} queued"),
+            (None, _) => "-".into(),
         },
         _ => match (l.lag_changes, l.lag_seconds.filter(|s| *s > 0)) {
             (Some(n), Some(secs)) => format!("{n} changes, {}", duration(secs * 1000)),
-            (n, _) => format!("{} changes", or_dash(n)),
+            (Some(n), _) => format!("{n} changes"),
+            (None, _) => "-".into(),
         },
     };
     let error = match (&l.down, &l.last_error) {

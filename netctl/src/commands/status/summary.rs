@@ -101,8 +101,9 @@ pub struct LinkRow {
     /// Dirsync and replication: nothing left to carry either way.
     pub in_sync: Option<bool>,
     /// Dirsync: the server's updates not yet pulled plus the requestor's
-    /// changes not yet acknowledged; replication: the partner's log
-    /// positions not yet pulled.
+    /// changes not yet acknowledged (the server's part alone while the
+    /// requestor cannot say); replication: the partner's log positions not
+    /// yet pulled.
     pub lag_changes: Option<u64>,
     /// How long it has been behind (0 when in sync).
     pub lag_seconds: Option<u64>,
@@ -114,7 +115,9 @@ pub struct LinkRow {
     /// Dirsync and replication: the last attempt (epoch milliseconds;
     /// `Some(0)`: never).
     pub last_attempt_ms: Option<u64>,
-    /// Epoch milliseconds; `Some(0)`: never.
+    /// Epoch milliseconds; `Some(0)`: never. Dirsync: the requestor's
+    /// last successful cycle, or while it cannot say, its server's last
+    /// pull by it.
     pub last_success_ms: Option<u64>,
     pub consecutive_failures: Option<u64>,
     /// `None`: no error (or not reported).

@@ -94,7 +94,11 @@ fn dirsync(net: &Net, now_ms: u64) -> Vec<LinkRow> {
             let served = s.as_ref().and_then(|s| s.flag(&on_server("in_sync")));
             let lag = s.as_ref().and_then(|s| s.count(&on_server("lag_updates")));
             let in_sync = served.zip(pending).map(|(s, p)| s && p == 0);
-            let last_success_ms = r.as_ref().and_then(|r| r.count("last_success_ms"));
+            // A requestor that cannot say: when its server last served it.
+            let last_success_ms = match &r {
+                Some(r) => r.count("last_success_ms"),
+                None => s.as_ref().and_then(|s| s.count(&on_server("last_pull_ms"))),
+            };
             let failures = r.as_ref().and_then(|r| r.count("consecutive_failures"));
             let last_error = r.as_ref().and_then(|r| r.error("last_error"));
             let down = net
@@ -112,7 +116,7 @@ fn dirsync(net: &Net, now_ms: u64) -> Vec<LinkRow> {
                 ),
                 down,
                 in_sync,
-                lag_changes: lag.zip(pending).map(|(l, p)| l + p),
+                lag_changes: lag.map(|l| l + pending.unwrap_or(0)),
                 lag_seconds: behind_for(in_sync, last_success_ms, now_ms),
                 queued: None,
                 oldest_age_ms: None,

@@ -110,6 +110,11 @@ fn a_killed_requestor_and_its_link_are_down_and_sort_first() {
     );
     assert_eq!(l.health, LinkHealth::Down);
     assert_eq!(l.down.as_deref(), Some("POA.ds-requestor: not running"));
+    // What its server knows: when it last pulled, what it has not.
+    assert_eq!(
+        (l.last_success_ms, l.lag_changes, l.in_sync),
+        (Some(NOW - 1000), Some(0), None)
+    );
     assert_eq!((s.totals.up, s.totals.down, s.totals.failing), (11, 1, 1));
     assert!(!s.all_well());
 }
