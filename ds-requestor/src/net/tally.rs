@@ -67,3 +67,90 @@ impl Tally {
         run.deleted += counts.deleted;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dir_core::requestor::Batch;
+    use wire_format::{Address, DirUpdate, DirUpload, EntryVersion, Name};
+
+    use super::*;
+
+    fn entry(mailbox: &str, version: u64, tombstone: bool) -> Entry {
+        let n = |s: &str| Name::new(s).unwrap();
+        Entry {
+            address: Address::new(n("ACME"), n("POA"), n(mailbox)),
+            display_name: mailbox.into(),
+            attributes: Vec::new(),
+            owner: n("POA"),
+            folder: None,
+            origin: n("POA"),
+            version: EntryVersion {
+                version,
+                ..EntryVersion::default()
+            },
+            tombstone,
+        }
+    }
+
+    #[test]
+    fn an_upload_counts_once_acked_and_not_when_the_store_was_renewed() {
+        let mut tally = Tally::default();
+        let upload = DirUpload {
+            store_epoch: 1,
+            changes: vec![entry("NEW", 1, false), entry("OLD", 4, false)],
+        };
+        tally.request(&upload.clone().into());
+        tally.after(
+            Tally::before(&Op::RecordAck(2)),
+            &Stored::Acked { renewed: true },
+        );
+        assert_eq!(
+            tally.run,
+            Run::default(),
+            "skipped by the server: sent again"
+        );
+        tally.request(&upload.into());
+        tally.after(
+            Tally::before(&Op::RecordAck(2)),
+            &Stored::Acked { renewed: false },
+        );
+        let r = &tally.run;
+        assert_eq!((r.sent, r.added, r.updated, r.received), (2, 1, 1, 0));
+    }
+
+    #[test]
+    fn a_committed_batch_counts_what_it_brought() {
+        let mut tally = Tally::default();
+        let batch = Batch {
+            full_gen: None,
+            updates: [
+                entry("A", 1, false),
+                entry("B", 3, true),
+                entry("C", 0, false),
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(n, entry)| DirUpdate {
+                update_no: n as u64,
+                entry,
+            })
+            .collect(),
+            end: None,
+        };
+        let pending = Tally::before(&Op::Commit(batch));
+        tally.after(pending, &Stored::Committed(3));
+        let r = &tally.run;
+        assert_eq!(
+            (r.received, r.added, r.deleted, r.updated, r.sent),
+            (3, 2, 1, 0, 0)
+        );
+        // An outcome other than the commit it waited for counts nothing.
+        let batch = Batch {
+            full_gen: None,
+            updates: Vec::new(),
+            end: None,
+        };
+        tally.after(Tally::before(&Op::Commit(batch)), &Stored::Full(1));
+        assert_eq!(tally.run.received, 3);
+    }
+}
