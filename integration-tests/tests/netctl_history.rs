@@ -11,7 +11,9 @@
 //! * a requestor killed with SIGKILL and restarted still has its earlier
 //!   events (the log is synced before an event counts);
 //! * a process that is down is reported as unreachable, and the command
-//!   still succeeds.
+//!   still succeeds;
+//! * a migration's steps (netctl's record) show among the processes'
+//!   events, and the moved post office's requestor then syncs with H2.
 
 use std::path::Path;
 use std::time::Duration;
@@ -258,5 +260,29 @@ fn history_shows_each_cycle_that_moved_a_new_user_newest_first_and_survives_a_ki
             && e["added"] == pod["added"]),
         "the import before the kill:\n{after:#}"
     );
+
+    // A migration's steps join the processes' events, newest first; the
+    // migrated post office's requestor now syncs with H2, in full first.
+    let t1 = now_ms();
+    succeeded("migrate", &netctl(&data, &["migrate", "POC", "--to", "H2"]));
+    let moved_poc = history(&data, &["POC", "--since", &rfc3339(t1), "--limit", "1000"]);
+    let all = events(&moved_poc);
+    let steps: Vec<&str> = all
+        .iter()
+        .filter(|e| e["kind"] == "migration-step")
+        .map(|e| {
+            assert_eq!(e["source"], "netctl");
+            assert_eq!(e["wave"], "POC -> H2", "{e}");
+            e["step"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(steps, ["verify", "G", "F", "E", "B", "A"], "{moved_poc:#}");
+    let resync = all
+        .iter()
+        .find(|e| e["source"] == "POC.ds-requestor" && e["peer"] == "H2")
+        .unwrap_or_else(|| panic!("POC's cycle with H2:\n{moved_poc:#}"));
+    assert_eq!(resync["full"], true, "{resync}");
+    let times: Vec<u64> = all.iter().map(|e| num(e, "at_ms")).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
     drop(guard);
 }
