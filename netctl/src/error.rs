@@ -70,6 +70,8 @@ pub enum NetctlError {
     Tls { path: String, reason: String },
     #[error("migration: {0}")]
     Migration(String),
+    #[error("dashboard: {0}")]
+    Dashboard(String),
     #[error("verification failed: {0}")]
     Verification(String),
 }
