@@ -9,7 +9,7 @@ use super::{Reports, health};
 use crate::state::NetworkState;
 
 /// An error longer than this is cut in the summary (`--verbose` has it whole).
-const ERROR_WIDTH: usize = 72;
+const ERROR_WIDTH: usize = 96;
 
 /// A span of milliseconds in its largest whole unit: `3 s`, `2 min`, `5 h`.
 pub fn duration(ms: u64) -> String {
