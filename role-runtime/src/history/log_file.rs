@@ -76,6 +76,7 @@ impl LogFile {
 
     fn create(path: &Path) -> std::io::Result<(LogFile, VecDeque<HistoryEvent>)> {
         let file = new_file(path, &[])?;
+        sync_dir(path)?;
         let log = LogFile {
             path: path.to_owned(),
             file,
@@ -85,17 +86,14 @@ impl LogFile {
         Ok((log, VecDeque::new()))
     }
 
-    /// Appends `event` and syncs it; once the file holds [`TRIM_AT`]
-    /// records, rewrites it with `newest` (the events in memory, `event`
-    /// among them).
-    pub fn append(
-        &mut self,
-        event: &HistoryEvent,
-        newest: &VecDeque<HistoryEvent>,
-    ) -> std::io::Result<()> {
-        if self.records + 1 >= TRIM_AT {
-            return self.rewrite(newest);
-        }
+    /// Whether the next record brings the file to [`TRIM_AT`]: then it is
+    /// [`LogFile::rewrite`]n with the newest events instead.
+    pub fn full(&self) -> bool {
+        self.records + 1 >= TRIM_AT
+    }
+
+    /// Appends `event` and syncs it.
+    pub fn append(&mut self, event: &HistoryEvent) -> std::io::Result<()> {
         let record = record(event)?;
         let written = self
             .file
@@ -116,7 +114,7 @@ impl LogFile {
     /// Replaces the file by one holding `events`: written under a new name,
     /// synced, renamed into place, the directory synced, so a crash leaves
     /// either the old file or the new one.
-    fn rewrite(&mut self, events: &VecDeque<HistoryEvent>) -> std::io::Result<()> {
+    pub fn rewrite(&mut self, events: &VecDeque<HistoryEvent>) -> std::io::Result<()> {
         let mut body = Vec::new();
         for event in events {
             body.extend(record(event)?);
@@ -124,9 +122,7 @@ impl LogFile {
         let fresh = self.path.with_extension("log.new");
         let file = new_file(&fresh, &body)?;
         std::fs::rename(&fresh, &self.path)?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
+        sync_dir(&self.path)?;
         self.end = (HEADER.len() + body.len()) as u64;
         self.file = file;
         self.records = events.len();
@@ -151,6 +147,14 @@ fn new_file(path: &Path, body: &[u8]) -> std::io::Result<File> {
     file.write_all(body)?;
     file.sync_all()?;
     Ok(file)
+}
+
+/// Syncs the directory holding `path`, so a new name in it lasts.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
 }
 
 fn record(event: &HistoryEvent) -> std::io::Result<Vec<u8>> {

@@ -163,9 +163,11 @@ impl History {
 
 impl Inner {
     /// Numbers the event, keeps it in memory and appends it to the file.
-    /// The events lock is held across the write so the file's order is the
-    /// numbering's.
+    /// The file's lock is held from the numbering to the write, so the
+    /// file's order is the numbering's; the events' lock only while they
+    /// change, so a page is never kept waiting for a disk.
     fn append(&self, kind: HistoryKind, run: Run, quiet_before: u64) -> std::io::Result<()> {
+        let mut file = lock(&self.file);
         let mut events = lock(&self.events);
         let (newest, next) = &mut *events;
         let event = HistoryEvent {
@@ -190,9 +192,16 @@ impl Inner {
             newest.pop_front();
         }
         newest.push_back(event.clone());
-        match lock(&self.file).as_mut() {
-            Some(file) => file.append(&event, newest),
-            None => Ok(()),
+        let Some(file) = file.as_mut() else {
+            return Ok(());
+        };
+        if file.full() {
+            let snapshot = newest.clone();
+            drop(events);
+            file.rewrite(&snapshot)
+        } else {
+            drop(events);
+            file.append(&event)
         }
     }
 }
