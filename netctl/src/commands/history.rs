@@ -18,16 +18,22 @@ use crate::supervisor;
 /// Most events a process keeps, so most that can be asked of one.
 const MAX_EVENTS: u32 = wire_format::limits::MAX_HISTORY_EVENTS as u32;
 
-/// What each process did lately, newest first: every DS requestor's dirsync
-/// cycles (sent/received/applied, added/updated/deleted/refused, full
-/// resyncs, errors), every site replicator's replication sessions, every DS
-/// server's uploads applied, and the migration's steps. A process records a
-/// cycle that moved something or failed (a failure once until it changes),
-/// and counts the idle ones ("after N quiet"). A process that is down is
-/// reported, not fatal. --json: {"network", "events": [{"at_ms", "source",
-/// "kind", ...}], "unreachable": [{"process", "error"}]}; "kind" is
-/// "dirsync", "replication", "upload" or "migration-step".
+/// `netctl history`'s arguments; its help's first line is main.rs's, what
+/// is recorded and the `--json` shape are the after-help below.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A process records a cycle that moved something, was a full resync, \
+failed (a failure once until it changes) or recovered; idle ones are counted (\"after N quiet\"). \
+It keeps its newest 1,000 events across restarts. A process that is down is listed as \
+unreachable; the command still succeeds.\n\n\
+--json: {\"network\", \"events\": [{\"at_ms\", \"source\", \"kind\", ...}], \
+\"unreachable\": [{\"process\", \"error\"}]}, events newest first. kind \"dirsync\", \
+\"replication\" or \"upload\" (a process's): \"node\", \"role\", \"seq\", \"peer\", \
+\"started_ms\", \"ended_ms\", \"duration_ms\", \"status\" (ok|failed), \"full\", \"sent\", \
+\"received\", \"applied\", \"added\", \"updated\", \"deleted\", \"refused\", \"quiet_before\", \
+\"error\"; kind \"migration-step\" (netctl's): \"wave\", \"post_offices\", \"to\", \"method\", \
+\"step\", \"title\", \"started_ms\", \"finished_ms\"."
+)]
 pub struct HistoryArgs {
     /// Only this node's processes (e.g. POA, H3), or the migration steps
     /// that moved it; every process when left out.
