@@ -82,18 +82,24 @@ pub fn summary_lines(s: &Summary, errors_only: bool) -> Vec<String> {
     if !s.processes.is_empty() {
         let mut t = vec![cells(["PROCESS", "STATE", "PID", "FIGURES"])];
         t.extend(s.processes.iter().map(|p| {
-            let state = match p.health {
-                ProcessHealth::Down => "DOWN",
-                ProcessHealth::Degraded => "DEGRADED",
-                ProcessHealth::Up => "up",
+            let (state, detail) = match p.health {
+                ProcessHealth::Down => ("DOWN", p.reason.as_deref().map(cut)),
+                ProcessHealth::Degraded => ("DEGRADED", None),
+                ProcessHealth::Up => ("up", None),
             };
-            let detail = match &p.reason {
-                Some(why) => cut(why),
-                None => figures(&p.figures),
-            };
+            let detail = detail.unwrap_or_else(|| figures(&p.figures));
             vec![p.id.clone(), state.into(), p.pid.to_string(), detail]
         }));
-        lines.extend(table(t));
+        let mut rows = table(t).into_iter();
+        lines.extend(rows.next());
+        for (p, row) in s.processes.iter().zip(rows) {
+            lines.push(row);
+            // Why a degraded process is degraded, whole, on a line of its
+            // own: it is what the operator has to act on.
+            if let (ProcessHealth::Degraded, Some(why)) = (p.health, &p.reason) {
+                lines.push(format!("      degraded: {why}"));
+            }
+        }
     }
     if !s.links.is_empty() {
         let mut t = vec![cells([

@@ -40,13 +40,13 @@ use crate::state::{NetworkState, Secrets};
 use crate::supervisor;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod human;
 mod json;
-mod keys;
+pub mod keys;
 pub mod summary;
 
-pub use human::{ago, duration};
+pub use human::{ago, duration, headline};
 pub use json::{processes_json, status_json};
 
 /// The options of `netctl status`. Its `--json` form is [`JSON_HELP`],

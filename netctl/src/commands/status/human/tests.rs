@@ -141,3 +141,25 @@ fn verbose_shows_every_key_and_its_times_human_as_well() {
     assert_eq!(line("last_error", "POA.ds-requestor"), "-");
     assert_eq!(line("pending", "POA.ds-requestor"), "0");
 }
+
+#[test]
+fn a_degraded_process_shows_its_figures_and_its_reason_below() {
+    let mut r = healthy();
+    if let Some(Ok(report)) = r.get_mut("POA.mail-router") {
+        report.health = wire_format::Health::Degraded(
+            "mail store /d/mail.redb: I/O error: No space left on device".into(),
+        );
+    }
+    let lines = summary_lines(&summarize(&state(), &r, NOW), false);
+    assert!(lines[2].starts_with("POA.mail-router"), "{lines:#?}");
+    assert!(lines[2].contains("DEGRADED") && lines[2].ends_with("queued 0, hub H"));
+    assert_eq!(
+        lines[3],
+        "      degraded: mail store /d/mail.redb: I/O error: No space left on device"
+    );
+    assert!(
+        lines[0].contains("11 processes up, 1 degraded, 0 down"),
+        "{}",
+        lines[0]
+    );
+}
