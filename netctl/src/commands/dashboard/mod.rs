@@ -87,18 +87,17 @@ fn error_json(error: &str) -> String {
 
 fn collect(data_dir: &Path) -> Result<snapshot::Snapshot, NetctlError> {
     let net = Network::open(data_dir)?;
-    let (_, reports) = crate::commands::status::collect(data_dir)?;
+    let (state, reports) = crate::commands::status::collect(data_dir)?;
+    let summary = crate::commands::status::summary::summarize(&state, &reports, now_ms());
     let placement = crate::migrate::journal::Placement::load(data_dir)?;
     let (migration, last_migration) = migration::view(data_dir);
-    Ok(snapshot::build(
-        snapshot::Inputs {
-            topology: &net.topology,
-            placement: &placement.hubs,
-            reports: &reports,
-            migration,
-            last_migration,
-            history: Vec::new(),
-        },
-        now_ms(),
-    ))
+    Ok(snapshot::build(snapshot::Inputs {
+        topology: &net.topology,
+        placement: &placement.hubs,
+        reports: &reports,
+        summary: &summary,
+        migration,
+        last_migration,
+        history: Vec::new(),
+    }))
 }

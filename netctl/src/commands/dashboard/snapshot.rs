@@ -1,11 +1,16 @@
-//! What the dashboard page shows, computed from what `netctl status` reads:
-//! a pure function of the topology, the placement, the processes' reports
-//! and the migration, so the picture can be tested without a browser.
+//! What the dashboard page shows: `netctl status`'s summary (process and
+//! link health, worst first) arranged as a picture of the topology, plus the
+//! folders, the queues, the wave in progress and the latest events. A pure
+//! function of its inputs, so the picture is tested without a browser.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
-use wire_format::StatusValue;
 
-use crate::commands::status::{Report, Reports};
+use crate::commands::status::keys::Keys;
+use crate::commands::status::summary::{LinkHealth, LinkKind, LinkRow, ProcessHealth, Summary};
+use crate::commands::status::{Reports, ago};
+use crate::migrate::progress::Progress;
 use crate::topology::{NodeKind, RoleKind, Topology};
 
 /// The whole page's data, served as `/api/state`.
@@ -13,28 +18,20 @@ use crate::topology::{NodeKind, RoleKind, Topology};
 pub struct Snapshot {
     pub network: String,
     pub updated_ms: u64,
+    /// `netctl status`'s first line.
+    pub headline: String,
     pub nodes: Vec<NodeView>,
     pub edges: Vec<EdgeView>,
     /// The new hub's folders; the import folder (F1) is the migration gauge.
     pub folders: Vec<FolderView>,
     pub queues: Vec<QueueView>,
-    pub migration: Option<MigrationView>,
-    /// The last finished wave, in a line, when none is running.
+    /// The wave in progress (see `migrate::progress`).
+    pub migration: Option<Progress>,
+    /// The last ended wave in a line, when none is running.
     pub last_migration: Option<String>,
     pub history: Vec<EventView>,
-    /// Nodes and edges that are not `ok`.
+    /// Processes down or degraded, and links down or failing.
     pub problems: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Ok,
-    Unknown,
-    Lagging,
-    Degraded,
-    Failing,
-    Down,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,19 +40,21 @@ pub struct NodeView {
     pub kind: NodeKind,
     /// A post office's hub now (it changes when a migration repoints it).
     pub hub: Option<String>,
-    pub state: State,
+    /// The worst of its processes.
+    pub state: ProcessHealth,
     /// One short line under the name: users, queue.
     pub caption: String,
     /// Each process and its state, for the tooltip.
     pub detail: String,
 }
 
+/// Every link between two nodes (dirsync, replication, mail) as one line.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeView {
     pub from: String,
     pub to: String,
-    /// The worst of the directory, replication and mail facts on this pair.
-    pub state: State,
+    /// The worst of its links.
+    pub state: LinkHealth,
     pub label: String,
     pub detail: String,
 }
@@ -74,22 +73,6 @@ pub struct QueueView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MigrationView {
-    pub summary: String,
-    pub steps: Vec<StepView>,
-    pub details: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepView {
-    pub step: String,
-    pub title: String,
-    /// `done`, `current` or `todo`.
-    pub state: &'static str,
-    pub ms: Option<u64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct EventView {
     pub at_ms: u64,
     pub source: String,
@@ -100,328 +83,280 @@ pub struct EventView {
 pub struct Inputs<'a> {
     pub topology: &'a Topology,
     /// Post office to the hub it is on now, where it moved.
-    pub placement: &'a std::collections::BTreeMap<String, String>,
+    pub placement: &'a BTreeMap<String, String>,
     pub reports: &'a Reports,
-    pub migration: Option<MigrationView>,
+    pub summary: &'a Summary,
+    pub migration: Option<Progress>,
     pub last_migration: Option<String>,
     pub history: Vec<EventView>,
 }
 
-fn process_id(node: &str, role: RoleKind) -> String {
-    format!("{node}.{role}")
-}
-
-fn value<'r>(report: &'r Report, key: &str) -> Option<&'r StatusValue> {
-    report.items.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-fn count(report: &Report, key: &str) -> Option<u64> {
-    match value(report, key)? {
-        StatusValue::Count(n) => Some(*n),
+fn keys<'r>(reports: &'r Reports, node: &str, role: RoleKind) -> Option<Keys<'r>> {
+    match reports.get(&format!("{node}.{role}")) {
+        Some(Ok(report)) => Some(Keys(&report.items)),
         _ => None,
     }
 }
 
-fn text<'r>(report: &'r Report, key: &str) -> Option<&'r str> {
-    match value(report, key)? {
-        StatusValue::Text(t) if !t.is_empty() => Some(t),
-        _ => None,
-    }
-}
-
-fn flag(report: &Report, key: &str) -> Option<bool> {
-    match value(report, key)? {
-        StatusValue::Flag(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn process_state(report: Option<&Result<Report, String>>) -> State {
-    match report {
-        Some(Ok(r)) if r.health == wire_format::Health::Ok => State::Ok,
-        Some(Ok(_)) => State::Degraded,
-        Some(Err(_)) => State::Down,
-        None => State::Unknown,
-    }
-}
-
-/// One thing known about the link between two nodes.
-struct Fact {
-    pair: (String, String),
-    state: State,
-    label: String,
-    detail: String,
-}
-
-fn ordered(a: &str, b: &str) -> (String, String) {
-    if a <= b {
-        (a.to_owned(), b.to_owned())
-    } else {
-        (b.to_owned(), a.to_owned())
-    }
-}
-
-/// A requestor's link to its DS server, seen from both ends.
-fn dirsync_fact(node: &str, requestor: &Report, reports: &Reports) -> Option<Fact> {
-    let server = text(requestor, "server")?;
-    let failing = count(requestor, "consecutive_failures").unwrap_or(0) > 0
-        || text(requestor, "last_error").is_some();
-    let server_report = reports.get(&process_id(server, RoleKind::DsServer));
-    let lag = match server_report {
-        Some(Ok(s)) => count(s, &format!("requestor.{node}.lag_updates")),
-        _ => None,
-    };
-    let state = match (process_state(server_report), failing, lag) {
-        (State::Down, _, _) => State::Down,
-        (_, true, _) => State::Failing,
-        (_, _, Some(n)) if n > 0 => State::Lagging,
-        (_, _, Some(_)) => State::Ok,
-        _ => State::Unknown,
-    };
-    let lag_text = lag.map_or("-".to_owned(), |n| n.to_string());
-    let error = text(requestor, "last_error").unwrap_or("");
-    Some(Fact {
-        pair: ordered(node, server),
-        state,
-        label: format!("lag {lag_text}"),
-        detail: format!("dirsync {node} -> {server}: lag {lag_text} updates {error}"),
-    })
-}
-
-/// A site replicator's pull from one partner.
-fn replication_facts(node: &str, replicator: &Report) -> Vec<Fact> {
-    let peers: Vec<&str> = replicator
-        .items
-        .iter()
-        .filter_map(|(k, _)| k.strip_prefix("peer.")?.strip_suffix(".lag_changes"))
-        .collect();
-    peers
-        .into_iter()
-        .map(|peer| {
-            let key = |f: &str| format!("peer.{peer}.{f}");
-            let lag = count(replicator, &key("lag_changes")).unwrap_or(0);
-            let error = text(replicator, &key("last_error"));
-            let state = if error.is_some() {
-                State::Failing
-            } else if lag > 0 {
-                State::Lagging
-            } else {
-                State::Ok
-            };
-            Fact {
-                pair: ordered(node, peer),
-                state,
-                label: String::new(),
-                detail: format!(
-                    "replication {node} <- {peer}: lag {lag} changes {}",
-                    error.unwrap_or("")
-                ),
-            }
-        })
-        .collect()
-}
-
-/// A mail router's queue towards each of its peers.
-fn mail_facts(node: &str, router: &Report) -> Vec<Fact> {
-    let peers: Vec<&str> = router
-        .items
-        .iter()
-        .filter_map(|(k, _)| k.strip_prefix("peer.")?.strip_suffix(".connected"))
-        .collect();
-    peers
-        .into_iter()
-        .filter_map(|peer| {
-            let depth = count(router, &format!("queue.{peer}.depth")).unwrap_or(0);
-            let error = text(router, &format!("peer.{peer}.last_error"));
-            let connected = flag(router, &format!("peer.{peer}.connected")).unwrap_or(false);
-            // A peer never used and with nothing for it is not a link.
-            if !connected && depth == 0 && error.is_none() {
-                return None;
-            }
-            let state = match (error, depth) {
-                (Some(_), _) => State::Failing,
-                (None, d) if d > 0 => State::Lagging,
-                _ => State::Ok,
-            };
-            Some(Fact {
-                pair: ordered(node, peer),
-                state,
-                label: if depth > 0 {
-                    format!("q {depth}")
-                } else {
-                    String::new()
-                },
-                detail: format!(
-                    "mail {node} -> {peer}: {depth} queued {}",
-                    error.unwrap_or("")
-                ),
-            })
-        })
-        .collect()
-}
-
-fn node_view(
-    topology: &Topology,
-    node: &crate::topology::Node,
-    hub: Option<String>,
-    reports: &Reports,
-) -> NodeView {
+fn node_view(inputs: &Inputs<'_>, node: &crate::topology::Node) -> NodeView {
     let name = node.name.as_str();
-    let mut state = State::Ok;
-    let mut detail = Vec::new();
-    for role in node.roles() {
-        let id = process_id(name, *role);
-        let r = reports.get(&id);
-        let s = process_state(r);
-        state = state.max(s);
-        let why = match r {
-            Some(Err(e)) => format!(": {e}"),
-            Some(Ok(Report {
-                health: wire_format::Health::Degraded(reason),
-                ..
-            })) => format!(": {reason}"),
-            _ => String::new(),
-        };
-        detail.push(format!("{id} {s:?}{why}"));
-    }
-    let requestor = reports.get(&process_id(name, RoleKind::DsRequestor));
-    let router = reports.get(&process_id(name, RoleKind::MailRouter));
-    let users = match requestor {
-        Some(Ok(r)) if node.kind == NodeKind::PostOffice => count(r, "entries.local"),
-        _ => None,
-    };
-    let queued = match router {
-        Some(Ok(r)) => count(r, "queue.total"),
-        _ => None,
-    };
+    let rows: Vec<_> = inputs
+        .summary
+        .processes
+        .iter()
+        .filter(|p| p.node == name)
+        .collect();
+    let state = rows
+        .iter()
+        .map(|p| p.health)
+        .min()
+        .unwrap_or(ProcessHealth::Down);
+    let detail = rows
+        .iter()
+        .map(|p| match &p.reason {
+            Some(why) => format!("{} {:?}: {why}", p.id, p.health),
+            None => format!("{} {:?}", p.id, p.health),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let router = keys(inputs.reports, name, RoleKind::MailRouter);
+    let users = keys(inputs.reports, name, RoleKind::DsRequestor)
+        .filter(|_| node.kind == NodeKind::PostOffice)
+        .and_then(|k| k.count("entries.local"));
+    let queued = router.as_ref().and_then(|k| k.count("queue.total"));
     let caption = match (users, queued) {
-        (Some(u), Some(q)) if q > 0 => format!("{u} users, {q} q"),
+        (Some(u), Some(q)) if q > 0 => format!("{u} users, {q} queued"),
         (Some(u), _) => format!("{u} users"),
         (None, Some(q)) if q > 0 => format!("{q} queued"),
         _ => match node.kind {
             NodeKind::OldHub => "old hub".into(),
             NodeKind::NewHub => "new hub".into(),
-            NodeKind::Bridge => format!("bridge ({})", topology.import_folder),
+            NodeKind::Bridge => format!("bridge ({})", inputs.topology.import_folder),
             NodeKind::PostOffice => "post office".into(),
         },
     };
+    let hub = (node.kind == NodeKind::PostOffice).then(|| {
+        router
+            .and_then(|k| k.text("hub"))
+            .map(str::to_owned)
+            .or_else(|| inputs.placement.get(name).cloned())
+            .or_else(|| node.hub.map(|h| h.to_string()))
+            .unwrap_or_default()
+    });
     NodeView {
         name: name.to_owned(),
         kind: node.kind,
         hub,
         state,
         caption,
-        detail: detail.join("\n"),
+        detail,
     }
 }
 
-/// Merges the facts about each pair of nodes into one edge.
-fn edges(facts: Vec<Fact>) -> Vec<EdgeView> {
-    let mut by_pair: std::collections::BTreeMap<(String, String), Vec<Fact>> = Default::default();
-    for f in facts {
-        by_pair.entry(f.pair.clone()).or_default().push(f);
+/// A link in a few words, for the edge's tooltip.
+fn describe(link: &LinkRow, now_ms: u64) -> String {
+    let kind = match link.kind {
+        LinkKind::Dirsync => "dirsync",
+        LinkKind::Replication => "replication",
+        LinkKind::Mail => "mail",
+    };
+    let mut parts = vec![format!(
+        "{kind} {} -> {}: {:?}",
+        link.from, link.to, link.health
+    )];
+    if let Some(n) = link.lag_changes {
+        parts.push(format!("lag {n}"));
+    }
+    if let Some(n) = link.queued {
+        parts.push(format!("{n} queued"));
+    }
+    if let Some(t) = link.last_success_ms {
+        parts.push(format!("last success {}", ago(now_ms, t)));
+    }
+    if let Some(e) = link.down.as_ref().or(link.last_error.as_ref()) {
+        parts.push(e.clone());
+    }
+    parts.join(", ")
+}
+
+/// The links between each pair of nodes, merged into one edge.
+fn edges(summary: &Summary) -> Vec<EdgeView> {
+    let mut by_pair: BTreeMap<(&str, &str), Vec<&LinkRow>> = BTreeMap::new();
+    for link in &summary.links {
+        let (a, b) = (link.from.as_str(), link.to.as_str());
+        by_pair.entry((a.min(b), a.max(b))).or_default().push(link);
     }
     by_pair
         .into_iter()
-        .map(|((from, to), facts)| EdgeView {
-            from,
-            to,
-            state: facts
+        .map(|((from, to), links)| {
+            let lag: u64 = links
                 .iter()
-                .map(|f| f.state)
-                .max()
-                .unwrap_or(State::Unknown),
-            label: facts
-                .iter()
-                .map(|f| f.label.as_str())
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(" · "),
-            detail: facts
-                .iter()
-                .map(|f| f.detail.trim_end())
-                .collect::<Vec<_>>()
-                .join("\n"),
+                .filter(|l| l.kind == LinkKind::Dirsync)
+                .filter_map(|l| l.lag_changes)
+                .sum();
+            let queued: u64 = links.iter().filter_map(|l| l.queued).sum();
+            let mut label = Vec::new();
+            if links.iter().any(|l| l.kind == LinkKind::Dirsync) {
+                label.push(format!("lag {lag}"));
+            }
+            if queued > 0 {
+                label.push(format!("q {queued}"));
+            }
+            EdgeView {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                state: links
+                    .iter()
+                    .map(|l| l.health)
+                    .min()
+                    .unwrap_or(LinkHealth::Ok),
+                label: label.join(" · "),
+                detail: links
+                    .iter()
+                    .map(|l| describe(l, summary.now_ms))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
         })
         .collect()
 }
 
-pub fn build(inputs: Inputs<'_>, now_ms: u64) -> Snapshot {
-    let Inputs {
-        topology,
-        placement,
-        reports,
-        ..
-    } = inputs;
-    let ok = |id: String| match reports.get(&id) {
-        Some(Ok(r)) => Some(r),
-        _ => None,
-    };
-    let mut facts = Vec::new();
-    let mut nodes = Vec::new();
-    let mut queues = Vec::new();
-    for node in &topology.nodes {
-        let name = node.name.as_str();
-        let router = ok(process_id(name, RoleKind::MailRouter));
-        let hub = (node.kind == NodeKind::PostOffice).then(|| {
-            router
-                .and_then(|r| text(r, "hub"))
-                .map(str::to_owned)
-                .or_else(|| placement.get(name).cloned())
-                .or_else(|| node.hub.map(|h| h.to_string()))
-                .unwrap_or_default()
-        });
-        nodes.push(node_view(topology, node, hub, reports));
-        if let Some(r) = ok(process_id(name, RoleKind::DsRequestor))
-            && let Some(f) = dirsync_fact(name, r, reports)
-        {
-            facts.push(f);
-        }
-        if let Some(r) = ok(process_id(name, RoleKind::SiteReplicator)) {
-            facts.extend(replication_facts(name, r));
-        }
-        if let Some(r) = router {
-            facts.extend(mail_facts(name, r));
-            queues.push(QueueView {
-                node: name.to_owned(),
-                total: count(r, "queue.total").unwrap_or(0),
-                oldest_age_ms: count(r, "queue.oldest_age_ms").unwrap_or(0),
-            });
-        }
-    }
-    let folders = ok(process_id(
-        topology.new_hub.as_str(),
-        RoleKind::SiteReplicator,
-    ))
-    .map(|r| {
-        r.items
-            .iter()
-            .filter_map(|(k, v)| match v {
-                StatusValue::Count(n) => Some(FolderView {
-                    folder: k
-                        .strip_prefix("folder.")?
-                        .strip_suffix(".entries")?
-                        .to_owned(),
-                    entries: *n,
-                }),
-                _ => None,
+pub fn build(inputs: Inputs<'_>) -> Snapshot {
+    let summary = inputs.summary;
+    let nodes = inputs
+        .topology
+        .nodes
+        .iter()
+        .map(|n| node_view(&inputs, n))
+        .collect();
+    let queues = inputs
+        .topology
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let k = keys(inputs.reports, n.name.as_str(), RoleKind::MailRouter)?;
+            Some(QueueView {
+                node: n.name.to_string(),
+                total: k.count("queue.total").unwrap_or(0),
+                oldest_age_ms: k.count("queue.oldest_age_ms").unwrap_or(0),
             })
-            .collect()
-    })
-    .unwrap_or_default();
-    let edges = edges(facts);
-    let problems = nodes.iter().filter(|n| n.state != State::Ok).count()
-        + edges.iter().filter(|e| e.state > State::Unknown).count();
+        })
+        .collect();
+    let new_hub = inputs.topology.new_hub.as_str();
+    let folders = keys(inputs.reports, new_hub, RoleKind::SiteReplicator)
+        .map(|k| {
+            k.names("folder", "entries")
+                .into_iter()
+                .map(|f| FolderView {
+                    folder: f.to_owned(),
+                    entries: k.count(&format!("folder.{f}.entries")).unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let t = &summary.totals;
     Snapshot {
-        network: topology.network.to_string(),
-        updated_ms: now_ms,
+        network: summary.network.clone(),
+        updated_ms: summary.now_ms,
+        headline: crate::commands::status::headline(summary),
         nodes,
-        edges,
+        edges: edges(summary),
         folders,
         queues,
         migration: inputs.migration,
         last_migration: inputs.last_migration,
         history: inputs.history,
-        problems,
+        problems: t.down + t.degraded + t.failing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::status::fixtures::{self, C, NOW, t};
+    use crate::commands::status::summary::summarize;
+
+    const SMALL: &str = r#"
+network = "ACME"
+[old_hub]
+name = "H"
+[new_hub]
+name = "H2"
+[bridge]
+name = "H3"
+import_folder = "F1"
+[[post_offices]]
+name = "POA"
+hub = "H"
+[[post_offices]]
+name = "POD"
+hub = "H2"
+"#;
+
+    fn snapshot(reports: &Reports, placement: &BTreeMap<String, String>) -> Snapshot {
+        let topology = Topology::parse(SMALL, "small.toml").unwrap();
+        let summary = summarize(&fixtures::state(), reports, NOW);
+        build(Inputs {
+            topology: &topology,
+            placement,
+            reports,
+            summary: &summary,
+            migration: None,
+            last_migration: None,
+            history: Vec::new(),
+        })
+    }
+
+    fn edge<'s>(s: &'s Snapshot, a: &str, b: &str) -> &'s EdgeView {
+        s.edges
+            .iter()
+            .find(|e| e.from == a && e.to == b)
+            .unwrap_or_else(|| panic!("no edge {a}-{b} in {:?}", s.edges))
+    }
+
+    #[test]
+    fn a_healthy_network_is_every_node_up_and_every_edge_ok() {
+        let s = snapshot(&fixtures::healthy(), &BTreeMap::new());
+        let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["H", "H2", "H3", "POA", "POD"]);
+        assert!(s.nodes.iter().all(|n| n.state == ProcessHealth::Up));
+        assert!(
+            s.edges.iter().all(|e| e.state == LinkHealth::Ok),
+            "{:?}",
+            s.edges
+        );
+        assert_eq!(s.problems, 0);
+        // Dirsync and mail between POA and H are one line, with its lag.
+        let poa = edge(&s, "H", "POA");
+        assert_eq!(poa.label, "lag 0");
+        assert!(poa.detail.contains("dirsync POA -> H"), "{}", poa.detail);
+        assert_eq!(s.nodes[3].hub.as_deref(), Some("H"));
+        assert!(s.headline.starts_with("network ACME: "), "{}", s.headline);
+    }
+
+    #[test]
+    fn a_dead_requestor_makes_its_node_and_its_edge_down() {
+        let mut reports = fixtures::healthy();
+        fixtures::kill(&mut reports, "POA.ds-requestor");
+        let s = snapshot(&reports, &BTreeMap::new());
+        let poa = s.nodes.iter().find(|n| n.name == "POA").unwrap();
+        assert_eq!(poa.state, ProcessHealth::Down);
+        assert!(poa.detail.contains("POA.ds-requestor Down: not running"));
+        assert_eq!(edge(&s, "H", "POA").state, LinkHealth::Down);
+        assert!(s.problems >= 2, "the node and its link: {}", s.problems);
+    }
+
+    #[test]
+    fn a_moved_post_office_hangs_under_its_new_hub_and_queued_mail_shows() {
+        let mut reports = fixtures::healthy();
+        fixtures::set(&mut reports, "POA.mail-router", "hub", t("H2"));
+        fixtures::set(&mut reports, "POA.mail-router", "queue.total", C(3));
+        fixtures::set(&mut reports, "POA.mail-router", "queue.H2.depth", C(3));
+        let s = snapshot(&reports, &BTreeMap::new());
+        let poa = s.nodes.iter().find(|n| n.name == "POA").unwrap();
+        assert_eq!(poa.hub.as_deref(), Some("H2"));
+        assert!(poa.caption.contains("3 queued"), "{}", poa.caption);
+        let q = s.queues.iter().find(|q| q.node == "POA").unwrap();
+        assert_eq!(q.total, 3);
     }
 }
