@@ -4,6 +4,7 @@
 
 use wire_format::StatusValue;
 
+/// One process's status items ([`super::Report::items`]), read by key.
 pub struct Keys<'a>(pub &'a [(String, StatusValue)]);
 
 impl<'a> Keys<'a> {
