@@ -12,7 +12,9 @@
 //!   process's own status report (directory entries, F1, queue depths, the
 //!   dirsync lag of each requestor);
 //! * a mail refused with 550 (RFC 5321 4.2.2: a recipient outside the
-//!   network, no relaying) adds one to `mhub_smtp_rejected_total{code="550"}`.
+//!   network, no relaying) adds one to `mhub_smtp_rejected_total{code="550"}`;
+//! * with H's DS server killed, POA's requestor answers `/health/ready`
+//!   503 with the reason (and `/health/live` still 200).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -24,6 +26,8 @@ use std::time::Duration;
 use integration_tests::mail::smtp_send;
 use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
 use integration_tests::{test_dir, wait_until};
+use netctl::state::NetworkState;
+use netctl::topology::RoleKind;
 use serde_json::Value;
 
 fn status_json(data: &Path) -> Value {
@@ -369,4 +373,37 @@ fn every_process_serves_its_status_as_metrics_and_says_when_it_is_ready() {
         .find(|p| p["id"] == "POA.mail-router")
         .map(|p| number(&p["status"]["smtp.rejected.550"]));
     assert_eq!(reported, Some(Some(rejected(&after))));
+
+    // H's DS server killed: POA's requestor loses it and is not ready, with
+    // the reason, while it still lives.
+    let h = NetworkState::load(&data)
+        .unwrap()
+        .process("H", RoleKind::DsServer)
+        .expect("H.ds-server in network.toml")
+        .pid;
+    let killed = Command::new("kill")
+        .args(["-KILL", &h.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    // A local change starts a cycle at once (else the next is up to a
+    // minute away): it fails to reach H.
+    succeeded(
+        "netctl user add",
+        &netctl(&data, &["user", "add", "POA", "NEWUSER", "New User"]),
+    );
+    let requestor = (processes.iter())
+        .find(|p| p["id"] == "POA.ds-requestor")
+        .expect("POA's requestor");
+    let mut last = (0, String::new());
+    let unready = wait_until(Duration::from_secs(120), Duration::from_millis(250), || {
+        last = get(addr(requestor, "metrics"), "/health/ready");
+        last.0 == 503
+    });
+    assert!(unready, "still ready without its server: {last:?}");
+    assert_eq!(last.1, "not ready: not connected to its DS server\n");
+    assert_eq!(get(addr(requestor, "metrics"), "/health/live").0, 200);
+    let families = scrape(requestor, dir.path());
+    assert_eq!(value(&families, "mhub_ready", None), Some(0.0));
+    assert_eq!(value(&families, "mhub_dirsync_connected", None), Some(0.0));
 }
