@@ -317,6 +317,23 @@ async fn the_listener_serves_metrics_liveness_and_readiness() {
     let (_, body) = get(addr, "GET", "/metrics").await;
     assert!(body.contains("\nmhub_ready 0\n"), "{body}");
 
+    // Degraded: never ready, whatever else the report says.
+    *state.lock().unwrap() = report(
+        Role::Requestor,
+        Health::Degraded("store /x: I/O error: no space left".into()),
+        &[("connected", Flag(true)), ("last_success_ms", Count(now))],
+    );
+    let (status, body) = get(addr, "GET", "/health/ready").await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        "not ready: degraded: store /x: I/O error: no space left\n"
+    );
+    let (_, body) = get(addr, "GET", "/metrics").await;
+    assert!(body.contains("\nmhub_degraded 1\n"), "{body}");
+
+    // HEAD has the headers only (RFC 9110 9.3.2).
+    assert_eq!(get(addr, "HEAD", "/metrics").await, (200, String::new()));
     assert_eq!(get(addr, "GET", "/nothing").await.0, 404);
     assert_eq!(get(addr, "POST", "/metrics").await.0, 405);
 
