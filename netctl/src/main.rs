@@ -42,11 +42,11 @@ enum Command {
         #[arg(default_value = "examples/patent.toml")]
         topology: PathBuf,
     },
-    /// Every process: alive or not, degraded or not (and why), and its status
-    /// report (directory counts, replication lag, queues). --json: {"network",
-    /// "processes": [{"id", "node", "role", "pid", "alive", "endpoints",
-    /// "smtp", "pop3", "pop3s", "smtps", "submission", "status", "health",
-    /// "degraded", "error"}]}. TLS endpoints are checked with DATA_DIR/tls/ca.pem.
+    /// The network on one screen: a first line of counts, then one line per
+    /// process and per link (dirsync, replication, mail next hop), worst
+    /// first, with lag, queues, last success ("3 s ago"), consecutive
+    /// failures and the last error. --errors-only, --verbose (every status
+    /// key); --json is described at the end of `netctl status --help`.
     Status(commands::status::StatusArgs),
     /// What each process did lately: dirsync cycles, replication sessions,
     /// migration steps; newest first.
