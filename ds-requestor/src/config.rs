@@ -27,6 +27,9 @@
 //! client = "H3"
 //! import_folder = "F1"
 //! export = ["FS*"]
+//!
+//! [ldap]                       # optional: the LDAP address book, see
+//! listen = "127.0.0.1:389"     # `crate::ldap::config` and docs/LDAP.md
 //! ```
 //!
 //! Every key (`operator_secret`, each `secret`) is at least 32 hex digits
@@ -79,6 +82,10 @@ pub struct Config {
     /// later changes go through UserUpsert/UserDelete.
     #[serde(default)]
     pub seed_users: Vec<SeedUser>,
+    /// The read-only LDAP address book of the GAL (`crate::ldap`); none
+    /// without the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap: Option<crate::ldap::LdapConfig>,
 }
 
 /// One `[[seed_users]]` table.
@@ -144,6 +151,8 @@ pub struct Settings {
     pub seed_users: Vec<(Name, String)>,
     /// The `[limits]` table: connection caps and the shutdown drain.
     pub limits: Limits,
+    /// The LDAP address book's listeners and policy, if it has one.
+    pub ldap: Option<crate::ldap::LdapSettings>,
 }
 
 impl AsRef<Limits> for Settings {
@@ -206,6 +215,10 @@ impl Settings {
         if site.is_some() && !config.seed_users.is_empty() {
             return Err("a bridge ([site]) owns no users of its own: remove seed_users".into());
         }
+        if site.is_some() && config.ldap.is_some() {
+            return Err("a bridge ([site]) keeps no GAL of its own: remove [ldap]".into());
+        }
+        let ldap = config.ldap.map(crate::ldap::LdapConfig::check).transpose()?;
         let mut seed_users = Vec::with_capacity(config.seed_users.len());
         for u in config.seed_users {
             if u.display_name.len() > wire_format::limits::MAX_TEXT_LEN {
@@ -232,6 +245,7 @@ impl Settings {
             post_offices,
             servers,
             limits: config.common.limits,
+            ldap,
         })
     }
 

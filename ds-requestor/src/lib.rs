@@ -6,6 +6,7 @@
 //! * [`config`]: the TOML configuration;
 //! * [`net`]: the Tokio shell: the operator listener and the sync task that
 //!   drives `dir_core::requestor::Cycle` for either directory;
+//! * [`ldap`]: the read-only LDAP address book of the GAL;
 //! * `bridge`: what only the bridge does: take in the site replicator's log
 //!   (export-folder changes go up to the server).
 //!
@@ -14,6 +15,7 @@
 mod blocking;
 mod bridge;
 pub mod config;
+pub mod ldap;
 pub mod net;
 mod process;
 

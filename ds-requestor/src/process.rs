@@ -38,7 +38,8 @@ store), listen (the operator's host:port, port 0 for any), operator_secret, \
 server (the server to sync with until a Repoint), interval_ms (scheduled \
 cycle, default 60000), post_offices (whose users it owns, default its node \
 name), one [[servers]] table per server it may be pointed at (name, endpoint, \
-secret), [site] for the bridge, and [limits] (connection cap, drain bound). \
+secret), [site] for the bridge, [ldap] for a read-only LDAP address book of \
+the GAL (docs/LDAP.md), and [limits] (connection cap, drain bound). \
 See the documentation of `ds_requestor::config`.";
 
     type Settings = Settings;

@@ -186,6 +186,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<(), DirError>
     }
     let sync_task = tokio::spawn(sync::run(Arc::clone(&shared), rx));
     listener.announce();
+    crate::ldap::start(&shared, &shutdown).await?;
     let status = admin::Handler(Arc::clone(&shared));
     role_runtime::metrics::serve(status, &shutdown)
         .await

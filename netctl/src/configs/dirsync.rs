@@ -11,6 +11,8 @@
 //!   H2 later; each receives the folders its `exports` name.
 //! * H3's requestor runs in site mode: H's directory goes into the import
 //!   folder (F1), the FS folders go up to H.
+//! * Each post office's requestor serves its GAL as an LDAP address book
+//!   (`ldap` and `ldaps`, any free port until the port plan names them).
 
 use std::path::Path;
 
@@ -112,7 +114,20 @@ pub fn requestor(ctx: &mut Context<'_>, node: &Node, dir: &Path) -> requestor_fi
         import_folder: Some(t.import_folder.to_string()),
         export: Some(vec!["FS*".into()]),
     });
+    // A post office's mail clients look its GAL up over LDAP (docs/LDAP.md),
+    // with StartTLS or LDAPS on the certificate its mail router serves.
+    let ldap = (!bridge).then(|| {
+        let tls = crate::tls::node_files(ctx.data_dir, node);
+        ds_requestor::ldap::LdapConfig {
+            listen: Some(ctx.plan.endpoint(&me, RoleKind::DsRequestor, "ldap")),
+            ldaps_listen: Some(ctx.plan.endpoint(&me, RoleKind::DsRequestor, "ldaps")),
+            tls_cert: Some(tls.cert),
+            tls_key: Some(tls.key),
+            ..Default::default()
+        }
+    });
     requestor_file::Config {
+        ldap,
         common: ctx.common(&me, RoleKind::DsRequestor, dir),
         server,
         interval_ms: Some(60_000),

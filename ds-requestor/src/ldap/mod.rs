@@ -1,0 +1,84 @@
+//! A read-only LDAPv3 address book of the post office's GAL, for mail
+//! clients (Thunderbird, Outlook, `ldapsearch`); see docs/LDAP.md.
+//!
+//! * [`config`]: the `[ldap]` table;
+//! * `directory`, `dn`, `schema`, `filter`: the GAL as an LDAP tree, and
+//!   how names and filters match in it;
+//! * `core`: a client's session without sockets (bind policy, search with
+//!   scope, limits and paging, the root DSE, refused updates);
+//! * `codec`, `shell`: ldap3_proto's BER codec, bounded, and the Tokio
+//!   loop of a connection (LDAPS, StartTLS, timeouts, the drain);
+//! * `snapshot`: the tree rebuilt when the store changes.
+
+mod codec;
+pub mod config;
+pub mod core;
+pub mod directory;
+pub mod dn;
+mod filter;
+mod schema;
+mod shell;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use dir_core::DirError;
+use role_runtime::server::{Listener, Shutdown};
+
+pub use config::{LdapConfig, LdapSettings};
+
+use crate::config::dir_error;
+use crate::net::Shared;
+
+/// Binds the configured listeners and announces them
+/// (`listening ldap HOST:PORT`, `listening ldaps HOST:PORT`), then serves
+/// in the background until the drain. Nothing without an `[ldap]` table.
+pub async fn start(shared: &Arc<Shared>, shutdown: &Shutdown) -> Result<(), DirError> {
+    let Some(settings) = shared.settings.ldap.clone() else {
+        return Ok(());
+    };
+    let network = shared.settings.network;
+    let (seen, dir) = shared
+        .with_store(move |store| snapshot::load(store, network))
+        .await?;
+    let snapshot = Arc::new(snapshot::Snapshot::new(dir));
+    tokio::spawn(snapshot::keep_fresh(
+        Arc::clone(shared),
+        Arc::clone(&snapshot),
+        seen,
+        shutdown.clone(),
+    ));
+    let tls = match &settings.tls {
+        Some(files) => Some(role_runtime::tls::acceptor(files).map_err(dir_error)?),
+        None => None,
+    };
+    let policy = core::Policy {
+        bind: settings.policy.clone(),
+        size_limit: settings.size_limit,
+        time_limit: settings.time_limit,
+        starttls: tls.is_some(),
+    };
+    let listeners = [
+        ("ldap", settings.listen.as_deref(), false),
+        ("ldaps", settings.ldaps_listen.as_deref(), true),
+    ];
+    for (service, addr, implicit_tls) in listeners {
+        let Some(addr) = addr else { continue };
+        let listener = Listener::bind(service, addr, settings.connections)
+            .await
+            .map_err(dir_error)?;
+        listener.announce();
+        let service = shell::LdapService {
+            snapshot: Arc::clone(&snapshot),
+            policy: policy.clone(),
+            tls: tls.clone(),
+            implicit_tls,
+            idle_timeout: settings.idle_timeout,
+        };
+        tokio::spawn(listener.run(Arc::new(service), shutdown.clone()));
+    }
+    Ok(())
+}
