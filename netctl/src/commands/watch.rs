@@ -19,6 +19,22 @@ use crate::network::Network;
 /// "step_started" | "step_done" | "users" | "interrupted" | "resumed" |
 /// "ended" | "none" | "waiting", "wave", ...}.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Prints each step as it starts and ends (with its duration), each post office's \
+users moved of its users and what the old hub still sees of them, and the outcome once the wave \
+has verified (exit 0). No migration running: says so and exits 0 (or waits, --wait). The netctl \
+running the wave killed: `interrupted; resume with `netctl migrate PO... --to HUB`` and exit 1 \
+(or, --wait, follows the resume).\n\n\
+--json: one object per line per change, {\"event\": ...}: \
+\"following\" {wave, to, method, started_ms, resumed}; \
+\"step_started\" {wave, step, title, started_ms}; \
+\"step_done\" {wave, step, title, elapsed_ms}; \
+\"users\" {wave, post_office, from, step, users_moved, users_total, users_at_source, eta_ms}; \
+\"interrupted\" {wave, resume}; \"resumed\" {wave, resumed}; \
+\"ended\" {wave, outcome: migrated | rolled-back, started_ms, ended_ms, total_ms}; \
+\"none\" / \"waiting\" {data_dir}. Steps are \"A\"..\"G\" and \"verify\"; times in ms \
+since the Unix epoch, durations in ms."
+)]
 pub struct WatchArgs {
     /// With no migration running, wait for one to start; and when the
     /// netctl running one is killed, wait for it to be resumed rather than
