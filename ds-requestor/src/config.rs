@@ -218,7 +218,10 @@ impl Settings {
         if site.is_some() && config.ldap.is_some() {
             return Err("a bridge ([site]) keeps no GAL of its own: remove [ldap]".into());
         }
-        let ldap = config.ldap.map(crate::ldap::LdapConfig::check).transpose()?;
+        let ldap = config
+            .ldap
+            .map(crate::ldap::LdapConfig::check)
+            .transpose()?;
         let mut seed_users = Vec::with_capacity(config.seed_users.len());
         for u in config.seed_users {
             if u.display_name.len() > wire_format::limits::MAX_TEXT_LEN {

@@ -4,8 +4,8 @@
 //! * [`config`]: the `[ldap]` table;
 //! * `directory`, `dn`, `schema`, `filter`: the GAL as an LDAP tree, and
 //!   how names and filters match in it;
-//! * `core`: a client's session without sockets (bind policy, search with
-//!   scope, limits and paging, the root DSE, refused updates);
+//! * `core`, `search`: a client's session without sockets (bind policy,
+//!   search with scope, limits and paging, the root DSE, refused updates);
 //! * `codec`, `shell`: ldap3_proto's BER codec, bounded, and the Tokio
 //!   loop of a connection (LDAPS, StartTLS, timeouts, the drain);
 //! * `snapshot`: the tree rebuilt when the store changes.
@@ -17,6 +17,7 @@ pub mod directory;
 pub mod dn;
 mod filter;
 mod schema;
+mod search;
 mod shell;
 mod snapshot;
 
