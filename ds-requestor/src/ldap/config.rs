@@ -143,3 +143,50 @@ impl LdapConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LdapSettings, String> {
+        toml::from_str::<LdapConfig>(text)
+            .map_err(|e| e.to_string())?
+            .check()
+    }
+
+    #[test]
+    fn the_bind_password_comes_from_its_file_and_never_shows() {
+        let dir = std::env::temp_dir().join(format!("ldap-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "hunter2-secret\n").unwrap();
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nanonymous = false\nbind_dn = \"cn=reader,o=ACME\"\nbind_password_file = \"{}\"\n",
+            file.display()
+        );
+        let settings = parse(&text).unwrap();
+        let (dn, secret) = settings.policy.account.as_ref().unwrap();
+        assert_eq!(*dn, Dn::parse("CN=Reader,O=acme").unwrap());
+        assert_eq!(secret.expose(), "hunter2-secret");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn inconsistent_tables_are_refused_by_key() {
+        let refused = |text: &str, key: &str| {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(key), "{e}");
+        };
+        refused("anonymous = true\n", "listen");
+        refused("ldaps_listen = \"127.0.0.1:0\"\n", "ldaps_listen");
+        refused("listen = \"x\"\ntls_cert = \"/c\"\n", "tls_key");
+        refused("listen = \"x\"\nbind_dn = \"cn=r\"\n", "bind_password_file");
+        refused("listen = \"x\"\nanonymous = false\n", "bind_dn");
+        refused("listen = \"x\"\nsize_limit = 0\n", "size_limit");
+        refused("listen = \"x\"\nlisten_port = 1\n", "listen_port");
+        let defaults = parse("listen = \"127.0.0.1:0\"\n").unwrap();
+        assert!(defaults.policy.anonymous && defaults.tls.is_none());
+        assert_eq!(defaults.size_limit, 500);
+    }
+}
