@@ -24,10 +24,12 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use dir_core::DirError;
 use role_runtime::server::{Listener, Shutdown};
+use tracing::warn;
 
 pub use config::{LdapConfig, LdapSettings};
 
@@ -68,9 +70,8 @@ pub async fn start(shared: &Arc<Shared>, shutdown: &Shutdown) -> Result<(), DirE
     ];
     for (service, addr, implicit_tls) in listeners {
         let Some(addr) = addr else { continue };
-        let listener = Listener::bind(service, addr, settings.connections)
-            .await
-            .map_err(dir_error)?;
+        let remembered = shared.settings.data_dir.join(format!("{service}.port"));
+        let listener = bind(service, addr, settings.connections, &remembered).await?;
         listener.announce();
         let service = shell::LdapService {
             snapshot: Arc::clone(&snapshot),
@@ -82,4 +83,45 @@ pub async fn start(shared: &Arc<Shared>, shutdown: &Shutdown) -> Result<(), DirE
         tokio::spawn(listener.run(Arc::new(service), shutdown.clone()));
     }
     Ok(())
+}
+
+/// Binds `addr`. Port 0 means any free port, and then the same one again
+/// after a restart while it is free: the port is kept in `remembered`
+/// (netctl plans no port for these listeners yet, and its clients, like a
+/// mail client's address book setting, expect the port to stay).
+async fn bind(
+    service: &'static str,
+    addr: &str,
+    cap: usize,
+    remembered: &Path,
+) -> Result<Listener, DirError> {
+    let any_port = addr
+        .rsplit_once(':')
+        .filter(|(_, port)| *port == "0")
+        .map(|(host, _)| host);
+    let Some(host) = any_port else {
+        return Listener::bind(service, addr, cap).await.map_err(dir_error);
+    };
+    let last = std::fs::read_to_string(remembered)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok());
+    let again = match last {
+        Some(port) => Listener::bind(service, &format!("{host}:{port}"), cap)
+            .await
+            .ok(),
+        None => None,
+    };
+    let listener = match again {
+        Some(listener) => listener,
+        None => Listener::bind(service, addr, cap)
+            .await
+            .map_err(dir_error)?,
+    };
+    let port = listener.local_addr().port();
+    if last != Some(port)
+        && let Err(e) = std::fs::write(remembered, format!("{port}\n"))
+    {
+        warn!(file = %remembered.display(), error = %e, "cannot remember the {service} port");
+    }
+    Ok(listener)
 }
