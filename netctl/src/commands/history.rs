@@ -309,7 +309,13 @@ fn text(line: &Line, now_ms: u64) -> String {
         utc(line.at_ms),
         span(now_ms.saturating_sub(line.at_ms))
     );
-    let what = match &line.what {
+    format!("{when}  {:<24} {}", line.source, describe(line))
+}
+
+/// What a line says happened, without when or where (the dashboard's
+/// "latest events").
+pub fn describe(line: &Line) -> String {
+    match &line.what {
         What::Process(e) => process_text(e),
         What::Step(s) => {
             let state = match s.finished_ms {
@@ -321,8 +327,7 @@ fn text(line: &Line, now_ms: u64) -> String {
                 s.wave, s.method, s.step, s.title
             )
         }
-    };
-    format!("{when}  {:<24} {what}", line.source)
+    }
 }
 
 fn process_text(e: &ProcessEvent) -> String {

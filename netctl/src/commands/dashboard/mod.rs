@@ -98,6 +98,27 @@ fn collect(data_dir: &Path) -> Result<snapshot::Snapshot, NetctlError> {
         summary: &summary,
         migration,
         last_migration,
-        history: Vec::new(),
+        history: latest_events(data_dir),
     }))
+}
+
+/// The last few events of the processes and the migrations, newest first.
+fn latest_events(data_dir: &Path) -> Vec<snapshot::EventView> {
+    use crate::commands::history::{HistoryArgs, collect, describe};
+    let args = HistoryArgs {
+        node: None,
+        since: None,
+        limit: 8,
+    };
+    match collect(data_dir, &args, now_ms()) {
+        Ok((_, lines, _)) => lines
+            .iter()
+            .map(|l| snapshot::EventView {
+                at_ms: l.at_ms,
+                source: l.source.clone(),
+                text: describe(l),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }

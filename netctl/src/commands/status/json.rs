@@ -57,6 +57,8 @@ pub fn processes_json(state: &NetworkState, reports: Option<&Reports>) -> Value 
                 "smtps": p.endpoints.get("smtps"),
                 "submission": p.endpoints.get("submission"),
                 "metrics": p.endpoints.get("metrics"),
+                "ldap": p.endpoints.get("ldap"),
+                "ldaps": p.endpoints.get("ldaps"),
                 "status": status,
                 "health": state,
                 "degraded": degraded,

@@ -68,7 +68,7 @@ pub struct StatusArgs {
 /// The `--json` object, as `--help` shows it.
 pub const JSON_HELP: &str = "\
 --json: {\"network\", \"processes\": [{\"id\", \"node\", \"role\", \"pid\", \"alive\",
-\"endpoints\", \"metrics\", \"smtp\", \"pop3\", \"pop3s\", \"smtps\", \"submission\",
+\"endpoints\", \"metrics\", \"ldap\", \"ldaps\", \"smtp\", \"pop3\", \"pop3s\", \"smtps\", \"submission\",
 \"status\", \"health\", \"degraded\", \"error\"}], \"summary\": {\"network\", \"now_ms\",
 \"totals\": {\"processes\", \"up\", \"degraded\", \"down\", \"links\", \"failing\",
 \"lagging\", \"mail_queued\"}, \"processes\": [{\"id\", \"node\", \"role\", \"pid\",
