@@ -102,3 +102,26 @@ impl Drop for NetworkGuard {
         let _ = netctl(&self.0, &["down"]);
     }
 }
+
+/// A network `netctl up` started in a new test directory. Its fields drop
+/// in order: the network is brought down before its directory is removed.
+pub struct Started {
+    pub guard: NetworkGuard,
+    /// `DIR/net`, the data directory.
+    pub data: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Writes `topology` (a topology file's text) into a new test directory
+/// named after `label` and runs `netctl up` on it, panicking with netctl's
+/// output if that fails.
+pub fn up_network(label: &str, topology: &str) -> Started {
+    let dir = crate::test_dir(label);
+    let file = dir.path().join("topology.toml");
+    std::fs::write(&file, topology).expect("write the topology file");
+    let data = dir.path().join("net");
+    let out = netctl(&data, &["up", &file.to_string_lossy()]);
+    let guard = NetworkGuard(data.clone());
+    succeeded("netctl up", &out);
+    Started { guard, data, dir }
+}

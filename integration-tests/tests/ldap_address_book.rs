@@ -17,8 +17,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{netctl, succeeded, up_network};
+use integration_tests::wait_until;
 use serde_json::Value;
 
 const TOPOLOGY: &str = r#"
@@ -330,13 +330,8 @@ print("ldap3 ok")
 
 #[test]
 fn a_post_offices_gal_over_ldap_with_ldapsearch_and_python_ldap3() {
-    let dir = test_dir("ldap-book");
-    let topology = dir.path().join("book.toml");
-    std::fs::write(&topology, TOPOLOGY).unwrap();
-    let data = dir.path().join("net");
-    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
-    let _guard = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
+    let net = up_network("ldap-book", TOPOLOGY);
+    let data = net.data.clone();
     let ldap = endpoint(&data, "POA.ds-requestor", "ldap");
     let ldaps = endpoint(&data, "POA.ds-requestor", "ldaps");
     let book = Book {

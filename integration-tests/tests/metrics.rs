@@ -24,8 +24,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use integration_tests::mail::smtp_send;
-use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{netctl, succeeded, up_network};
+use integration_tests::wait_until;
 use netctl::state::NetworkState;
 use netctl::topology::RoleKind;
 use serde_json::Value;
@@ -282,13 +282,9 @@ fn scrape(p: &Value, dir: &Path) -> Families {
 
 #[test]
 fn every_process_serves_its_status_as_metrics_and_says_when_it_is_ready() {
-    let dir = test_dir("metrics");
-    let topology = dir.path().join("patent.toml");
-    std::fs::write(&topology, netctl::demo::PATENT_TOPOLOGY).unwrap();
-    let data = dir.path().join("net");
-    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
-    let _guard = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
+    let net = up_network("metrics", netctl::demo::PATENT_TOPOLOGY);
+    let data = net.data.clone();
+    let dir = &net.dir;
 
     let json = status_json(&data);
     let processes = json["processes"].as_array().unwrap().clone();

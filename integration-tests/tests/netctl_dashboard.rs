@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use integration_tests::netctl_run::{NetworkGuard, netctl, spawn_netctl, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{spawn_netctl, succeeded, up_network};
+use integration_tests::wait_until;
 use serde_json::Value;
 
 /// POC with enough users that each migration step lasts long enough for
@@ -86,14 +86,9 @@ fn collect_samples(driver: &mut Child) -> Arc<Mutex<Vec<Value>>> {
 
 #[test]
 fn the_dashboard_follows_a_migration_live_in_chromium() {
-    let dir = test_dir("dashboard");
-    let topology_file = dir.path().join("topology.toml");
-    std::fs::write(&topology_file, topology()).unwrap();
-    let data = dir.path().join("net");
     let begun = std::time::Instant::now();
-    let out = netctl(&data, &["up", topology_file.to_str().unwrap()]);
-    let _network = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
+    let net = up_network("dashboard", &topology());
+    let data = net.data.clone();
     eprintln!("up took {:?}", begun.elapsed());
 
     let mut dashboard = KillOnDrop(spawn_netctl(&data, &["dashboard"]));

@@ -18,8 +18,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use integration_tests::netctl_run::{NetworkGuard, netctl, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{netctl, succeeded, up_network};
+use integration_tests::wait_until;
 use netctl::state::NetworkState;
 use netctl::topology::RoleKind;
 use serde_json::Value;
@@ -131,13 +131,8 @@ fn restart(data: &Path, id: &str, binary: &str) {
 
 #[test]
 fn history_shows_each_cycle_that_moved_a_new_user_newest_first_and_survives_a_kill() {
-    let dir = test_dir("netctl-history");
-    let topology = dir.path().join("small.toml");
-    std::fs::write(&topology, SMALL).unwrap();
-    let data = dir.path().join("net");
-    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
-    let guard = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
+    let net = up_network("netctl-history", SMALL);
+    let data = net.data.clone();
 
     // Everything `up` seeded has gone round first.
     let seeded = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
@@ -284,5 +279,5 @@ fn history_shows_each_cycle_that_moved_a_new_user_newest_first_and_survives_a_ki
     assert_eq!(resync["full"], true, "{resync}");
     let times: Vec<u64> = all.iter().map(|e| num(e, "at_ms")).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
-    drop(guard);
+    drop(net);
 }

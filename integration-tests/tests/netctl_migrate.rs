@@ -9,22 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use integration_tests::netctl_run::{NetworkGuard, netctl, spawn_netctl, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{NetworkGuard, netctl, spawn_netctl, succeeded, up_network};
+use integration_tests::wait_until;
 use netctl::demo::{traffic, watch};
 use netctl::migrate::journal;
 use netctl::migrate::verify;
 use netctl::network::Network;
 
 fn up(label: &str) -> (tempfile::TempDir, NetworkGuard) {
-    let dir = test_dir(label);
-    let topology = dir.path().join("patent.toml");
-    std::fs::write(&topology, netctl::demo::PATENT_TOPOLOGY).unwrap();
-    let data = dir.path().join("net");
-    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
-    let guard = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
-    (dir, guard)
+    let net = up_network(label, netctl::demo::PATENT_TOPOLOGY);
+    (net.dir, net.guard)
 }
 
 fn gals_complete(net: &Network) {

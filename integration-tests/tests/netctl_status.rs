@@ -18,8 +18,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use integration_tests::mail::address;
-use integration_tests::netctl_run::{NetworkGuard, netctl, netctl_binary, succeeded};
-use integration_tests::{test_dir, wait_until};
+use integration_tests::netctl_run::{netctl, netctl_binary, succeeded, up_network};
+use integration_tests::wait_until;
 use netctl::state::NetworkState;
 use netctl::topology::RoleKind;
 use serde_json::Value;
@@ -137,13 +137,8 @@ const SIGPIPE: i32 = 13;
 
 #[test]
 fn status_is_a_one_screen_summary_worst_first() {
-    let dir = test_dir("netctl-status");
-    let topology = dir.path().join("patent.toml");
-    std::fs::write(&topology, netctl::demo::PATENT_TOPOLOGY).unwrap();
-    let data = dir.path().join("net");
-    let out = netctl(&data, &["up", topology.to_str().unwrap()]);
-    let _guard = NetworkGuard(data.clone());
-    succeeded("netctl up", &out);
+    let net = up_network("netctl-status", netctl::demo::PATENT_TOPOLOGY);
+    let data = net.data.clone();
     let state = NetworkState::load(&data).unwrap();
 
     // Healthy once synced: nothing down, failing or lagging.
