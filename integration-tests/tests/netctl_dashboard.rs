@@ -30,6 +30,7 @@ const PAGE_STATE: &str = r#"JSON.stringify({
   pocHub: (document.querySelector('[data-node="POC"]') || { dataset: {} }).dataset.hub || null,
   step: (document.getElementById("current-step") || {}).textContent || null,
   migration: (document.getElementById("migration-state") || {}).textContent || null,
+  events: [...document.querySelectorAll('#history td:nth-child(3)')].map(e => e.textContent),
   f1: Number((document.querySelector('[data-folder="F1"] .folder-count') || {}).textContent || NaN)
 })"#;
 
@@ -244,6 +245,16 @@ fn the_dashboard_follows_a_migration_live_in_chromium() {
         start - end,
         f64::from(POC_USERS) + 1.0,
         "F1 shrank by POC's users while the page watched: {f1:?}"
+    );
+    // The latest events: the wave's steps among the processes' own.
+    let events: Vec<&str> = samples
+        .last()
+        .and_then(|v| v["events"].as_array())
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e.starts_with("migration POC -> H2")),
+        "the page lists the migration's steps among the latest events: {events:?}"
     );
     for shot in [&during, &screenshot] {
         assert!(shot.exists(), "screenshot at {}", shot.display());
